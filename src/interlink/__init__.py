@@ -1,0 +1,3 @@
+"""interlink: how Python microservices talk to each other."""
+
+__all__: list[str] = []

@@ -1,0 +1,182 @@
+"""One exception tree for everything interlink raises.
+
+::
+
+    InterlinkError
+    ├── DefinitionError            a service, handler or App is declared wrongly (raised at import)
+    ├── ConfigurationError         a bad URL or option, or a backend whose extra is not installed
+    ├── CodecError                 bytes that are not a valid envelope or payload
+    │   └── ValidationFailed       the payload parsed but does not fit the model (``.errors``)
+    ├── ApplicationError           raised by a handler to answer with a chosen status and type
+    ├── PublishError               a message could not be handed to the broker
+    ├── IllegalStateTransition     a circuit breaker was asked for a transition it cannot make
+    └── CallError                  a call did not produce a result (``.not_processed``)
+        ├── ServiceUnavailable     nobody to send it to: no instance, connection refused
+        ├── MethodNotFound         the callee does not have that method (404)
+        ├── InvalidRequest         the callee rejected the request body (422, ``.errors``)
+        ├── RemoteError            the callee's handler raised (``.remote_type`` keeps its name)
+        ├── DeadlineExceeded       the deadline passed before a result came (also a TimeoutError)
+        ├── CallNotPermitted       a circuit breaker refused the call (``.retry_after``)
+        └── BulkheadFull           no concurrency slot was free
+
+``CallError.not_processed`` is True only when the failure proves the callee never ran the
+request (the connection was refused, a breaker or bulkhead refused locally, the callee answered
+before handling). Retries of non-idempotent calls are allowed only then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "ApplicationError",
+    "BulkheadFull",
+    "CallError",
+    "CallNotPermitted",
+    "CodecError",
+    "ConfigurationError",
+    "DeadlineExceeded",
+    "DefinitionError",
+    "FieldError",
+    "IllegalStateTransition",
+    "InterlinkError",
+    "InvalidRequest",
+    "MethodNotFound",
+    "PublishError",
+    "RemoteError",
+    "ServiceUnavailable",
+    "ValidationFailed",
+]
+
+FieldError = Mapping[str, Any]
+"""One field problem: ``{"loc": [...], "msg": str, "type": str}``."""
+
+
+class InterlinkError(Exception):
+    """The root of every error interlink raises."""
+
+
+class DefinitionError(InterlinkError):
+    """A service, handler or App is declared in a way that cannot work."""
+
+
+class ConfigurationError(InterlinkError):
+    """A bad URL or option, or an optional backend that is not installed."""
+
+
+class CodecError(InterlinkError):
+    """Bytes that cannot be decoded into an envelope or a model."""
+
+
+class ValidationFailed(CodecError):
+    """The payload was well-formed but does not fit the model."""
+
+    def __init__(self, message: str, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.errors: list[FieldError] = list(errors)
+
+
+class ApplicationError(InterlinkError):
+    """Raise from a handler to answer with a chosen HTTP status and error type.
+
+    ``ApplicationError("no such order", status=404, type="OrderNotFound")`` reaches an HTTP
+    caller as a 404 and an interlink caller as a :class:`RemoteError` whose ``remote_type`` is
+    ``"OrderNotFound"``.
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 400, type: str | None = None, retryable: bool = False
+    ) -> None:
+        if not 400 <= status <= 599:
+            raise ValueError(f"status must be an HTTP error status (400-599), not {status}")
+        super().__init__(message)
+        self.status = status
+        self.type = type or "ApplicationError"
+        self.retryable = retryable
+
+
+class PublishError(InterlinkError):
+    """A message could not be handed to the broker."""
+
+
+class IllegalStateTransition(InterlinkError):
+    """A circuit breaker was asked for a state transition it does not allow."""
+
+
+class CallError(InterlinkError):
+    """A call did not produce a result."""
+
+    not_processed: bool = False
+    """True when the failure proves the callee did not run the request (safe to retry)."""
+
+    retry_after: float | None = None
+    """Seconds the caller should wait before trying again, when the callee or a policy knows."""
+
+
+class ServiceUnavailable(CallError):
+    """There was nobody to send the call to (no instances, or the connection was refused)."""
+
+    not_processed = True
+
+
+class MethodNotFound(CallError):
+    """The callee has no such method."""
+
+    not_processed = True
+
+
+class InvalidRequest(CallError):
+    """The callee rejected the request body; ``errors`` lists the fields."""
+
+    not_processed = True
+
+    def __init__(self, message: str, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.errors: list[FieldError] = list(errors)
+
+
+class RemoteError(CallError):
+    """The callee's handler raised. The remote exception's type name is kept."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        remote_type: str,
+        status: int = 500,
+        service: str = "",
+        method: str = "",
+        correlation_id: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.remote_type = remote_type
+        self.status = status
+        self.service = service
+        self.method = method
+        self.correlation_id = correlation_id
+
+    def __str__(self) -> str:
+        where = f"{self.service}.{self.method}" if self.service else "remote"
+        return f"{where} raised {self.remote_type}: {self.args[0]}"
+
+
+class DeadlineExceeded(CallError, TimeoutError):
+    """The deadline passed before the operation finished."""
+
+
+class CallNotPermitted(CallError):
+    """A circuit breaker refused the call; ``retry_after`` says when it may admit again."""
+
+    not_processed = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, name: str = "") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.name = name
+
+
+class BulkheadFull(CallError):
+    """No concurrency slot was free within the allowed wait."""
+
+    not_processed = True
