@@ -1,3 +1,58 @@
-"""interlink: how Python microservices talk to each other."""
+"""interlink: how Python microservices talk to each other.
 
-__all__: list[str] = []
+Typed RPC over HTTP, events over a broker, discovery, resilience, one definition from tests to
+production. Start with :class:`Service` and :class:`App`.
+"""
+
+from interlink._app import App
+from interlink._context import Context
+from interlink._envelope import Envelope
+from interlink._errors import (
+    ApplicationError,
+    BulkheadFull,
+    CallError,
+    CallNotPermitted,
+    CodecError,
+    ConfigurationError,
+    DeadlineExceeded,
+    DefinitionError,
+    IllegalStateTransition,
+    InterlinkError,
+    InvalidRequest,
+    MethodNotFound,
+    PublishError,
+    RemoteError,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from interlink._handlers import Route, Rpc, Subscriber
+from interlink._service import Service
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App",
+    "ApplicationError",
+    "BulkheadFull",
+    "CallError",
+    "CallNotPermitted",
+    "CodecError",
+    "ConfigurationError",
+    "Context",
+    "DeadlineExceeded",
+    "DefinitionError",
+    "Envelope",
+    "IllegalStateTransition",
+    "InterlinkError",
+    "InvalidRequest",
+    "MethodNotFound",
+    "PublishError",
+    "RemoteError",
+    "Route",
+    "Rpc",
+    "Service",
+    "ServiceUnavailable",
+    "Subscriber",
+    "ValidationFailed",
+    "__version__",
+]

@@ -1,0 +1,245 @@
+"""``App``: which services run together, on which backends; ``async with app:`` runs them."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Collection, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from interlink._clock import SYSTEM_CLOCK, Clock
+from interlink._context import Context
+from interlink._errors import DefinitionError
+from interlink._service import Service
+
+if TYPE_CHECKING:
+    from interlink._handlers import Rpc
+    from interlink._runtime import Runtime
+    from interlink.broker import Broker
+    from interlink.discovery import Registry
+
+__all__ = ["App"]
+
+T = TypeVar("T")
+ReqT = TypeVar("ReqT")
+RespT = TypeVar("RespT")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+class _Config:
+    broker: str | Broker
+    registry: str | Registry
+    host: str
+    port: int
+    serve_http: bool
+    only: frozenset[str] | None
+    admin: bool | None
+    advertise: str | None
+    max_body_size: int
+    drain_timeout: float
+    clock: Clock
+    name: str
+    version: str
+
+
+class App:
+    """A set of services and the backends they run on.
+
+    ``broker`` and ``registry`` take a URL (the App opens and closes the backend) or a backend
+    object (you own its lifecycle, which lets several Apps share one in a test). ``only`` runs
+    a subset of the services in this process; the rest are reached through the registry.
+    """
+
+    def __init__(
+        self,
+        services: Sequence[Service],
+        *,
+        broker: str | Broker = "memory://",
+        registry: str | Registry = "memory://",
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        serve_http: bool = True,
+        only: Collection[str] | None = None,
+        admin: bool | None = None,
+        advertise: str | None = None,
+        max_body_size: int = 1 << 20,
+        drain_timeout: float | timedelta = 10.0,
+        clock: Clock = SYSTEM_CLOCK,
+        name: str = "interlink",
+        version: str = "0.0.0",
+    ) -> None:
+        self.services: dict[str, Service] = {}
+        for service in services:
+            if service.name in self.services:
+                raise DefinitionError(f"two services are named {service.name!r}")
+            self.services[service.name] = service
+        unknown = sorted(set(only or ()) - set(self.services))
+        if unknown:
+            raise DefinitionError(f"unknown service(s) {unknown}; this app has {sorted(self.services)}")
+        if not 0 <= port <= 65535:
+            raise DefinitionError(f"port must be 0-65535, not {port}")
+        drain = drain_timeout.total_seconds() if isinstance(drain_timeout, timedelta) else drain_timeout
+        self._config = _Config(
+            broker=broker,
+            registry=registry,
+            host=host,
+            port=port,
+            serve_http=serve_http,
+            only=None if only is None else frozenset(only),
+            admin=admin,
+            advertise=advertise,
+            max_body_size=max_body_size,
+            drain_timeout=float(drain),
+            clock=clock,
+            name=name,
+            version=version,
+        )
+        _check_routes(self.running_services, self.services)
+        self._runtime: Runtime | None = None
+
+    def replace(self, **changes: Any) -> App:
+        """A copy of this App with some settings changed (e.g. ``only=``, ``port=``)."""
+        settings = {f.name: getattr(self._config, f.name) for f in dataclasses.fields(_Config)}
+        settings.update(changes)
+        return App(list(self.services.values()), **settings)
+
+    # -- settings ------------------------------------------------------------------------------
+
+    @property
+    def broker(self) -> str | Broker:
+        return self._config.broker
+
+    @property
+    def registry(self) -> str | Registry:
+        return self._config.registry
+
+    @property
+    def host(self) -> str:
+        return self._config.host
+
+    @property
+    def port(self) -> int:
+        return self._config.port
+
+    @property
+    def serve_http(self) -> bool:
+        return self._config.serve_http
+
+    @property
+    def max_body_size(self) -> int:
+        return self._config.max_body_size
+
+    @property
+    def drain_timeout(self) -> float:
+        return self._config.drain_timeout
+
+    @property
+    def clock(self) -> Clock:
+        return self._config.clock
+
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    @property
+    def version(self) -> str:
+        return self._config.version
+
+    @property
+    def running_services(self) -> list[str]:
+        only = self._config.only
+        return [name for name in self.services if only is None or name in only]
+
+    @property
+    def admin_enabled(self) -> bool:
+        admin = self._config.admin
+        return _is_loopback(self._config.host) if admin is None else admin
+
+    @property
+    def advertise_host(self) -> str:
+        if self._config.advertise is not None:
+            return self._config.advertise
+        host = self._config.host
+        return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> App:
+        from interlink._runtime import Runtime
+
+        if self._runtime is not None:
+            raise RuntimeError("this App is already running; use app.replace() for a second copy")
+        runtime = Runtime(self)
+        await runtime.start()
+        self._runtime = runtime
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            await runtime.stop()
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise RuntimeError("the App is not running: use `async with app:`")
+        return self._runtime
+
+    @property
+    def url(self) -> str:
+        """Where this App serves HTTP (the bound port, when port=0 was asked)."""
+        server = self.runtime.server
+        if server is None:
+            raise RuntimeError("this App does not serve HTTP (serve_http=False)")
+        return f"http://{self.advertise_host}:{server.port}"
+
+    def context(self, service: str = "client") -> Context:
+        """A root context, for calling and publishing from outside any handler."""
+        return self.runtime.root_context(service)
+
+    @overload
+    async def call(
+        self, target: Rpc[ReqT, RespT], message: ReqT, *, timeout: float | None = None
+    ) -> RespT: ...
+
+    @overload
+    async def call(
+        self, target: str, message: Any, *, returns: type[T], timeout: float | None = None
+    ) -> T: ...
+
+    @overload
+    async def call(self, target: str, message: Any, *, timeout: float | None = None) -> Any: ...
+
+    async def call(
+        self, target: Any, message: Any, *, returns: Any = None, timeout: float | None = None
+    ) -> Any:
+        """Call an RPC from outside any handler (a script, a test, a CLI)."""
+        return await self.context().call(target, message, returns=returns, timeout=timeout)
+
+    async def publish(self, topic: str, message: Any, *, key: str | None = None) -> None:
+        """Publish an event from outside any handler; it is sent at once."""
+        await self.context().publish(topic, message, key=key)
+
+    def __repr__(self) -> str:
+        return f"App({sorted(self.services)}, broker={self.broker!r}, registry={self.registry!r})"
+
+
+def _check_routes(running: list[str], services: dict[str, Service]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for name in running:
+        for key in services[name].routes:
+            if key in seen:
+                raise DefinitionError(
+                    f"route {key[0]} {key[1]} is declared by both {seen[key]} and {name}"
+                )
+            seen[key] = name
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

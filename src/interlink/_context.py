@@ -1,0 +1,140 @@
+"""``Context``: what a handler knows about the work it is doing, and how it reaches others."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+
+from interlink._errors import PublishError
+
+if TYPE_CHECKING:
+    from interlink._envelope import Envelope
+    from interlink._handlers import Rpc
+
+__all__ = ["Context", "Dispatcher"]
+
+T = TypeVar("T")
+ReqT = TypeVar("ReqT")
+RespT = TypeVar("RespT")
+
+MAX_DEFERRED = 1000
+"""How many events one handler may publish; they are held until it returns."""
+
+
+class Dispatcher(Protocol):
+    """The running App as a context sees it."""
+
+    async def call(
+        self,
+        parent: Context,
+        target: Rpc[Any, Any] | str,
+        message: Any,
+        returns: Any,
+        timeout: float | None,
+    ) -> Any: ...
+
+    def prepare_event(self, parent: Context, topic: str, message: Any, key: str | None) -> Envelope: ...
+
+    async def send_event(self, topic: str, envelope: Envelope) -> None: ...
+
+
+class Context:
+    """Per-request state: correlation, deadline, trace, and the means to call and publish.
+
+    A context made for a handler holds the events it publishes until the handler returns
+    normally (publish after success); a root context (``app.context()``) sends them at once.
+    """
+
+    __slots__ = (
+        "_deferred",
+        "_dispatcher",
+        "_envelope",
+        "correlation_id",
+        "deadline",
+        "service",
+        "traceparent",
+    )
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        service: str,
+        correlation_id: str,
+        deadline: float | None,
+        traceparent: str | None,
+        envelope: Envelope | None = None,
+        defer_events: bool = False,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self.service = service
+        """The name of the service whose handler is running (or the caller's name)."""
+        self.correlation_id = correlation_id
+        """Shared by every call and event that stems from the same original request."""
+        self.deadline = deadline
+        """Absolute deadline in epoch seconds, or None when the work is unbounded."""
+        self.traceparent = traceparent
+        self._envelope = envelope
+        self._deferred: list[tuple[str, Envelope]] | None = [] if defer_events else None
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The CloudEvents attributes of the message being handled."""
+        return {} if self._envelope is None else self._envelope.headers()
+
+    @property
+    def message_id(self) -> str | None:
+        """The id of the message being handled; it becomes the causation id of what follows."""
+        return None if self._envelope is None else self._envelope.id
+
+    @overload
+    async def call(
+        self, target: Rpc[ReqT, RespT], message: ReqT, *, timeout: float | None = None
+    ) -> RespT: ...
+
+    @overload
+    async def call(
+        self, target: str, message: Any, *, returns: type[T], timeout: float | None = None
+    ) -> T: ...
+
+    @overload
+    async def call(self, target: str, message: Any, *, timeout: float | None = None) -> Any: ...
+
+    async def call(
+        self,
+        target: Rpc[Any, Any] | str,
+        message: Any,
+        *,
+        returns: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Call an RPC: a handler object (typed result) or ``"service.method"``.
+
+        The call inherits this context's correlation id, trace and deadline; ``timeout`` can
+        only shorten the deadline. Without ``returns`` a by-name call gives decoded JSON.
+        """
+        return await self._dispatcher.call(self, target, message, returns, timeout)
+
+    async def publish(self, topic: str, message: Any, *, key: str | None = None) -> None:
+        """Publish an event. Inside a handler it is sent only if the handler succeeds."""
+        envelope = self._dispatcher.prepare_event(self, topic, message, key)
+        if self._deferred is None:
+            await self._dispatcher.send_event(topic, envelope)
+            return
+        if len(self._deferred) >= MAX_DEFERRED:
+            raise PublishError(f"a handler may publish at most {MAX_DEFERRED} events")
+        self._deferred.append((topic, envelope))
+
+    async def flush(self) -> None:
+        """Send the events held back while the handler ran (the runtime calls this)."""
+        pending, self._deferred = self._deferred, []
+        for topic, envelope in pending or ():
+            await self._dispatcher.send_event(topic, envelope)
+
+    def discard(self) -> None:
+        """Drop the held-back events of a handler that failed."""
+        if self._deferred is not None:
+            self._deferred.clear()
+
+    def __repr__(self) -> str:
+        return f"<Context service={self.service!r} correlation_id={self.correlation_id!r}>"

@@ -1,0 +1,84 @@
+"""What the decorators build: one immutable description per handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from interlink._codec import Codec
+
+if TYPE_CHECKING:
+    from interlink._context import Context
+    from interlink._routes import RouteParams
+
+__all__ = ["Rpc", "Route", "Subscriber"]
+
+ReqT = TypeVar("ReqT")
+RespT = TypeVar("RespT")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Rpc(Generic[ReqT, RespT]):
+    """A request/response handler, served at ``POST /rpc/{service}/{name}``.
+
+    Pass the object itself to ``ctx.call`` for a typed result; calling it directly runs the
+    function (handy in unit tests).
+    """
+
+    service: str
+    name: str
+    fn: Callable[..., Awaitable[RespT]]
+    request: Codec[ReqT]
+    response: Codec[RespT]
+    context_param: str | None
+    idempotent: bool = False
+    timeout: float | None = None
+    doc: str = ""
+
+    @property
+    def target(self) -> str:
+        return f"{self.service}.{self.name}"
+
+    def __call__(self, request: ReqT, ctx: Context | None = None) -> Awaitable[RespT]:
+        if self.context_param is None:
+            return self.fn(request)
+        return self.fn(request, ctx)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Subscriber(Generic[ReqT]):
+    """An event consumer: at-least-once, acknowledged after the handler returns."""
+
+    service: str
+    topic: str
+    group: str
+    fn: Callable[..., Awaitable[None]]
+    message: Codec[ReqT]
+    context_param: str | None
+    max_in_flight: int = 16
+    max_attempts: int = 5
+    dead_letter_topic: str = ""
+
+    @property
+    def name(self) -> str:
+        return getattr(self.fn, "__name__", self.topic)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Route:
+    """A REST resource: typed path and query parameters, an optional body model."""
+
+    service: str
+    method: str
+    path: str
+    fn: Callable[..., Awaitable[Any]]
+    params: RouteParams
+    response: Codec[Any]
+    status: int = 200
+    doc: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return getattr(self.fn, "__name__", self.path)

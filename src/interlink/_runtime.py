@@ -1,0 +1,236 @@
+"""The running side of an App: backends, servers, consumers, and how calls are dispatched."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from interlink._codec import Codec, codec_for, encode_any
+from interlink._context import Context
+from interlink._envelope import Envelope, format_time, new_id, new_traceparent
+from interlink._errors import CallError, DeadlineExceeded, MethodNotFound, ServiceUnavailable
+from interlink._handlers import Rpc
+from interlink._invoke import invoke_rpc
+from interlink._wire import Outcome, outcome_to_error
+from interlink.broker import Broker, broker_from_url
+from interlink.broker._consumer import Consumer
+from interlink.discovery import Instance, Registry, RoundRobin, registry_from_url
+from interlink.transport.http._client import HttpClient
+from interlink.transport.http._server import HttpServer
+
+if TYPE_CHECKING:
+    from interlink._app import App
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("interlink")
+
+
+class Runtime:
+    """Everything that exists only while an App runs. Built and torn down by ``App``."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.clock = app.clock
+        self.running = {name: app.services[name] for name in app.running_services}
+        self.rpcs: dict[tuple[str, str], Rpc[Any, Any]] = {
+            (svc.name, rpc.name): rpc for svc in self.running.values() for rpc in svc.rpcs.values()
+        }
+        self.draining = False
+        self.ready = False
+        self.broker: Broker
+        self.registry: Registry
+        self.http: HttpClient
+        self.server: HttpServer | None = None
+        self.instances: list[Instance] = []
+        self._balancer = RoundRobin()
+        self._codecs: dict[Any, Codec[Any]] = {}
+        self._stack = contextlib.AsyncExitStack()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+
+    async def _start(self) -> None:
+        stack = self._stack
+        self.broker = await self._open(self.app.broker, broker_from_url)
+        self.registry = await self._open(self.app.registry, registry_from_url)
+        self.http = HttpClient()
+        await self.http.open()
+        stack.push_async_callback(self.http.close)
+        for service in self.running.values():
+            for subscriber in service.subscribers:
+                consumer = Consumer(self, subscriber)
+                await consumer.start()
+                stack.push_async_callback(consumer.stop, self.app.drain_timeout)
+        if self.app.serve_http:
+            self.server = HttpServer(self, self.app.host, self.app.port)
+            await self.server.start()
+            stack.push_async_callback(self.server.stop, self.app.drain_timeout)
+            await self._register(self.server.port)
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        self.draining = True
+        await self._stack.aclose()
+
+    async def _open(self, spec: Any, from_url: Any) -> Any:
+        backend = from_url(spec) if isinstance(spec, str) else spec
+        if isinstance(spec, str):
+            await backend.connect()
+            self._stack.push_async_callback(backend.close)
+        return backend
+
+    async def _register(self, port: int) -> None:
+        address = self.app.advertise_host
+        for service in self.running.values():
+            instance = Instance(
+                id=f"{service.name}-{new_id()[:12]}",
+                service=service.name,
+                address=address,
+                port=port,
+                version=service.version,
+            )
+            await self.registry.register(instance)
+            self._stack.push_async_callback(self.registry.deregister, instance)
+            self.instances.append(instance)
+
+    # -- contexts and deadlines -------------------------------------------------------------
+
+    def root_context(self, service: str) -> Context:
+        return Context(
+            self, service=service, correlation_id=new_id(), deadline=None, traceparent=None
+        )
+
+    def handler_context(self, service: str, envelope: Envelope, deadline: float | None) -> Context:
+        return Context(
+            self,
+            service=service,
+            correlation_id=envelope.correlationid or envelope.id,
+            deadline=deadline,
+            traceparent=envelope.traceparent,
+            envelope=envelope,
+            defer_events=True,
+        )
+
+    def effective_deadline(self, envelope: Envelope, timeout: float | None) -> float | None:
+        """The tighter of the caller's deadline and the handler's own timeout."""
+        deadline = envelope.deadline_at
+        now = self.clock.time()
+        if deadline is not None and deadline <= now:
+            raise DeadlineExceeded(f"arrived {now - deadline:.3f}s after its deadline")
+        if timeout is not None:
+            deadline = now + timeout if deadline is None else min(deadline, now + timeout)
+        return deadline
+
+    def time_limit(self, deadline: float | None) -> asyncio.Timeout:
+        if deadline is None:
+            return asyncio.timeout(None)
+        loop = asyncio.get_running_loop()
+        return asyncio.timeout_at(loop.time() + (deadline - self.clock.time()))
+
+    # -- calls --------------------------------------------------------------------------------
+
+    async def call(
+        self,
+        parent: Context,
+        target: Rpc[Any, Any] | str,
+        message: Any,
+        returns: Any,
+        timeout: float | None,
+    ) -> Any:
+        if isinstance(target, Rpc):
+            service, method = target.service, target.name
+            body = target.request.encode(message)
+            response: Codec[Any] | None = target.response
+            if target.timeout is not None:
+                timeout = target.timeout if timeout is None else min(timeout, target.timeout)
+        else:
+            service, method = _split_target(target)
+            body = encode_any(message)
+            response = None if returns is None else self._codec(returns)
+        now = self.clock.time()
+        deadline = parent.deadline
+        if timeout is not None:
+            deadline = now + timeout if deadline is None else min(deadline, now + timeout)
+        if deadline is not None and deadline <= now:
+            raise DeadlineExceeded(f"no time left to call {service}.{method}")
+        envelope = Envelope(
+            id=new_id(),
+            source=f"/{parent.service}",
+            type=f"{service}.{method}",
+            specversion="1.0",
+            time=format_time(now),
+            traceparent=new_traceparent(parent.traceparent),
+            correlationid=parent.correlation_id,
+            causationid=parent.message_id,
+            deadline=None if deadline is None else format_time(deadline),
+            data=msgspec.Raw(body),
+        )
+        outcome = await self._send(service, method, envelope, body, deadline)
+        if outcome.status != 200:
+            raise outcome_to_error(outcome, service, method)
+        return msgspec.json.decode(outcome.body) if response is None else response.decode(outcome.body)
+
+    async def _send(
+        self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
+    ) -> Outcome:
+        if service in self.running:
+            handler = self.rpcs.get((service, method))
+            if handler is None:
+                raise MethodNotFound(f"{service} has no method {method!r}")
+            return await invoke_rpc(self, handler, envelope, body)
+        instances = await self.registry.resolve(service)
+        if not instances:
+            raise ServiceUnavailable(
+                f"no instance of {service!r} is registered in {self.registry.url}"
+            )
+        instance = self._balancer.pick(service, instances)
+        remaining = None if deadline is None else deadline - self.clock.time()
+        return await self.http.send(instance.url, service, method, envelope, body, remaining)
+
+    def _codec(self, tp: Any) -> Codec[Any]:
+        codec = self._codecs.get(tp)
+        if codec is None:
+            codec = self._codecs[tp] = codec_for(tp)
+        return codec
+
+    # -- events -------------------------------------------------------------------------------
+
+    def prepare_event(self, parent: Context, topic: str, message: Any, key: str | None) -> Envelope:
+        deadline = parent.deadline
+        return Envelope(
+            id=new_id(),
+            source=f"/{parent.service}",
+            type=topic,
+            specversion="1.0",
+            time=format_time(self.clock.time()),
+            traceparent=new_traceparent(parent.traceparent),
+            correlationid=parent.correlation_id,
+            causationid=parent.message_id,
+            partitionkey=key,
+            deadline=None if deadline is None or math.isinf(deadline) else format_time(deadline),
+            data=msgspec.Raw(encode_any(message)),
+        )
+
+    async def send_event(self, topic: str, envelope: Envelope) -> None:
+        await self.broker.publish(topic, envelope.to_bytes(), key=envelope.partitionkey)
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    service, dot, method = target.partition(".")
+    if not dot or not service or not method:
+        raise CallError(f"a call target is 'service.method', not {target!r}")
+    return service, method
+

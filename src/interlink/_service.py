@@ -1,0 +1,201 @@
+"""``Service``: a named group of handlers, and the decorators that declare them."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar, overload
+
+from interlink._codec import codec_for
+from interlink._context import Context
+from interlink._errors import DefinitionError
+from interlink._handlers import Route, Rpc, Subscriber
+from interlink._routes import build_route_params
+from interlink._signature import Signature, read_signature
+
+__all__ = ["Service"]
+
+ReqT = TypeVar("ReqT")
+RespT = TypeVar("RespT")
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_TOPIC = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
+
+RpcFn = Callable[[ReqT, Context], Awaitable[RespT]] | Callable[[ReqT], Awaitable[RespT]]
+
+
+class Service:
+    """A named unit of deployment: its RPCs, REST routes and event subscriptions.
+
+    ::
+
+        inventory = il.Service("inventory", version="1.2.0")
+
+        @inventory.rpc
+        async def reserve(req: Reserve, ctx: il.Context) -> Reserved: ...
+    """
+
+    def __init__(self, name: str, *, version: str = "0.0.0", description: str = "") -> None:
+        if not _NAME.match(name):
+            raise DefinitionError(
+                f"service name {name!r} must start with a letter and use only letters, digits, "
+                "'-' and '_' (no dots: calls are addressed as 'service.method')"
+            )
+        self.name = name
+        self.version = version
+        self.description = description
+        self.rpcs: dict[str, Rpc[Any, Any]] = {}
+        self.routes: dict[tuple[str, str], Route] = {}
+        self.subscribers: list[Subscriber[Any]] = []
+
+    def __repr__(self) -> str:
+        return f"Service({self.name!r}, version={self.version!r})"
+
+    @overload
+    def rpc(self, fn: RpcFn[ReqT, RespT], /) -> Rpc[ReqT, RespT]: ...
+
+    @overload
+    def rpc(
+        self,
+        *,
+        name: str | None = None,
+        idempotent: bool = False,
+        timeout: float | timedelta | None = None,
+    ) -> Callable[[RpcFn[ReqT, RespT]], Rpc[ReqT, RespT]]: ...
+
+    def rpc(
+        self,
+        fn: Any = None,
+        /,
+        *,
+        name: str | None = None,
+        idempotent: bool = False,
+        timeout: float | timedelta | None = None,
+    ) -> Any:
+        """Declare a request/response handler: one message in, one model (or None) out."""
+
+        def register(f: Callable[..., Awaitable[Any]]) -> Rpc[Any, Any]:
+            method = name if name is not None else f.__name__
+            what = f"rpc {self.name}.{method}"
+            if not _NAME.match(method):
+                raise DefinitionError(f"{what}: method names use letters, digits, '-' and '_'")
+            if method in self.rpcs:
+                raise DefinitionError(f"{what} is declared twice")
+            sig = read_signature(f, what, Context)
+            message = _single_message(sig, what)
+            handler = Rpc(
+                service=self.name,
+                name=method,
+                fn=f,
+                request=codec_for(message),
+                response=codec_for(sig.returns),
+                context_param=sig.context,
+                idempotent=idempotent,
+                timeout=_seconds(timeout, what),
+                doc=inspect.getdoc(f) or "",
+            )
+            self.rpcs[method] = handler
+            return handler
+
+        return register if fn is None else register(fn)
+
+    def subscribe(
+        self,
+        topic: str,
+        *,
+        group: str | None = None,
+        max_in_flight: int = 16,
+        max_attempts: int = 5,
+        dead_letter_topic: str | None = None,
+    ) -> Callable[[Callable[..., Awaitable[None]]], Subscriber[Any]]:
+        """Consume events from ``topic``, at least once.
+
+        Instances in the same ``group`` (default: the service name) share the work; every group
+        gets every event. A handler that raises is redelivered with backoff; after
+        ``max_attempts`` the message goes to ``dead_letter_topic`` (default ``{topic}.dlq``).
+        """
+        what = f"subscription {self.name}:{topic}"
+        if not _TOPIC.match(topic):
+            raise DefinitionError(f"{what}: topic names are dot-separated words")
+        if max_in_flight < 1 or max_attempts < 1:
+            raise DefinitionError(f"{what}: max_in_flight and max_attempts must be at least 1")
+
+        def register(f: Callable[..., Awaitable[None]]) -> Subscriber[Any]:
+            sig = read_signature(f, what, Context)
+            message = _single_message(sig, what)
+            if sig.returns is not None and sig.returns is not type(None):
+                raise DefinitionError(f"{what}: an event handler returns None")
+            subscriber: Subscriber[Any] = Subscriber(
+                service=self.name,
+                topic=topic,
+                group=group if group is not None else self.name,
+                fn=f,
+                message=codec_for(message),
+                context_param=sig.context,
+                max_in_flight=max_in_flight,
+                max_attempts=max_attempts,
+                dead_letter_topic=dead_letter_topic or f"{topic}.dlq",
+            )
+            if any(s.topic == topic and s.group == subscriber.group for s in self.subscribers):
+                raise DefinitionError(f"{what}: group {subscriber.group!r} already subscribes")
+            self.subscribers.append(subscriber)
+            return subscriber
+
+        return register
+
+    def route(
+        self, method: str, path: str, *, status: int = 200
+    ) -> Callable[[Callable[..., Awaitable[Any]]], Route]:
+        """Declare a REST resource, e.g. ``@svc.route("GET", "/orders/{order_id}")``.
+
+        Path parameters are named in braces; other scalar parameters are query parameters; a
+        model parameter is the JSON body. Returning None answers 204.
+        """
+        verb = method.upper()
+        what = f"route {verb} {path}"
+        if verb not in _METHODS:
+            raise DefinitionError(f"{what}: method must be one of {sorted(_METHODS)}")
+        if not path.startswith("/") or path.startswith(("/rpc/", "/health/", "/_interlink/")):
+            raise DefinitionError(f"{what}: paths start with '/' and avoid /rpc, /health, /_interlink")
+
+        def register(f: Callable[..., Awaitable[Any]]) -> Route:
+            if (verb, path) in self.routes:
+                raise DefinitionError(f"{what} is declared twice in {self.name}")
+            sig = read_signature(f, what, Context)
+            route = Route(
+                service=self.name,
+                method=verb,
+                path=path,
+                fn=f,
+                params=build_route_params(verb, path, sig, f"{self.name}.{f.__name__}"),
+                response=codec_for(sig.returns),
+                status=204 if sig.returns in (None, type(None)) else status,
+                doc=inspect.getdoc(f) or "",
+                tags=(self.name,),
+            )
+            self.routes[(verb, path)] = route
+            return route
+
+        return register
+
+
+def _single_message(sig: Signature, what: str) -> Any:
+    if len(sig.params) != 1:
+        names = [p.name for p in sig.params]
+        raise DefinitionError(
+            f"{what}: a handler takes exactly one message parameter (and optionally "
+            f"`ctx: il.Context`), got {names or 'none'}"
+        )
+    return sig.params[0].annotation
+
+
+def _seconds(value: float | timedelta | None, what: str) -> float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds <= 0:
+        raise DefinitionError(f"{what}: timeout must be positive, not {seconds}")
+    return seconds

@@ -1,0 +1,1 @@
+"""Transports: how a call physically reaches another process."""

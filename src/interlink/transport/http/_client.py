@@ -1,0 +1,66 @@
+"""The calling side of HTTP: one pooled keep-alive aiohttp session per running App."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from interlink._envelope import Envelope
+from interlink._errors import CallError, DeadlineExceeded, ServiceUnavailable
+from interlink._wire import Outcome
+
+__all__ = ["HttpClient"]
+
+
+class HttpClient:
+    """POSTs envelopes in binary mode to ``/rpc/{service}/{method}``.
+
+    A refused connection is :class:`ServiceUnavailable` (the request was provably not
+    processed); a connection lost mid-call is a plain :class:`CallError` (it may have been).
+    """
+
+    def __init__(self, *, max_connections: int = 512, keepalive: float = 30.0) -> None:
+        self._max_connections = max_connections
+        self._keepalive = keepalive
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, keepalive_timeout=self._keepalive, ttl_dns_cache=60
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_read=None),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(
+        self,
+        base_url: str,
+        service: str,
+        method: str,
+        envelope: Envelope,
+        body: bytes,
+        timeout: float | None,
+    ) -> Outcome:
+        if self._session is None:
+            raise RuntimeError("the HTTP client is not open")
+        url = f"{base_url}/rpc/{service}/{method}"
+        try:
+            async with asyncio.timeout(timeout):
+                response = await self._session.post(url, data=body, headers=envelope.http_headers())
+                async with response:
+                    return Outcome(response.status, await response.read())
+        except TimeoutError:
+            raise DeadlineExceeded(f"{service}.{method} at {base_url} did not answer in time") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise ServiceUnavailable(f"cannot connect to {service} at {base_url}: {exc.os_error}") from exc
+        except aiohttp.ClientError as exc:
+            raise CallError(f"{service}.{method} at {base_url} failed mid-call: {exc}") from exc

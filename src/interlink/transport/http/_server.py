@@ -1,0 +1,113 @@
+"""The serving side of HTTP: one uvicorn server per running App, all its services on one port.
+
+``POST /rpc/{service}/{method}`` is dispatched by a plain ASGI fast path; REST routes, health,
+OpenAPI and the admin API go through a Starlette router.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from interlink._envelope import Envelope
+from interlink._errors import ConfigurationError
+from interlink._invoke import invoke_rpc
+from interlink._wire import error_outcome
+from interlink.transport.http._asgi import BodyTooLarge, Receive, Scope, Send, read_body, send_json
+from interlink.transport.http._rest import build_router
+
+if TYPE_CHECKING:
+    from interlink._runtime import Runtime
+
+__all__ = ["HttpServer"]
+
+
+class HttpServer:
+    def __init__(self, runtime: Runtime, host: str, port: int) -> None:
+        self._runtime = runtime
+        self._host = host
+        self._requested_port = port
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._router = build_router(runtime)
+        self._limit = runtime.app.max_body_size
+
+    @property
+    def port(self) -> int:
+        if self._socket is None:
+            raise RuntimeError("the HTTP server is not running")
+        return int(self._socket.getsockname()[1])
+
+    async def start(self) -> None:
+        try:
+            self._socket = socket.create_server((self._host, self._requested_port), backlog=1024)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen on {self._host}:{self._requested_port}: {exc.strerror}"
+            ) from None
+        config = uvicorn.Config(
+            self,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=self._runtime.app.drain_timeout,
+        )
+        config.load()
+        self._server = uvicorn.Server(config)
+        self._server.lifespan = config.lifespan_class(config)
+        await self._server.startup(sockets=[self._socket])
+        # uvicorn's own loop refreshes the Date header and watches should_exit.
+        self._ticker = asyncio.create_task(self._server.main_loop(), name="http ticker")
+
+    async def stop(self, drain_timeout: float) -> None:
+        """Stop accepting, let in-flight requests finish, close the socket."""
+        del drain_timeout  # passed to uvicorn as timeout_graceful_shutdown
+        if self._server is None:
+            return
+        self._server.should_exit = True
+        if self._ticker is not None:
+            await self._ticker
+        await self._server.shutdown(sockets=[self._socket] if self._socket else None)
+        self._server = None
+        self._socket = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("/rpc/") and scope["method"] == "POST":
+            await self._rpc(scope, receive, send, path)
+        else:
+            await self._router(scope, receive, send)
+
+    async def _rpc(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        service, _, method = path[5:].partition("/")
+        runtime = self._runtime
+        handler = runtime.rpcs.get((service, method))
+
+        def fail(status: int, type_name: str, message: str) -> bytes:
+            return error_outcome(
+                status, type_name, message, service=service, method=method, correlation_id=""
+            ).body
+
+        if handler is None:
+            known = service in runtime.running
+            text = f"{service} has no method {method!r}" if known else f"no service {service!r} here"
+            await send_json(send, 404, fail(404, "MethodNotFound", text))
+            return
+        if runtime.draining:
+            await send_json(send, 503, fail(503, "ServiceUnavailable", f"{service} is shutting down"))
+            return
+        try:
+            body = await read_body(receive, self._limit)
+        except BodyTooLarge:
+            await send_json(send, 413, fail(413, "PayloadTooLarge", f"body over {self._limit} bytes"))
+            return
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        envelope = Envelope.from_http(headers, body, default_type=handler.target)
+        outcome = await invoke_rpc(runtime, handler, envelope, body)
+        await send_json(send, outcome.status, outcome.body)
