@@ -76,10 +76,14 @@ class App:
             self.services[service.name] = service
         unknown = sorted(set(only or ()) - set(self.services))
         if unknown:
-            raise DefinitionError(f"unknown service(s) {unknown}; this app has {sorted(self.services)}")
+            raise DefinitionError(
+                f"unknown service(s) {unknown}; this app has {sorted(self.services)}"
+            )
         if not 0 <= port <= 65535:
             raise DefinitionError(f"port must be 0-65535, not {port}")
-        drain = drain_timeout.total_seconds() if isinstance(drain_timeout, timedelta) else drain_timeout
+        drain = (
+            drain_timeout.total_seconds() if isinstance(drain_timeout, timedelta) else drain_timeout
+        )
         self._config = _Config(
             broker=broker,
             registry=registry,

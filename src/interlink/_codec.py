@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import msgspec
 import pydantic
+import pydantic_core
 
 from interlink._errors import CodecError, DefinitionError, FieldError, ValidationFailed
 
@@ -44,7 +45,12 @@ class Codec(Generic[T]):
     def encode(self, value: T) -> bytes:
         try:
             return self._encode(value)
-        except (TypeError, ValueError, msgspec.EncodeError, pydantic.PydanticSerializationError) as exc:
+        except (
+            TypeError,
+            ValueError,
+            msgspec.EncodeError,
+            pydantic_core.PydanticSerializationError,
+        ) as exc:
             raise CodecError(f"cannot encode {type(value).__name__} as {self.name}: {exc}") from exc
 
     def decode(self, data: bytes) -> T:
@@ -91,7 +97,9 @@ def encode_any(value: Any) -> bytes:
 
 def _decode_null(data: bytes) -> None:
     if data.strip() not in (b"", b"null"):
-        raise ValidationFailed("expected no body", [{"loc": [], "msg": "expected null", "type": "null"}])
+        raise ValidationFailed(
+            "expected no body", [{"loc": [], "msg": "expected null", "type": "null"}]
+        )
 
 
 def _pydantic_model_codec(tp: type[pydantic.BaseModel]) -> Codec[Any]:

@@ -97,9 +97,9 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
             elif lowered == "traceparent":
                 traceparent = value
         return cls(
-            id=attrs.pop("id", None) or new_id(),
-            source=attrs.pop("source", None) or "/http",
-            type=attrs.pop("type", None) or default_type,
+            id=attrs.pop("id", "") or new_id(),
+            source=attrs.pop("source", "") or "/http",
+            type=attrs.pop("type", "") or default_type,
             specversion=attrs.pop("specversion", "1.0"),
             traceparent=traceparent,
             data=msgspec.Raw(body or b"null"),

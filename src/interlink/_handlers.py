@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from interlink._context import Context
     from interlink._routes import RouteParams
 
-__all__ = ["Rpc", "Route", "Subscriber"]
+__all__ = ["Route", "Rpc", "Subscriber"]
 
 ReqT = TypeVar("ReqT")
 RespT = TypeVar("RespT")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from interlink._errors import ApplicationError, CodecError, DeadlineExceeded, ValidationFailed
+from interlink._errors import (
+    ApplicationError,
+    CodecError,
+    DeadlineExceeded,
+    RemoteError,
+    ValidationFailed,
+)
 from interlink._wire import Outcome, error_outcome
 
 if TYPE_CHECKING:
@@ -14,7 +19,7 @@ if TYPE_CHECKING:
     from interlink._handlers import Rpc
     from interlink._runtime import Runtime
 
-__all__ = ["invoke_rpc"]
+__all__ = ["classify_failure", "invoke_rpc"]
 
 log = logging.getLogger("interlink")
 
@@ -51,14 +56,23 @@ async def invoke_rpc(
             result = await handler(request, ctx)
         payload = handler.response.encode(result)
         await ctx.flush()
-    except (TimeoutError, DeadlineExceeded):
-        ctx.discard()
-        return fail(504, "DeadlineExceeded", f"{handler.target} did not finish before its deadline")
-    except ApplicationError as exc:
-        ctx.discard()
-        return fail(exc.status, exc.type, str(exc))
     except Exception as exc:
         ctx.discard()
-        log.exception("%s failed (correlation id %s)", handler.target, correlation_id)
-        return fail(500, type(exc).__name__, str(exc) or type(exc).__name__)
+        return fail(*classify_failure(exc, handler.target, correlation_id))
     return Outcome(200, payload)
+
+
+def classify_failure(exc: Exception, where: str, correlation_id: str) -> tuple[int, str, str]:
+    """Status, type and message for an exception that escaped a handler.
+
+    A downstream client error (4xx) passes through unchanged: the original request caused it.
+    Anything unexpected is logged here with its traceback and never sent to the caller.
+    """
+    if isinstance(exc, (TimeoutError, DeadlineExceeded)):
+        return 504, "DeadlineExceeded", f"{where} did not finish before its deadline"
+    if isinstance(exc, ApplicationError):
+        return exc.status, exc.type, str(exc)
+    if isinstance(exc, RemoteError) and 400 <= exc.status < 500:
+        return exc.status, exc.remote_type, str(exc.args[0])
+    log.error("%s failed (correlation id %s)", where, correlation_id, exc_info=exc)
+    return 500, type(exc).__name__, str(exc) or type(exc).__name__

@@ -83,7 +83,9 @@ def build_route_params(method: str, path: str, sig: Signature, what: str) -> Rou
             if method not in _BODY_METHODS:
                 raise DefinitionError(f"{what}: a {method} route cannot take a body ({p.name!r})")
             if body is not None:
-                raise DefinitionError(f"{what}: only one body parameter allowed ({body!r}, {p.name!r})")
+                raise DefinitionError(
+                    f"{what}: only one body parameter allowed ({body!r}, {p.name!r})"
+                )
             body, body_codec = p.name, codec_for(p.annotation)
             continue
         fields[p.name] = (p.annotation, ... if p.default is inspect.Parameter.empty else p.default)

@@ -181,7 +181,9 @@ class Runtime:
         outcome = await self._send(service, method, envelope, body, deadline)
         if outcome.status != 200:
             raise outcome_to_error(outcome, service, method)
-        return msgspec.json.decode(outcome.body) if response is None else response.decode(outcome.body)
+        return (
+            msgspec.json.decode(outcome.body) if response is None else response.decode(outcome.body)
+        )
 
     async def _send(
         self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
@@ -233,4 +235,3 @@ def _split_target(target: str) -> tuple[str, str]:
     if not dot or not service or not method:
         raise CallError(f"a call target is 'service.method', not {target!r}")
     return service, method
-

@@ -60,6 +60,7 @@ class Service:
     @overload
     def rpc(
         self,
+        /,
         *,
         name: str | None = None,
         idempotent: bool = False,
@@ -159,7 +160,9 @@ class Service:
         if verb not in _METHODS:
             raise DefinitionError(f"{what}: method must be one of {sorted(_METHODS)}")
         if not path.startswith("/") or path.startswith(("/rpc/", "/health/", "/_interlink/")):
-            raise DefinitionError(f"{what}: paths start with '/' and avoid /rpc, /health, /_interlink")
+            raise DefinitionError(
+                f"{what}: paths start with '/' and avoid /rpc, /health, /_interlink"
+            )
 
         def register(f: Callable[..., Awaitable[Any]]) -> Route:
             if (verb, path) in self.routes:

@@ -35,7 +35,9 @@ def read_signature(fn: Callable[..., Any], what: str, context_type: type) -> Sig
     try:
         hints = get_type_hints(fn)
     except NameError as exc:
-        raise DefinitionError(f"{what}: cannot resolve an annotation of {_name(fn)}: {exc}") from None
+        raise DefinitionError(
+            f"{what}: cannot resolve an annotation of {_name(fn)}: {exc}"
+        ) from None
     if "return" not in hints:
         raise DefinitionError(
             f"{what}: {_name(fn)} needs a return annotation (`-> Model` or `-> None`)"
@@ -46,7 +48,9 @@ def read_signature(fn: Callable[..., Any], what: str, context_type: type) -> Sig
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise DefinitionError(f"{what}: {_name(fn)} may not take *args or **kwargs")
         if p.name not in hints:
-            raise DefinitionError(f"{what}: parameter {p.name!r} of {_name(fn)} needs an annotation")
+            raise DefinitionError(
+                f"{what}: parameter {p.name!r} of {_name(fn)} needs an annotation"
+            )
         annotation = hints[p.name]
         if isinstance(annotation, type) and issubclass(annotation, context_type):
             if context is not None:

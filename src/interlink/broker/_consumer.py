@@ -51,7 +51,9 @@ class Consumer:
         self._subscription = await self._runtime.broker.subscribe(
             sub.topic, group=sub.group, max_in_flight=sub.max_in_flight
         )
-        self._reader = asyncio.create_task(self._read(self._subscription), name=f"consume {sub.topic}")
+        self._reader = asyncio.create_task(
+            self._read(self._subscription), name=f"consume {sub.topic}"
+        )
 
     async def stop(self, drain_timeout: float) -> None:
         """Stop taking deliveries, let in-flight ones finish, return the rest to the broker."""
@@ -116,7 +118,13 @@ class Consumer:
         while len(self._first_failure) > _FIRST_FAILURES:
             self._first_failure.popitem(last=False)
         if delivery.attempt >= sub.max_attempts:
-            log.warning("%s gave up on %s after %d attempts: %r", sub.name, envelope.id, delivery.attempt, exc)
+            log.warning(
+                "%s gave up on %s after %d attempts: %r",
+                sub.name,
+                envelope.id,
+                delivery.attempt,
+                exc,
+            )
             await self._dead_letter(delivery, exc, envelope_id=envelope.id, first_failure=first)
             return
         log.info("%s failed on %s (attempt %d): %r", sub.name, envelope.id, delivery.attempt, exc)

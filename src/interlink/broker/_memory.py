@@ -53,7 +53,9 @@ class _Group:
         self.push(item)
 
     def waiter(self) -> asyncio.Future[tuple[StoredMessage, int]]:
-        future: asyncio.Future[tuple[StoredMessage, int]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[StoredMessage, int]] = (
+            asyncio.get_running_loop().create_future()
+        )
         if self.items:
             future.set_result(self.items.popleft())
             if len(self.items) < self.limit:

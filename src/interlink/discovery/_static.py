@@ -29,7 +29,12 @@ class StaticRegistry:
                 )
             found = self._instances.setdefault(service, [])
             found.append(
-                Instance(id=f"{service}@{address}", service=service, address=host.strip("[]"), port=int(port))
+                Instance(
+                    id=f"{service}@{address}",
+                    service=service,
+                    address=host.strip("[]"),
+                    port=int(port),
+                )
             )
 
     async def connect(self) -> None:

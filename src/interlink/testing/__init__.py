@@ -1,5 +1,6 @@
 """Public test kit: an in-memory system, and a fake clock."""
 
+from interlink.testing._app import TestApp
 from interlink.testing._clock import FakeClock
 
-__all__ = ["FakeClock"]
+__all__ = ["FakeClock", "TestApp"]

@@ -73,7 +73,9 @@ def admin_routes(runtime: Runtime) -> list[Route]:
         except BodyTooLarge:
             return _json(413, {"error": {"type": "PayloadTooLarge", "message": "body too large"}})
         except msgspec.DecodeError as exc:
-            return _json(422, {"error": {"type": "ValidationError", "message": f"invalid JSON: {exc}"}})
+            return _json(
+                422, {"error": {"type": "ValidationError", "message": f"invalid JSON: {exc}"}}
+            )
         ctx = runtime.root_context("cli")
         await ctx.publish(topic, message, key=request.query_params.get("key"))
         return _json(202, {"published": topic})

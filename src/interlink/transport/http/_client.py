@@ -59,8 +59,12 @@ class HttpClient:
                 async with response:
                     return Outcome(response.status, await response.read())
         except TimeoutError:
-            raise DeadlineExceeded(f"{service}.{method} at {base_url} did not answer in time") from None
+            raise DeadlineExceeded(
+                f"{service}.{method} at {base_url} did not answer in time"
+            ) from None
         except aiohttp.ClientConnectorError as exc:
-            raise ServiceUnavailable(f"cannot connect to {service} at {base_url}: {exc.os_error}") from exc
+            raise ServiceUnavailable(
+                f"cannot connect to {service} at {base_url}: {exc.os_error}"
+            ) from exc
         except aiohttp.ClientError as exc:
             raise CallError(f"{service}.{method} at {base_url} failed mid-call: {exc}") from exc

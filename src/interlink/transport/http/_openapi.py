@@ -50,7 +50,9 @@ def openapi_document(app: App, services: Iterable[Service]) -> dict[str, Any]:
             paths[f"/rpc/{service.name}/{rpc.name}"] = {"post": _rpc_operation(rpc, schema)}
         for route in service.routes.values():
             openapi_path = route.path.replace(":int}", "}").replace(":str}", "}")
-            paths.setdefault(openapi_path, {})[route.method.lower()] = _route_operation(route, schema)
+            paths.setdefault(openapi_path, {})[route.method.lower()] = _route_operation(
+                route, schema
+            )
     return {
         "openapi": "3.1.0",
         "info": {"title": app.name, "version": app.version},

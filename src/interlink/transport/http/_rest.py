@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +12,9 @@ from starlette.routing import Route as StarletteRoute
 from starlette.routing import Router
 
 from interlink._envelope import Envelope, new_id
-from interlink._errors import ApplicationError, CodecError, DeadlineExceeded, ValidationFailed
+from interlink._errors import CodecError, DeadlineExceeded, ValidationFailed
 from interlink._handlers import Route
+from interlink._invoke import classify_failure
 from interlink._wire import error_outcome
 from interlink.transport.http._asgi import BodyTooLarge, read_body
 from interlink.transport.http._openapi import openapi_document
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["build_router"]
 
-log = logging.getLogger("interlink")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -45,7 +44,9 @@ def build_router(runtime: Runtime) -> Router:
         routes.extend(admin_routes(runtime))
     for service in runtime.running.values():
         for route in service.routes.values():
-            routes.append(StarletteRoute(route.path, _endpoint(runtime, route), methods=[route.method]))
+            routes.append(
+                StarletteRoute(route.path, _endpoint(runtime, route), methods=[route.method])
+            )
     return Router(routes, default=_not_found)
 
 
@@ -104,9 +105,7 @@ def _endpoint(runtime: Runtime, route: Route) -> Endpoint:
             body = b""
             if params.body is not None:
                 body = await read_body(request.receive, runtime.app.max_body_size)
-            kwargs = params.bind(
-                request.path_params, request.query_params, _lists(request), body
-            )
+            kwargs = params.bind(request.path_params, request.query_params, _lists(request), body)
             deadline = runtime.effective_deadline(envelope, None)
         except BodyTooLarge:
             return fail(413, "PayloadTooLarge", f"body over {runtime.app.max_body_size} bytes")
@@ -124,16 +123,10 @@ def _endpoint(runtime: Runtime, route: Route) -> Endpoint:
                 result = await route.fn(**kwargs)
             payload = route.response.encode(result)
             await ctx.flush()
-        except (TimeoutError, DeadlineExceeded):
-            ctx.discard()
-            return fail(504, "DeadlineExceeded", f"{route.method} {route.path} ran out of time")
-        except ApplicationError as exc:
-            ctx.discard()
-            return fail(exc.status, exc.type, str(exc))
         except Exception as exc:
             ctx.discard()
-            log.exception("%s %s failed", route.method, route.path)
-            return fail(500, type(exc).__name__, str(exc) or type(exc).__name__)
+            where = f"{route.method} {route.path}"
+            return fail(*classify_failure(exc, where, envelope.correlationid or ""))
         if route.status == 204:
             return Response(status_code=204)
         return json_response(route.status, payload)

@@ -7,6 +7,7 @@ OpenAPI and the admin API go through a Starlette router.
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 from typing import TYPE_CHECKING
 
@@ -56,7 +57,7 @@ class HttpServer:
             access_log=False,
             server_header=False,
             proxy_headers=False,
-            timeout_graceful_shutdown=self._runtime.app.drain_timeout,
+            timeout_graceful_shutdown=max(1, math.ceil(self._runtime.app.drain_timeout)),
         )
         config.load()
         self._server = uvicorn.Server(config)
@@ -96,16 +97,22 @@ class HttpServer:
 
         if handler is None:
             known = service in runtime.running
-            text = f"{service} has no method {method!r}" if known else f"no service {service!r} here"
+            text = (
+                f"{service} has no method {method!r}" if known else f"no service {service!r} here"
+            )
             await send_json(send, 404, fail(404, "MethodNotFound", text))
             return
         if runtime.draining:
-            await send_json(send, 503, fail(503, "ServiceUnavailable", f"{service} is shutting down"))
+            await send_json(
+                send, 503, fail(503, "ServiceUnavailable", f"{service} is shutting down")
+            )
             return
         try:
             body = await read_body(receive, self._limit)
         except BodyTooLarge:
-            await send_json(send, 413, fail(413, "PayloadTooLarge", f"body over {self._limit} bytes"))
+            await send_json(
+                send, 413, fail(413, "PayloadTooLarge", f"body over {self._limit} bytes")
+            )
             return
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         envelope = Envelope.from_http(headers, body, default_type=handler.target)

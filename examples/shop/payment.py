@@ -1,0 +1,21 @@
+"""payment: charges customers."""
+
+from __future__ import annotations
+
+import itertools
+
+import interlink as il
+from examples.shop.models import Charge, Charged
+
+payment = il.Service("payment", version="1.0.0")
+
+LIMIT_CENTS = 100_000
+_ids = itertools.count(1)
+
+
+@payment.rpc(timeout=2.0)
+async def charge(req: Charge) -> Charged:
+    """Charge a customer; amounts over the limit are declined."""
+    if req.amount_cents > LIMIT_CENTS:
+        raise il.ApplicationError("amount over the card limit", status=402, type="PaymentDeclined")
+    return Charged(payment_id=f"pay-{next(_ids)}")

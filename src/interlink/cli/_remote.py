@@ -1,0 +1,105 @@
+"""What the CLI asks of a running App over HTTP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from interlink._envelope import Envelope, format_time, new_id, new_traceparent
+from interlink._errors import CallError, InvalidRequest, ServiceUnavailable
+from interlink._wire import outcome_to_error
+from interlink.cli._load import CliError
+from interlink.transport.http import HttpClient
+
+__all__ = ["fetch_services", "parse_json", "post_publish", "remote_call"]
+
+
+def parse_json(text: str) -> bytes:
+    try:
+        msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise CliError(f"invalid JSON: {exc}", 2) from None
+    return text.encode()
+
+
+async def remote_call(url: str, target: str, body: bytes, timeout: float) -> Any:
+    service, dot, method = target.partition(".")
+    if not dot or not service or not method:
+        raise CliError(f"expected SERVICE.METHOD, got {target!r}", 2)
+    now = time.time()
+    envelope = Envelope(
+        id=new_id(),
+        source="/cli",
+        type=target,
+        specversion="1.0",
+        time=format_time(now),
+        traceparent=new_traceparent(),
+        correlationid=new_id(),
+        deadline=format_time(now + timeout),
+        data=msgspec.Raw(body),
+    )
+    client = HttpClient(max_connections=1)
+    await client.open()
+    try:
+        outcome = await client.send(url.rstrip("/"), service, method, envelope, body, timeout)
+    except ServiceUnavailable:
+        raise CliError(f"cannot connect to {url} (is `interlink run` serving there?)") from None
+    except CallError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await client.close()
+    if outcome.status == 200:
+        return msgspec.json.decode(outcome.body)
+    error = outcome_to_error(outcome, service, method)
+    raise CliError(_describe(error))
+
+
+def _describe(error: CallError) -> str:
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, InvalidRequest):
+        for field in error.errors:
+            where = ".".join(str(p) for p in field.get("loc", [])) or "body"
+            text += f"\n  {where}: {field.get('msg')}"
+    return text
+
+
+async def _request(method: str, url: str, body: bytes | None = None) -> tuple[int, Any]:
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, url, data=body) as resp,
+        ):
+            raw = await resp.read()
+    except aiohttp.ClientConnectorError:
+        base = url.split("/_interlink", 1)[0]
+        raise CliError(f"cannot connect to {base} (is `interlink run` serving there?)") from None
+    try:
+        return resp.status, msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return resp.status, {"error": {"message": raw[:200].decode("utf-8", "replace")}}
+
+
+async def post_publish(url: str, topic: str, body: bytes, key: str | None) -> None:
+    query = f"?key={key}" if key else ""
+    status, answer = await _request(
+        "POST", f"{url.rstrip('/')}/_interlink/publish/{topic}{query}", body
+    )
+    if status == 404:
+        raise CliError(
+            f"{url} has no admin API (not an interlink app, or started with admin=False)"
+        )
+    if status != 202:
+        raise CliError(f"publish failed ({status}): {answer['error']['message']}")
+
+
+async def fetch_services(url: str) -> dict[str, Any]:
+    status, answer = await _request("GET", f"{url.rstrip('/')}/_interlink/services")
+    if status != 200:
+        raise CliError(
+            f"{url} has no admin API (not an interlink app, or started with admin=False)"
+        )
+    result: dict[str, Any] = answer
+    return result
