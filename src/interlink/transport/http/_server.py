@@ -7,6 +7,7 @@ OpenAPI and the admin API go through a Starlette router.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import socket
 from typing import TYPE_CHECKING
@@ -67,16 +68,32 @@ class HttpServer:
         self._ticker = asyncio.create_task(self._server.main_loop(), name="http ticker")
 
     async def stop(self, drain_timeout: float) -> None:
-        """Stop accepting, let in-flight requests finish, close the socket."""
-        del drain_timeout  # passed to uvicorn as timeout_graceful_shutdown
-        if self._server is None:
+        """Stop accepting, let in-flight requests finish (up to ``drain_timeout``), close.
+
+        uvicorn's own shutdown sleeps a fixed 0.1 s per step; this polls its state instead.
+        """
+        server, self._server = self._server, None
+        if server is None:
             return
-        self._server.should_exit = True
+        server.should_exit = True
         if self._ticker is not None:
-            await self._ticker
-        await self._server.shutdown(sockets=[self._socket] if self._socket else None)
-        self._server = None
-        self._socket = None
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for listener in server.servers:
+            listener.close()
+        state = server.server_state
+        for connection in list(state.connections):
+            connection.shutdown()  # idle keep-alive connections close now, busy ones after replying
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_timeout
+        while (state.connections or state.tasks) and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        for task in list(state.tasks):
+            task.cancel()
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")

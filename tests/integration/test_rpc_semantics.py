@@ -1,0 +1,235 @@
+"""RPC semantics, proven twice: in-process and over real HTTP sockets, with the same asserts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+import interlink as il
+from interlink.testing import TestApp
+
+
+class Reserve(BaseModel):
+    sku: str
+    qty: int
+
+
+class Reserved(BaseModel):
+    reservation_id: str
+
+
+class Seen(BaseModel):
+    correlation_id: str
+    trace_id: str | None
+    deadline: float | None
+    causation_id: str | None
+    service: str
+
+
+class Nap(BaseModel):
+    seconds: float
+
+
+backend = il.Service("backend")
+calls = {"slow": 0}
+
+
+@backend.rpc
+async def reserve(req: Reserve) -> Reserved:
+    return Reserved(reservation_id=f"{req.sku}-{req.qty}")
+
+
+@backend.rpc
+async def explode(req: Reserve) -> Reserved:
+    raise ZeroDivisionError("the answer was 1/0")
+
+
+@backend.rpc
+async def conflict(req: Reserve) -> Reserved:
+    raise il.ApplicationError("sold out", status=409, type="OutOfStock")
+
+
+@backend.rpc
+async def seen(req: Reserve, ctx: il.Context) -> Seen:
+    return Seen(
+        correlation_id=ctx.correlation_id,
+        trace_id=ctx.traceparent[3:35] if ctx.traceparent else None,
+        deadline=ctx.deadline,
+        causation_id=ctx.headers.get("causationid"),
+        service=ctx.service,
+    )
+
+
+@backend.rpc
+async def slow(req: Nap) -> Reserved:
+    calls["slow"] += 1
+    await asyncio.sleep(req.seconds)
+    return Reserved(reservation_id="late")
+
+
+@backend.rpc(timeout=0.05)
+async def hurried(req: Nap) -> Reserved:
+    await asyncio.sleep(req.seconds)
+    return Reserved(reservation_id="never")
+
+
+@backend.rpc
+async def nothing(req: Reserve) -> None:
+    return None
+
+
+frontend = il.Service("frontend")
+
+
+@frontend.rpc
+async def relay(req: Reserve, ctx: il.Context) -> Seen:
+    return await ctx.call(seen, req)
+
+
+@frontend.rpc
+async def relay_conflict(req: Reserve, ctx: il.Context) -> Reserved:
+    return await ctx.call(conflict, req)
+
+
+@frontend.rpc
+async def relay_explode(req: Reserve, ctx: il.Context) -> Reserved:
+    return await ctx.call(explode, req)
+
+
+@dataclass
+class System:
+    """A caller App plus a way to know where the callee runs."""
+
+    app: il.App
+    over_http: bool
+
+
+@pytest.fixture(params=["in-process", "http"])
+async def system(request: pytest.FixtureRequest) -> AsyncIterator[System]:
+    if request.param == "in-process":
+        async with TestApp(il.App([frontend, backend])) as t:
+            yield System(t.app, over_http=False)
+        return
+    server = il.App([backend], port=0)
+    async with server:
+        port = server.url.rsplit(":", 1)[1]
+        client = il.App([frontend], registry=f"static:backend=127.0.0.1:{port}", port=0)
+        async with client:
+            yield System(client, over_http=True)
+
+
+async def test_typed_call_returns_the_model(system: System) -> None:
+    result = await system.app.call(reserve, Reserve(sku="apple", qty=2))
+    assert result == Reserved(reservation_id="apple-2")
+
+
+async def test_call_by_name_with_and_without_returns(system: System) -> None:
+    typed = await system.app.call("backend.reserve", {"sku": "pear", "qty": 1}, returns=Reserved)
+    assert typed == Reserved(reservation_id="pear-1")
+    raw = await system.app.call("backend.reserve", Reserve(sku="pear", qty=3))
+    assert raw == {"reservation_id": "pear-3"}
+    assert await system.app.call("backend.nothing", {"sku": "x", "qty": 1}) is None
+
+
+async def test_invalid_request_is_rejected_with_field_errors(system: System) -> None:
+    with pytest.raises(il.InvalidRequest) as info:
+        await system.app.call("backend.reserve", {"sku": "apple", "qty": "many"})
+    assert info.value.errors[0]["loc"] == ["qty"]
+    assert info.value.not_processed is True
+
+
+async def test_unknown_method_is_method_not_found(system: System) -> None:
+    with pytest.raises(il.MethodNotFound):
+        await system.app.call("backend.nope", {})
+
+
+async def test_handler_exception_becomes_remote_error_without_traceback(system: System) -> None:
+    with pytest.raises(il.RemoteError) as info:
+        await system.app.call(explode, Reserve(sku="a", qty=1))
+    error = info.value
+    assert (error.remote_type, error.status, error.service, error.method) == (
+        "ZeroDivisionError",
+        500,
+        "backend",
+        "explode",
+    )
+    assert error.args[0] == "the answer was 1/0"
+    assert "Traceback" not in str(error)
+    assert len(error.correlation_id) == 32
+    assert error.not_processed is False
+
+
+async def test_application_error_keeps_status_and_type(system: System) -> None:
+    with pytest.raises(il.RemoteError) as info:
+        await system.app.call(conflict, Reserve(sku="a", qty=1))
+    assert (info.value.status, info.value.remote_type) == (409, "OutOfStock")
+
+
+async def test_downstream_client_error_passes_through_a_relay(system: System) -> None:
+    with pytest.raises(il.RemoteError) as info:
+        await system.app.call(relay_conflict, Reserve(sku="a", qty=1))
+    assert (info.value.status, info.value.remote_type, info.value.method) == (409, "OutOfStock", "relay_conflict")
+    with pytest.raises(il.RemoteError) as server_side:
+        await system.app.call(relay_explode, Reserve(sku="a", qty=1))
+    assert (server_side.value.status, server_side.value.remote_type) == (500, "RemoteError")
+
+
+async def test_correlation_trace_and_deadline_propagate_to_nested_calls(system: System) -> None:
+    ctx = system.app.context("tester")
+    before = time.time()
+    result = await ctx.call(relay, Reserve(sku="a", qty=1), timeout=5.0)
+    assert result.correlation_id == ctx.correlation_id
+    assert result.service == "backend"
+    assert result.trace_id is not None and len(result.trace_id) == 32
+    assert result.deadline is not None
+    assert before + 4.9 <= result.deadline <= time.time() + 5.0 + 0.01
+    assert result.causation_id is not None  # the relay's incoming message id
+
+
+async def test_timeout_raises_deadline_exceeded(system: System) -> None:
+    started = time.monotonic()
+    with pytest.raises(il.DeadlineExceeded):
+        await system.app.call(slow, Nap(seconds=5), timeout=0.1)
+    assert time.monotonic() - started < 2
+
+
+async def test_handler_timeout_is_enforced_by_the_callee(system: System) -> None:
+    with pytest.raises(il.DeadlineExceeded):
+        await system.app.call("backend.hurried", {"seconds": 5})
+
+
+async def test_request_past_its_deadline_is_not_run(system: System) -> None:
+    before = calls["slow"]
+    ctx = system.app.context()
+    ctx.deadline = time.time() - 1
+    with pytest.raises(il.DeadlineExceeded):
+        await ctx.call(slow, Nap(seconds=0))
+    assert calls["slow"] == before
+
+
+async def test_unreachable_service_is_unavailable_and_safe_to_retry(system: System) -> None:
+    with pytest.raises(il.ServiceUnavailable) as info:
+        await system.app.call("nowhere.method", {})
+    assert info.value.not_processed is True
+
+
+async def test_concurrent_calls_run_concurrently(system: System) -> None:
+    started = time.monotonic()
+    results: list[Any] = await asyncio.gather(*(system.app.call(slow, Nap(seconds=0.2)) for _ in range(20)))
+    assert len(results) == 20
+    assert time.monotonic() - started < 1.5  # serial would be 4 s
+
+
+def test_target_must_be_service_dot_method() -> None:
+    async def go() -> None:
+        async with TestApp(il.App([backend])) as t:
+            with pytest.raises(il.CallError, match="service.method"):
+                await t.call("no-dot", {})
+
+    asyncio.run(go())

@@ -1,0 +1,48 @@
+import interlink
+import interlink.broker
+import interlink.discovery
+import interlink.testing
+
+
+def test_public_api_is_pinned() -> None:
+    assert interlink.__all__ == [
+        "App",
+        "ApplicationError",
+        "BulkheadFull",
+        "CallError",
+        "CallNotPermitted",
+        "CodecError",
+        "ConfigurationError",
+        "Context",
+        "DeadlineExceeded",
+        "DefinitionError",
+        "Envelope",
+        "IllegalStateTransition",
+        "InterlinkError",
+        "InvalidRequest",
+        "MethodNotFound",
+        "PublishError",
+        "RemoteError",
+        "Route",
+        "Rpc",
+        "Service",
+        "ServiceUnavailable",
+        "Subscriber",
+        "ValidationFailed",
+        "__version__",
+    ]
+
+
+def test_every_exported_name_exists_and_all_is_sorted() -> None:
+    for module in (interlink, interlink.broker, interlink.discovery, interlink.testing):
+        names = [n for n in module.__all__ if n != "__version__"]
+        assert names == sorted(names), module.__name__
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_every_error_has_one_root() -> None:
+    errors = [getattr(interlink, n) for n in interlink.__all__ if n.endswith(("Error", "Exceeded"))]
+    for error in errors:
+        assert issubclass(error, interlink.InterlinkError), error
+    assert issubclass(interlink.DeadlineExceeded, TimeoutError)
