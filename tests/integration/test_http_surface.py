@@ -121,7 +121,10 @@ async def test_unknown_method_and_service_are_404(http: Client) -> None:
 
 async def test_handler_failure_is_a_stable_500_body(http: Client) -> None:
     status, body = await http.request(
-        "POST", "/rpc/shop/broken", json={"sku": "a", "qty": 1}, headers={"ce-correlationid": "corr-1"}
+        "POST",
+        "/rpc/shop/broken",
+        json={"sku": "a", "qty": 1},
+        headers={"ce-correlationid": "corr-1"},
     )
     assert status == 500
     assert body == {
@@ -182,7 +185,10 @@ async def test_rest_list_query_parameters(http: Client) -> None:
 
 async def test_health_endpoints(http: Client) -> None:
     assert await http.request("GET", "/health/live") == (200, {"status": "live"})
-    assert await http.request("GET", "/health/ready") == (200, {"status": "ready", "services": ["shop"]})
+    assert await http.request("GET", "/health/ready") == (
+        200,
+        {"status": "ready", "services": ["shop"]},
+    )
 
 
 async def test_openapi_describes_rpcs_and_routes(http: Client) -> None:
@@ -190,7 +196,9 @@ async def test_openapi_describes_rpcs_and_routes(http: Client) -> None:
     assert status == 200
     assert doc["openapi"].startswith("3.1")
     add_op = doc["paths"]["/rpc/shop/add"]["post"]
-    assert add_op["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Item"}
+    assert add_op["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Item"
+    }
     assert set(add_op["responses"]) >= {"200", "422", "500", "504"}
     get_op = doc["paths"]["/stock/{sku}"]["get"]
     assert [(p["name"], p["in"], p["required"]) for p in get_op["parameters"]] == [
@@ -217,9 +225,12 @@ async def test_admin_api_is_off_on_public_interfaces_unless_asked() -> None:
     assert il.App([shop], host="0.0.0.0").admin_enabled is False
     assert il.App([shop], host="0.0.0.0", admin=True).admin_enabled is True
     assert il.App([shop], host="127.0.0.1").admin_enabled is True
-    async with il.App([shop], port=0, admin=False) as app, aiohttp.ClientSession() as s:
-        async with s.get(app.url + "/_interlink/services") as resp:
-            assert resp.status == 404
+    async with (
+        il.App([shop], port=0, admin=False) as app,
+        aiohttp.ClientSession() as s,
+        s.get(app.url + "/_interlink/services") as resp,
+    ):
+        assert resp.status == 404
 
 
 async def test_draining_server_refuses_new_rpcs_with_503() -> None:

@@ -174,7 +174,11 @@ async def test_application_error_keeps_status_and_type(system: System) -> None:
 async def test_downstream_client_error_passes_through_a_relay(system: System) -> None:
     with pytest.raises(il.RemoteError) as info:
         await system.app.call(relay_conflict, Reserve(sku="a", qty=1))
-    assert (info.value.status, info.value.remote_type, info.value.method) == (409, "OutOfStock", "relay_conflict")
+    assert (info.value.status, info.value.remote_type, info.value.method) == (
+        409,
+        "OutOfStock",
+        "relay_conflict",
+    )
     with pytest.raises(il.RemoteError) as server_side:
         await system.app.call(relay_explode, Reserve(sku="a", qty=1))
     assert (server_side.value.status, server_side.value.remote_type) == (500, "RemoteError")
@@ -186,7 +190,8 @@ async def test_correlation_trace_and_deadline_propagate_to_nested_calls(system: 
     result = await ctx.call(relay, Reserve(sku="a", qty=1), timeout=5.0)
     assert result.correlation_id == ctx.correlation_id
     assert result.service == "backend"
-    assert result.trace_id is not None and len(result.trace_id) == 32
+    assert result.trace_id is not None
+    assert len(result.trace_id) == 32
     assert result.deadline is not None
     assert before + 4.9 <= result.deadline <= time.time() + 5.0 + 0.01
     assert result.causation_id is not None  # the relay's incoming message id
@@ -221,7 +226,9 @@ async def test_unreachable_service_is_unavailable_and_safe_to_retry(system: Syst
 
 async def test_concurrent_calls_run_concurrently(system: System) -> None:
     started = time.monotonic()
-    results: list[Any] = await asyncio.gather(*(system.app.call(slow, Nap(seconds=0.2)) for _ in range(20)))
+    results: list[Any] = await asyncio.gather(
+        *(system.app.call(slow, Nap(seconds=0.2)) for _ in range(20))
+    )
     assert len(results) == 20
     assert time.monotonic() - started < 1.5  # serial would be 4 s
 
@@ -229,7 +236,7 @@ async def test_concurrent_calls_run_concurrently(system: System) -> None:
 def test_target_must_be_service_dot_method() -> None:
     async def go() -> None:
         async with TestApp(il.App([backend])) as t:
-            with pytest.raises(il.CallError, match="service.method"):
+            with pytest.raises(il.CallError, match=r"service\.method"):
                 await t.call("no-dot", {})
 
     asyncio.run(go())

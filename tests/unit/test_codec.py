@@ -46,7 +46,7 @@ def test_field_errors_name_the_field(tp: type) -> None:
 
 
 def test_malformed_json_is_a_validation_failure_not_a_crash() -> None:
-    with pytest.raises(ValidationFailed, match="Invalid JSON|invalid JSON"):
+    with pytest.raises(ValidationFailed, match=r"(?i)invalid JSON"):
         codec_for(Order).decode(b"{nope")
     with pytest.raises(ValidationFailed, match="invalid JSON"):
         codec_for(OrderStruct).decode(b"{nope")

@@ -50,7 +50,14 @@ async def test_rpc_object_stays_callable_for_unit_tests() -> None:
 
 @pytest.mark.parametrize(
     "model",
-    [Item, msgspec.defstruct("S", [("sku", str)]), dataclasses.make_dataclass("D", [("sku", str)]), dict[str, Any], list[int], int],
+    [
+        Item,
+        msgspec.defstruct("S", [("sku", str)]),
+        dataclasses.make_dataclass("D", [("sku", str)]),
+        dict[str, Any],
+        list[int],
+        int,
+    ],
 )
 def test_all_supported_model_kinds_are_accepted(model: Any) -> None:
     svc = il.Service("s")
@@ -77,7 +84,7 @@ def test_duplicate_rpc_name_fails_at_definition() -> None:
 
 def test_missing_annotations_fail_with_the_parameter_name() -> None:
     svc = il.Service("s")
-    with pytest.raises(il.DefinitionError, match="parameter 'req'.*needs an annotation"):
+    with pytest.raises(il.DefinitionError, match=r"parameter 'req'.*needs an annotation"):
 
         @svc.rpc
         async def a(req) -> Done: ...  # type: ignore[no-untyped-def]

@@ -30,7 +30,9 @@ def test_structured_mode_round_trip_keeps_data_raw() -> None:
 
 
 def test_binary_mode_headers_round_trip() -> None:
-    envelope = make(correlationid="c1", traceparent=new_traceparent(), time="2030-01-01T00:00:00.000Z")
+    envelope = make(
+        correlationid="c1", traceparent=new_traceparent(), time="2030-01-01T00:00:00.000Z"
+    )
     headers = envelope.http_headers()
     assert headers["ce-id"] == "e1"
     assert headers["ce-specversion"] == "1.0"

@@ -46,11 +46,15 @@ async def test_members_of_one_group_share_the_messages(broker: Broker) -> None:
             await delivery.ack()
             await asyncio.sleep(0)  # let the other member take its turn
 
-    tasks = [asyncio.create_task(drain("first", first)), asyncio.create_task(drain("second", second))]
+    tasks = [
+        asyncio.create_task(drain("first", first)),
+        asyncio.create_task(drain("second", second)),
+    ]
     for i in range(20):
         await broker.publish(t, str(i).encode())
     await eventually(lambda: len(seen["first"]) + len(seen["second"]) == 20)
-    assert seen["first"] and seen["second"], seen
+    assert seen["first"], seen
+    assert seen["second"], seen
     assert sorted(seen["first"] + seen["second"], key=int) == [str(i).encode() for i in range(20)]
     await first.close()
     await second.close()

@@ -42,7 +42,9 @@ def test_instance_url_brackets_ipv6() -> None:
 
 
 async def test_static_registry_resolves_its_configuration() -> None:
-    registry = registry_from_url("static:inventory=127.0.0.1:8001,inventory=127.0.0.1:8002,payment=[::1]:8003")
+    registry = registry_from_url(
+        "static:inventory=127.0.0.1:8001,inventory=127.0.0.1:8002,payment=[::1]:8003"
+    )
     assert isinstance(registry, StaticRegistry)
     assert [i.url for i in await registry.resolve("inventory")] == [
         "http://127.0.0.1:8001",
@@ -51,7 +53,9 @@ async def test_static_registry_resolves_its_configuration() -> None:
     assert [i.url for i in await registry.resolve("payment")] == ["http://[::1]:8003"]
 
 
-@pytest.mark.parametrize("url", ["static:inventory", "static:=1.2.3.4:5", "static:x=host:port", "zk://x"])
+@pytest.mark.parametrize(
+    "url", ["static:inventory", "static:=1.2.3.4:5", "static:x=host:port", "zk://x"]
+)
 def test_bad_registry_urls_say_what_is_wrong(url: str) -> None:
     with pytest.raises(ConfigurationError):
         registry_from_url(url)
