@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
-from interlink.resilience._events import Event
 from interlink.testing import FakeClock
 
 Until = Callable[[Callable[[], bool]], Awaitable[None]]
+Drive = Callable[[Awaitable[Any]], Awaitable[Any]]
 
 
 @pytest.fixture
@@ -33,5 +34,17 @@ def until() -> Until:
 
 
 @pytest.fixture
-def events() -> list[Event]:
-    return []
+def drive(clock: FakeClock) -> Drive:
+    """``await drive(work)``: run ``work``, jumping the clock to each sleeper's deadline."""
+
+    async def run(work: Awaitable[Any]) -> Any:
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            for _ in range(10):  # let cancelled timers leave the clock first
+                await asyncio.sleep(0)
+            wake = clock.next_deadline()
+            if wake is not None:
+                clock.advance(wake - clock.monotonic())
+        return task.result()
+
+    return run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -17,6 +18,8 @@ from interlink.resilience import (
 )
 from interlink.resilience._events import Event, EventKind
 from interlink.testing import FakeClock
+
+Until = Callable[[Callable[[], bool]], Awaitable[None]]
 
 CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
 
@@ -307,30 +310,30 @@ def test_half_open_max_wait_moves_an_idle_half_open_lazily(clock: FakeClock) -> 
 
 
 async def test_half_open_max_wait_timer_moves_to_the_timeout_state(
-    clock: FakeClock, until: object
+    clock: FakeClock, until: Until
 ) -> None:
     breaker = small(clock, half_open_max_wait=3.0, half_open_timeout_state=CLOSED)
     trip(breaker)
     clock.advance(5)
     assert breaker.try_acquire()
-    await until(lambda: clock.sleepers == 1)  # type: ignore[operator]
+    await until(lambda: clock.sleepers == 1)
     clock.advance(3)
-    await until(lambda: breaker.state is CLOSED)  # type: ignore[operator]
+    await until(lambda: breaker.state is CLOSED)
 
 
-async def test_auto_half_open_moves_by_timer(clock: FakeClock, until: object) -> None:
+async def test_auto_half_open_moves_by_timer(clock: FakeClock, until: Until) -> None:
     breaker = small(clock, auto_half_open=True)
     trip(breaker)
-    await until(lambda: clock.sleepers == 1)  # type: ignore[operator]
+    await until(lambda: clock.sleepers == 1)
     clock.advance(5)
-    await until(lambda: breaker.state is HALF_OPEN)  # type: ignore[operator]
+    await until(lambda: breaker.state is HALF_OPEN)
     breaker.reset()
 
 
-async def test_a_timer_from_an_old_state_does_nothing(clock: FakeClock, until: object) -> None:
+async def test_a_timer_from_an_old_state_does_nothing(clock: FakeClock, until: Until) -> None:
     breaker = small(clock, auto_half_open=True)
     trip(breaker)
-    await until(lambda: clock.sleepers == 1)  # type: ignore[operator]
+    await until(lambda: clock.sleepers == 1)
     breaker.transition_to(BreakerState.FORCED_OPEN)
     clock.advance(5)
     for _ in range(5):
@@ -339,7 +342,7 @@ async def test_a_timer_from_an_old_state_does_nothing(clock: FakeClock, until: o
     assert clock.sleepers == 0
 
 
-async def test_call_records_outcomes_and_durations(clock: FakeClock) -> None:
+async def test_call_records_outcomes_and_durations(clock: FakeClock, until: Until) -> None:
     breaker = small(clock, slow_call_duration=1.0)
 
     async def slow_ok() -> str:
@@ -347,8 +350,7 @@ async def test_call_records_outcomes_and_durations(clock: FakeClock) -> None:
         return "ok"
 
     task = asyncio.ensure_future(breaker.call(slow_ok))
-    while clock.sleepers == 0:
-        await asyncio.sleep(0)
+    await until(lambda: clock.sleepers == 1)
     clock.advance(2)
     assert await task == "ok"
 
@@ -362,7 +364,7 @@ async def test_call_records_outcomes_and_durations(clock: FakeClock) -> None:
 
 
 async def test_cancellation_and_local_refusals_release_instead_of_recording(
-    clock: FakeClock,
+    clock: FakeClock, until: Until
 ) -> None:
     breaker = small(clock, half_open_calls=1)
     trip(breaker)
@@ -377,8 +379,7 @@ async def test_cancellation_and_local_refusals_release_instead_of_recording(
     assert breaker.metrics.calls == 0
 
     task = asyncio.ensure_future(breaker.call(clock.sleep, 100))
-    while clock.sleepers == 0:
-        await asyncio.sleep(0)
+    await until(lambda: clock.sleepers == 1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

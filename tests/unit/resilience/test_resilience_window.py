@@ -34,9 +34,7 @@ def test_count_window_of_4_e_s_s_s_is_25_percent_and_one_more_s_is_0() -> None:
 def test_time_window_three_failures_stay_closed_then_two_successes_open_once(
     clock: FakeClock,
 ) -> None:
-    breaker = CircuitBreaker(
-        window=TimeWindow(20), minimum_calls=5, failure_rate=0.5, clock=clock
-    )
+    breaker = CircuitBreaker(window=TimeWindow(20), minimum_calls=5, failure_rate=0.5, clock=clock)
     seen: list[Event] = []
     breaker.subscribe(seen.append)
     for _ in range(3):
