@@ -16,7 +16,6 @@ from rich.table import Table
 from interlink._app import App
 from interlink._errors import InterlinkError
 from interlink.cli._load import CliError, load_app
-from interlink.cli._remote import fetch_services, parse_json, post_publish, remote_call
 
 __all__ = ["cli", "main"]
 
@@ -122,6 +121,8 @@ def call(
 ) -> None:
     """Call an RPC and print its JSON result."""
 
+    from interlink.cli._remote import parse_json, remote_call
+
     async def go() -> Any:
         return await remote_call(url, target, parse_json(payload), timeout)
 
@@ -137,6 +138,8 @@ def publish(
     url: Url = DEFAULT_URL,
 ) -> None:
     """Publish an event through a running app."""
+    from interlink.cli._remote import parse_json, post_publish
+
     _run(lambda: post_publish(url, topic, parse_json(payload), key))
     out.print(f"published to {topic}")
 
@@ -144,6 +147,8 @@ def publish(
 @cli.command()
 def services(url: Url = DEFAULT_URL) -> None:
     """List the services a running app serves and the instances its registry knows."""
+    from interlink.cli._remote import fetch_services
+
     info = _run(lambda: fetch_services(url))
     table = Table(title=f"services at {url} (registry {info['registry']})", title_justify="left")
     for column in ("service", "version", "rpcs", "subscriptions", "instances"):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from interlink._envelope import Envelope
 from interlink._errors import CallError, DeadlineExceeded, ServiceUnavailable
 from interlink._wire import Outcome
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["HttpClient"]
 
@@ -18,6 +20,8 @@ class HttpClient:
 
     A refused connection is :class:`ServiceUnavailable` (the request was provably not
     processed); a connection lost mid-call is a plain :class:`CallError` (it may have been).
+    The session (and aiohttp itself, ~25 MB) is created on the first remote call, so an App
+    whose calls all stay in-process never pays for it.
     """
 
     def __init__(self, *, max_connections: int = 512, keepalive: float = 30.0) -> None:
@@ -26,6 +30,11 @@ class HttpClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
+        """Nothing to do until the first call; kept so the lifecycle reads symmetrically."""
+
+    def _connect(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         connector = aiohttp.TCPConnector(
             limit=self._max_connections, keepalive_timeout=self._keepalive, ttl_dns_cache=60
         )
@@ -35,6 +44,7 @@ class HttpClient:
             auto_decompress=False,
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
+        return self._session
 
     async def close(self) -> None:
         if self._session is not None:
@@ -50,12 +60,13 @@ class HttpClient:
         body: bytes,
         timeout: float | None,
     ) -> Outcome:
-        if self._session is None:
-            raise RuntimeError("the HTTP client is not open")
+        import aiohttp
+
+        session = self._session or self._connect()
         url = f"{base_url}/rpc/{service}/{method}"
         try:
             async with asyncio.timeout(timeout):
-                response = await self._session.post(url, data=body, headers=envelope.http_headers())
+                response = await session.post(url, data=body, headers=envelope.http_headers())
                 async with response:
                     return Outcome(response.status, await response.read())
         except TimeoutError:
