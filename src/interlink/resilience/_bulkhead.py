@@ -130,7 +130,9 @@ class Bulkhead(PolicyBase):
         if self._active < self.max_concurrent and not self._waiters:
             self._active += 1
         else:
-            await self.acquire(deadline)
+            # In a chain the deadline is already enforced around this link (by Timeout or the
+            # Policy), which reports it as DeadlineExceeded; only max_queue_wait is ours.
+            await self.acquire(None)
         try:
             return await nxt(fn, args, kwargs, deadline)
         finally:

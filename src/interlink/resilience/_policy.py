@@ -21,7 +21,7 @@ processes).
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from interlink._clock import Clock
@@ -145,9 +145,6 @@ class Policy(PolicyBase):
                 step()
 
         return unsubscribe
-
-    def __call__(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
-        return super().__call__(fn)
 
     def _chain(self, innermost: Next, *, bounded: bool) -> Next:
         link = _wrap(self.bulkhead, innermost)
