@@ -450,3 +450,11 @@ async def test_50_concurrent_calls_are_never_serialized() -> None:
     assert sum(results) == 50
     assert elapsed < 0.35
     assert breaker.metrics.calls == 50
+
+
+def test_initial_state_open_rejects_until_the_wait_is_over(clock: FakeClock) -> None:
+    breaker = small(clock, initial_state=OPEN)
+    assert not breaker.try_acquire()
+    clock.advance(5)
+    assert breaker.try_acquire()
+    assert breaker.state is HALF_OPEN

@@ -226,3 +226,15 @@ async def test_fallback_emits_an_event_with_the_error() -> None:
 def test_fallback_arguments_are_checked(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Fallback(**options)
+
+
+async def test_cancelling_a_hedged_call_cancels_every_copy(clock: FakeClock, until: Until) -> None:
+    replica = Replica(clock, (10.0, "a"), (10.0, "b"))
+    task = asyncio.ensure_future(Hedge(delay=1.0, clock=clock).call(replica))
+    await until(lambda: clock.sleepers == 2)
+    clock.advance(1.0)
+    await until(lambda: replica.started == 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert replica.cancelled == 2

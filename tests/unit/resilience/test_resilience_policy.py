@@ -241,3 +241,24 @@ def test_policy_arguments_are_checked(clock: FakeClock) -> None:
         Policy(deadline=0)
     assert Policy(retry=retry(clock)).clock is clock  # taken from the members
     assert "Timeout(2.0)" in repr(Policy(timeout=2.0))
+
+
+async def test_every_policy_together_on_the_success_path(clock: FakeClock) -> None:
+    policy = Policy(
+        deadline=5.0,
+        fallback=Fallback(value=None, clock=clock),
+        retry=Retry(attempts=3, on=ServiceUnavailable, clock=clock),
+        breaker=breaker(clock),
+        throttle=AdaptiveThrottle(clock=clock),
+        timeout=1.0,
+        bulkhead=Bulkhead(max_concurrent=10, clock=clock),
+    )
+
+    @policy
+    async def quote(sku: str) -> str:
+        return f"price of {sku}"
+
+    assert await quote("apple") == "price of apple"
+    assert policy.breaker is not None
+    assert policy.breaker.metrics.calls == 1
+    assert "Policy(fallback=" in repr(policy)

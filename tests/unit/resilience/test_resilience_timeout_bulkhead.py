@@ -177,3 +177,21 @@ async def test_a_cancelled_waiter_leaves_the_queue(until: Until) -> None:
 def test_bulkhead_arguments_are_checked(option: str, value: object) -> None:
     with pytest.raises(ValueError, match=option):
         Bulkhead(**{option: value})  # type: ignore[arg-type]
+
+
+async def test_cancelling_a_timed_call_cancels_the_attempt(clock: FakeClock, until: Until) -> None:
+    cancelled = asyncio.Event()
+
+    async def hang() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.set()
+
+    task = asyncio.ensure_future(Timeout(10, clock=clock).call(hang))
+    await until(lambda: clock.sleepers == 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await until(cancelled.is_set)
+    await until(lambda: clock.sleepers == 0)
