@@ -103,3 +103,33 @@ def test_window_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="whole number of seconds"):
         TimeWindow(1.5)
     assert TimeWindow(timedelta(minutes=1)).seconds == 60
+
+
+@given(
+    st.integers(1, 30),
+    st.lists(st.tuples(st.floats(0.0, 7.0), st.booleans()), max_size=80),
+)
+def test_time_window_counts_exactly_the_calls_of_the_last_n_seconds(
+    seconds: int, steps: list[tuple[float, bool]]
+) -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(
+        window=TimeWindow(seconds),
+        minimum_calls=1,
+        initial_state=BreakerState.METRICS_ONLY,
+        clock=clock,
+    )
+    recorded: list[tuple[float, bool]] = []
+    for step, failed in steps:
+        clock.advance(step)
+        if failed:
+            breaker.on_error(RuntimeError())
+        else:
+            breaker.on_success()
+        recorded.append((clock.monotonic(), failed))
+    # a call belongs to second floor(t); the window holds the last `seconds` whole seconds
+    now = int(clock.monotonic())
+    kept = [failed for at, failed in recorded if int(at) > now - seconds]
+    metrics = breaker.metrics
+    assert metrics.calls == len(kept)
+    assert metrics.failed_calls == sum(kept)
