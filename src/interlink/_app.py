@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._context import Context
 from interlink._errors import DefinitionError
+from interlink._policies import PolicyFactory, default_policy
 from interlink._service import Service
+from interlink.resilience import Policy
+from interlink.resilience._events import Listener
 
 if TYPE_CHECKING:
     from interlink._handlers import Rpc
@@ -41,6 +44,9 @@ class _Config:
     clock: Clock
     name: str
     version: str
+    policies: Mapping[str, Policy | PolicyFactory]
+    default_policy: Policy | PolicyFactory | None
+    policy_listeners: tuple[Listener, ...]
 
 
 class App:
@@ -68,6 +74,9 @@ class App:
         clock: Clock = SYSTEM_CLOCK,
         name: str = "interlink",
         version: str = "0.0.0",
+        policies: Mapping[str, Policy | PolicyFactory] | None = None,
+        default_policy: Policy | PolicyFactory | None = default_policy,
+        policy_listeners: Sequence[Listener] = (),
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -98,6 +107,9 @@ class App:
             clock=clock,
             name=name,
             version=version,
+            policies=dict(policies or {}),
+            default_policy=default_policy,
+            policy_listeners=tuple(policy_listeners),
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -149,6 +161,22 @@ class App:
     @property
     def version(self) -> str:
         return self._config.version
+
+    @property
+    def policies(self) -> Mapping[str, Policy | PolicyFactory]:
+        """Policies for chosen target services: a Policy (shared by every call to that target)
+        or a factory ``(service, clock) -> Policy``."""
+        return self._config.policies
+
+    @property
+    def default_policy(self) -> Policy | PolicyFactory | None:
+        """For every other target; a factory gives each target its own breaker. None: no policy."""
+        return self._config.default_policy
+
+    @property
+    def policy_listeners(self) -> tuple[Listener, ...]:
+        """Receive the events of every policy this App builds (breaker state, retries, ...)."""
+        return self._config.policy_listeners
 
     @property
     def running_services(self) -> list[str]:
@@ -204,22 +232,48 @@ class App:
 
     @overload
     async def call(
-        self, target: Rpc[ReqT, RespT], message: ReqT, *, timeout: float | None = None
+        self,
+        target: Rpc[ReqT, RespT],
+        message: ReqT,
+        *,
+        timeout: float | None = None,
+        policy: Policy | None = None,
     ) -> RespT: ...
 
     @overload
     async def call(
-        self, target: str, message: Any, *, returns: type[T], timeout: float | None = None
+        self,
+        target: str,
+        message: Any,
+        *,
+        returns: type[T],
+        timeout: float | None = None,
+        policy: Policy | None = None,
     ) -> T: ...
 
     @overload
-    async def call(self, target: str, message: Any, *, timeout: float | None = None) -> Any: ...
+    async def call(
+        self,
+        target: str,
+        message: Any,
+        *,
+        timeout: float | None = None,
+        policy: Policy | None = None,
+    ) -> Any: ...
 
     async def call(
-        self, target: Any, message: Any, *, returns: Any = None, timeout: float | None = None
+        self,
+        target: Any,
+        message: Any,
+        *,
+        returns: Any = None,
+        timeout: float | None = None,
+        policy: Policy | None = None,
     ) -> Any:
         """Call an RPC from outside any handler (a script, a test, a CLI)."""
-        return await self.context().call(target, message, returns=returns, timeout=timeout)
+        return await self.context().call(
+            target, message, returns=returns, timeout=timeout, policy=policy
+        )
 
     async def publish(self, topic: str, message: Any, *, key: str | None = None) -> None:
         """Publish an event from outside any handler; it is sent at once."""

@@ -10,6 +10,7 @@ from interlink._errors import PublishError
 if TYPE_CHECKING:
     from interlink._envelope import Envelope
     from interlink._handlers import Rpc
+    from interlink.resilience import Policy
 
 __all__ = ["Context", "Dispatcher"]
 
@@ -31,6 +32,7 @@ class Dispatcher(Protocol):
         message: Any,
         returns: Any,
         timeout: float | None,
+        policy: Policy | None = None,
     ) -> Any: ...
 
     def prepare_event(
@@ -91,16 +93,34 @@ class Context:
 
     @overload
     async def call(
-        self, target: Rpc[ReqT, RespT], message: ReqT, *, timeout: float | None = None
+        self,
+        target: Rpc[ReqT, RespT],
+        message: ReqT,
+        *,
+        timeout: float | None = None,
+        policy: Policy | None = None,
     ) -> RespT: ...
 
     @overload
     async def call(
-        self, target: str, message: Any, *, returns: type[T], timeout: float | None = None
+        self,
+        target: str,
+        message: Any,
+        *,
+        returns: type[T],
+        timeout: float | None = None,
+        policy: Policy | None = None,
     ) -> T: ...
 
     @overload
-    async def call(self, target: str, message: Any, *, timeout: float | None = None) -> Any: ...
+    async def call(
+        self,
+        target: str,
+        message: Any,
+        *,
+        timeout: float | None = None,
+        policy: Policy | None = None,
+    ) -> Any: ...
 
     async def call(
         self,
@@ -109,13 +129,15 @@ class Context:
         *,
         returns: Any = None,
         timeout: float | None = None,
+        policy: Policy | None = None,
     ) -> Any:
         """Call an RPC: a handler object (typed result) or ``"service.method"``.
 
-        The call inherits this context's correlation id, trace and deadline; ``timeout`` can
-        only shorten the deadline. Without ``returns`` a by-name call gives decoded JSON.
+        The call inherits this context's correlation id, trace and deadline; ``timeout`` (and
+        the handler's declared timeout) can only shorten the deadline. Without ``returns`` a
+        by-name call gives decoded JSON. ``policy`` replaces the App's policy for this call.
         """
-        return await self._dispatcher.call(self, target, message, returns, timeout)
+        return await self._dispatcher.call(self, target, message, returns, timeout, policy)
 
     async def publish(self, topic: str, message: Any, *, key: str | None = None) -> None:
         """Publish an event. Inside a handler it is sent only if the handler succeeds."""

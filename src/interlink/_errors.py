@@ -56,6 +56,9 @@ FieldError = Mapping[str, Any]
 class InterlinkError(Exception):
     """The root of every error interlink raises."""
 
+    non_retryable: bool = False
+    """When true, no retry policy will try the operation again (set on the instance)."""
+
 
 class DefinitionError(InterlinkError):
     """A service, handler or App is declared in a way that cannot work."""
@@ -82,7 +85,8 @@ class ApplicationError(InterlinkError):
 
     ``ApplicationError("no such order", status=404, type="OrderNotFound")`` reaches an HTTP
     caller as a 404 and an interlink caller as a :class:`RemoteError` whose ``remote_type`` is
-    ``"OrderNotFound"``.
+    ``"OrderNotFound"``. ``retryable=True`` tells callers that trying again is safe even though
+    the handler is not declared idempotent (the failure left nothing half done).
     """
 
     def __init__(
@@ -148,8 +152,11 @@ class RemoteError(CallError):
         service: str = "",
         method: str = "",
         correlation_id: str = "",
+        retryable: bool = False,
     ) -> None:
         super().__init__(message)
+        self.retryable = retryable
+        """The callee said a retry is safe (idempotent handler, or ``ApplicationError(retryable=True)``)."""
         self.remote_type = remote_type
         self.status = status
         self.service = service

@@ -39,7 +39,10 @@ async def invoke_rpc(
             method=handler.name,
             correlation_id=correlation_id,
             errors=errors,
+            retryable=retryable,
         )
+
+    retryable = handler.idempotent
 
     try:
         deadline = runtime.effective_deadline(envelope, handler.timeout)
@@ -58,6 +61,7 @@ async def invoke_rpc(
         await ctx.flush()
     except Exception as exc:
         ctx.discard()
+        retryable = handler.idempotent or (isinstance(exc, ApplicationError) and exc.retryable)
         return fail(*classify_failure(exc, handler.target, correlation_id))
     return Outcome(200, payload)
 

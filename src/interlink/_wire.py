@@ -42,6 +42,7 @@ def error_outcome(
     method: str,
     correlation_id: str,
     errors: list[FieldError] | None = None,
+    retryable: bool = False,
 ) -> Outcome:
     error: dict[str, Any] = {
         "type": type_name,
@@ -52,6 +53,8 @@ def error_outcome(
     }
     if errors is not None:
         error["errors"] = errors
+    if retryable:
+        error["retryable"] = True
     return Outcome(status, _ENCODE({"error": error}))
 
 
@@ -85,4 +88,5 @@ def outcome_to_error(outcome: Outcome, service: str, method: str) -> CallError:
         service=str(error.get("service", service)),
         method=str(error.get("method", method)),
         correlation_id=str(error.get("correlation_id", "")),
+        retryable=error.get("retryable") is True,
     )

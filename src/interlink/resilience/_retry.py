@@ -26,6 +26,9 @@ class Retry(PolicyBase):
     ``on_result`` rejects), up to ``attempts`` calls in all.
 
     ``on`` has no default on purpose: which errors are safe to retry is the caller's decision.
+    An error whose ``non_retryable`` attribute is true is never retried, whatever ``on`` says
+    (interlink sets it on a call that may already have been processed by a non-idempotent
+    handler).
     Between attempts it sleeps ``backoff(n)``, or an error's ``retry_after`` when that is longer,
     but never past the deadline. When it gives up it raises the last error (or returns the last
     rejected result).
@@ -115,7 +118,11 @@ class Retry(PolicyBase):
         self, attempt: int, previous: float | None, error: Exception | None, deadline: float | None
     ) -> float | None:
         """How long to sleep before retry ``attempt``, or None to give up now."""
-        if error is not None and (isinstance(error, _NEVER) or not self._on(error)):
+        if error is not None and (
+            isinstance(error, _NEVER)
+            or getattr(error, "non_retryable", False)
+            or not self._on(error)
+        ):
             return None
         if attempt >= self.attempts:
             self._emit(EventKind.RETRIES_EXHAUSTED, error=error, attempt=attempt)

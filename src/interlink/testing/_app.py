@@ -15,6 +15,7 @@ from interlink.discovery import MemoryRegistry
 if TYPE_CHECKING:
     from interlink._app import App
     from interlink._handlers import Rpc
+    from interlink.resilience import Policy
 
 __all__ = ["TestApp"]
 
@@ -68,21 +69,45 @@ class TestApp:
 
     @overload
     async def call(
-        self, target: Rpc[ReqT, RespT], message: ReqT, *, timeout: float | None = None
+        self,
+        target: Rpc[ReqT, RespT],
+        message: ReqT,
+        *,
+        timeout: float | None = None,
+        policy: Policy | None = None,
     ) -> RespT: ...
 
     @overload
     async def call(
-        self, target: str, message: Any, *, returns: type[T], timeout: float | None = None
+        self,
+        target: str,
+        message: Any,
+        *,
+        returns: type[T],
+        timeout: float | None = None,
+        policy: Policy | None = None,
     ) -> T: ...
 
     @overload
-    async def call(self, target: str, message: Any, *, timeout: float | None = None) -> Any: ...
+    async def call(
+        self,
+        target: str,
+        message: Any,
+        *,
+        timeout: float | None = None,
+        policy: Policy | None = None,
+    ) -> Any: ...
 
     async def call(
-        self, target: Any, message: Any, *, returns: Any = None, timeout: float | None = None
+        self,
+        target: Any,
+        message: Any,
+        *,
+        returns: Any = None,
+        timeout: float | None = None,
+        policy: Policy | None = None,
     ) -> Any:
-        return await self.app.call(target, message, returns=returns, timeout=timeout)
+        return await self.app.call(target, message, returns=returns, timeout=timeout, policy=policy)
 
     async def publish(self, topic: str, message: Any, *, key: str | None = None) -> None:
         await self.app.publish(topic, message, key=key)
