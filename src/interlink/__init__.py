@@ -27,32 +27,50 @@ from interlink._errors import (
 )
 from interlink._handlers import Route, Rpc, Subscriber
 from interlink._service import Service
+from interlink.resilience import (
+    Backoff,
+    Bulkhead,
+    CircuitBreaker,
+    Fallback,
+    Hedge,
+    Policy,
+    Retry,
+    Timeout,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "App",
     "ApplicationError",
+    "Backoff",
+    "Bulkhead",
     "BulkheadFull",
     "CallError",
     "CallNotPermitted",
+    "CircuitBreaker",
     "CodecError",
     "ConfigurationError",
     "Context",
     "DeadlineExceeded",
     "DefinitionError",
     "Envelope",
+    "Fallback",
+    "Hedge",
     "IllegalStateTransition",
     "InterlinkError",
     "InvalidRequest",
     "MethodNotFound",
+    "Policy",
     "PublishError",
     "RemoteError",
+    "Retry",
     "Route",
     "Rpc",
     "Service",
     "ServiceUnavailable",
     "Subscriber",
+    "Timeout",
     "ValidationFailed",
     "__version__",
 ]
