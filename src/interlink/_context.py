@@ -139,6 +139,10 @@ class Context:
         """
         return await self._dispatcher.call(self, target, message, returns, timeout, policy)
 
+    def event(self, topic: str, message: Any, *, key: str | None = None) -> Envelope:
+        """The envelope :meth:`publish` would send, for sending another way (an outbox row)."""
+        return self._dispatcher.prepare_event(self, topic, message, key)
+
     async def publish(self, topic: str, message: Any, *, key: str | None = None) -> None:
         """Publish an event. Inside a handler it is sent only if the handler succeeds."""
         envelope = self._dispatcher.prepare_event(self, topic, message, key)

@@ -1,15 +1,27 @@
 """The Broker seam: everything a messaging backend must do, and nothing more.
 
-Retries, dead letters, decoding, deduplication and tracing live above this seam in the
-consumer runtime, once for every backend.
+Retries, dead letters, decoding, deduplication, request/reply matching and tracing live above
+this seam in the consumer runtime, once for every backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Broker", "Delivery", "Subscription"]
+__all__ = ["Broker", "Delivery", "Inbox", "Reply", "StoredMessage", "Subscription"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as a topic retains it; ``ref`` addresses it for :meth:`Broker.remove`."""
+
+    topic: str
+    body: bytes
+    key: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    ref: int = 0
 
 
 @runtime_checkable
@@ -42,6 +54,9 @@ class Delivery(Protocol):
     async def term(self) -> None:
         """Give up on it without processing: never deliver again."""
 
+    async def in_progress(self) -> None:
+        """Still working on it: restart the broker's redelivery timer, where it has one."""
+
 
 @runtime_checkable
 class Subscription(Protocol):
@@ -58,9 +73,29 @@ class Subscription(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@runtime_checkable
+class Inbox(Protocol):
+    """A private, non-durable address for replies (NATS ``_INBOX``; a memory queue)."""
+
+    @property
+    def address(self) -> str: ...
+
+    def __aiter__(self) -> Inbox: ...
+
+    async def __anext__(self) -> Reply: ...
+
+    async def close(self) -> None: ...
+
+
 @runtime_checkable
 class Broker(Protocol):
-    """Connect, publish, subscribe, close."""
+    """Connect, publish, subscribe, reply, close; plus reading a topic back for dead letters."""
 
     url: str
 
@@ -75,9 +110,31 @@ class Broker(Protocol):
         *,
         key: str | None = None,
         headers: Mapping[str, str] | None = None,
+        message_id: str | None = None,
     ) -> None:
-        """Return once the broker has accepted the message (durably, where it can)."""
+        """Return once the broker has accepted the message (durably, where it can).
 
-    async def subscribe(self, topic: str, *, group: str, max_in_flight: int) -> Subscription:
-        """Join ``group`` on ``topic``. Every group sees every message published from now on;
-        members of one group share them. ``max_in_flight`` bounds unacknowledged deliveries."""
+        A ``message_id`` seen again within the broker's duplicate window is accepted and
+        dropped: a publisher may retry without producing a second copy.
+        """
+
+    async def subscribe(self, topic: str, *, group: str | None, max_in_flight: int) -> Subscription:
+        """Join ``group`` on ``topic``. Every group sees every message published after it was
+        first created, and keeps them while it has no member; members of one group share them.
+        ``group=None`` is a private, non-durable listener (for ``interlink tail``).
+        ``max_in_flight`` bounds unacknowledged deliveries to this member."""
+
+    async def open_inbox(self) -> Inbox:
+        """A private address to receive replies on."""
+
+    async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
+        """Send to an inbox address: fire-and-forget, not stored."""
+
+    async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` retained messages of ``topic``, oldest first."""
+
+    async def remove(self, topic: str, ref: int) -> None:
+        """Delete one retained message (by its ``ref``)."""
+
+    async def purge(self, topic: str) -> int:
+        """Delete every retained message of ``topic``; returns how many."""

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import itertools
+import time
+from collections import OrderedDict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from interlink._errors import PublishError
+from interlink.broker._base import Reply, StoredMessage
 
-__all__ = ["MemoryBroker", "StoredMessage"]
+__all__ = ["MemoryBroker"]
 
-_CLOSED = object()
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    topic: str
-    body: bytes
-    key: str | None
-    headers: Mapping[str, str]
+_Item = tuple[StoredMessage, int]
 
 
 class _Group:
@@ -32,13 +26,13 @@ class _Group:
     __slots__ = ("_getters", "_space", "items", "limit", "members")
 
     def __init__(self, limit: int) -> None:
-        self.items: deque[tuple[StoredMessage, int]] = deque()
+        self.items: deque[_Item] = deque()
         self.limit = limit
         self.members = 0
-        self._getters: deque[asyncio.Future[tuple[StoredMessage, int]]] = deque()
+        self._getters: deque[asyncio.Future[_Item]] = deque()
         self._space = asyncio.Event()
 
-    def push(self, item: tuple[StoredMessage, int]) -> None:
+    def push(self, item: _Item) -> None:
         while self._getters:
             getter = self._getters.popleft()
             if not getter.done():
@@ -46,16 +40,14 @@ class _Group:
                 return
         self.items.append(item)
 
-    async def put(self, item: tuple[StoredMessage, int]) -> None:
+    async def put(self, item: _Item) -> None:
         while len(self.items) >= self.limit:
             self._space.clear()
             await self._space.wait()
         self.push(item)
 
-    def waiter(self) -> asyncio.Future[tuple[StoredMessage, int]]:
-        future: asyncio.Future[tuple[StoredMessage, int]] = (
-            asyncio.get_running_loop().create_future()
-        )
+    def waiter(self) -> asyncio.Future[_Item]:
+        future: asyncio.Future[_Item] = asyncio.get_running_loop().create_future()
         if self.items:
             future.set_result(self.items.popleft())
             if len(self.items) < self.limit:
@@ -65,31 +57,44 @@ class _Group:
         return future
 
 
-@dataclass(slots=True)
 class _Topic:
-    log: deque[StoredMessage]
-    groups: dict[str, _Group] = field(default_factory=dict)
+    __slots__ = ("groups", "log", "seq")
+
+    def __init__(self, retain: int) -> None:
+        self.log: deque[StoredMessage] = deque(maxlen=retain)
+        self.groups: dict[str, _Group] = {}
+        self.seq = itertools.count(1)
 
 
 class MemoryBroker:
     """Topics with retained logs, durable consumer groups, redelivery on nack.
 
     Bounded everywhere: each group buffers at most ``max_pending`` messages (a publisher waits
-    when a group is full: backpressure, not growth) and each topic keeps its last
-    ``retain`` messages for inspection (``messages(topic)``), dead-letter topics included.
-    Messages published before a group first subscribes are not delivered to it.
+    when a group is full: backpressure, not growth), each topic keeps its last ``retain``
+    messages (for ``read``: dead letters are listed from there), publish deduplication remembers
+    ids for ``duplicate_window`` seconds (at most ``retain`` of them), and each reply inbox holds
+    at most ``max_pending`` replies. Messages published before a group first subscribes are not
+    delivered to it.
     """
 
-    def __init__(self, *, max_pending: int = 10_000, retain: int = 10_000) -> None:
+    def __init__(
+        self, *, max_pending: int = 10_000, retain: int = 10_000, duplicate_window: float = 120.0
+    ) -> None:
         self.url = "memory://"
         self._max_pending = max_pending
         self._retain = retain
+        self._window = duplicate_window
         self._topics: dict[str, _Topic] = {}
+        self._recent_ids: OrderedDict[str, float] = OrderedDict()
+        self._inboxes: dict[str, asyncio.Queue[Reply]] = {}
+        self._inbox_ids = itertools.count(1)
+        self._private = itertools.count(1)
         self._timers: set[asyncio.TimerHandle] = set()
         self._outstanding = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
+        self.dropped_replies = 0
 
     async def connect(self) -> None:
         self._closed = False
@@ -114,26 +119,65 @@ class MemoryBroker:
         *,
         key: str | None = None,
         headers: Mapping[str, str] | None = None,
+        message_id: str | None = None,
     ) -> None:
         if self._closed:
             raise PublishError("the memory broker is closed")
-        message = StoredMessage(topic, body, key, dict(headers or {}))
+        if message_id is not None and self._seen(message_id):
+            return
         state = self._topic(topic)
+        message = StoredMessage(topic, body, key, dict(headers or {}), next(state.seq))
         state.log.append(message)
         for group in list(state.groups.values()):
             self._track(1)
             await group.put((message, 1))
 
-    async def subscribe(self, topic: str, *, group: str, max_in_flight: int) -> _Subscription:
+    async def subscribe(
+        self, topic: str, *, group: str | None, max_in_flight: int
+    ) -> _Subscription:
         state = self._topic(topic)
-        entry = state.groups.get(group)
+        name = f"\0private-{next(self._private)}" if group is None else group
+        entry = state.groups.get(name)
         if entry is None:
-            entry = state.groups[group] = _Group(self._max_pending)
+            entry = state.groups[name] = _Group(self._max_pending)
         entry.members += 1
-        return _Subscription(self, entry)
+        forget = None if group is not None else (lambda: self._forget(state, name))
+        return _Subscription(self, entry, forget)
+
+    async def open_inbox(self) -> _Inbox:
+        address = f"_INBOX.memory.{next(self._inbox_ids)}"
+        queue: asyncio.Queue[Reply] = asyncio.Queue(self._max_pending)
+        self._inboxes[address] = queue
+        return _Inbox(address, queue, lambda: self._inboxes.pop(address, None))
+
+    async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
+        queue = self._inboxes.get(address)
+        if queue is None or queue.full():
+            self.dropped_replies += 1  # nobody listens (any more): like a core NATS publish
+            return
+        queue.put_nowait(Reply(dict(headers), body))
+
+    async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
+        state = self._topics.get(topic)
+        return [] if state is None else list(itertools.islice(state.log, limit))
+
+    async def remove(self, topic: str, ref: int) -> None:
+        state = self._topics.get(topic)
+        if state is not None:
+            kept = [m for m in state.log if m.ref != ref]
+            state.log.clear()
+            state.log.extend(kept)
+
+    async def purge(self, topic: str) -> int:
+        state = self._topics.get(topic)
+        if state is None:
+            return 0
+        count = len(state.log)
+        state.log.clear()
+        return count
 
     def messages(self, topic: str) -> list[StoredMessage]:
-        """The retained messages of a topic, oldest first."""
+        """The retained messages of a topic, oldest first (synchronous, for tests)."""
         state = self._topics.get(topic)
         return [] if state is None else list(state.log)
 
@@ -148,11 +192,28 @@ class MemoryBroker:
     def outstanding(self) -> int:
         return self._outstanding
 
+    def _seen(self, message_id: str) -> bool:
+        now = time.monotonic()
+        recent = self._recent_ids
+        while recent and (
+            next(iter(recent.values())) < now - self._window or len(recent) >= self._retain
+        ):
+            recent.popitem(last=False)
+        if message_id in recent:
+            return True
+        recent[message_id] = now
+        return False
+
     def _topic(self, topic: str) -> _Topic:
         state = self._topics.get(topic)
         if state is None:
-            state = self._topics[topic] = _Topic(deque(maxlen=self._retain))
+            state = self._topics[topic] = _Topic(self._retain)
         return state
+
+    def _forget(self, state: _Topic, name: str) -> None:
+        group = state.groups.pop(name, None)
+        if group is not None:
+            self._track(-len(group.items))
 
     def _track(self, delta: int) -> None:
         self._outstanding += delta
@@ -179,11 +240,12 @@ class MemoryBroker:
 
 
 class _Subscription:
-    def __init__(self, broker: MemoryBroker, group: _Group) -> None:
+    def __init__(self, broker: MemoryBroker, group: _Group, forget: object) -> None:
         self._broker = broker
         self._group = group
+        self._forget = forget
         self._closed = False
-        self._waiting: asyncio.Future[tuple[StoredMessage, int]] | None = None
+        self._waiting: asyncio.Future[_Item] | None = None
 
     def __aiter__(self) -> _Subscription:
         return self
@@ -212,6 +274,8 @@ class _Subscription:
         # finishes or returns it. Only an empty wait is cancelled.
         if self._waiting is not None and not self._waiting.done():
             self._waiting.cancel()
+        if callable(self._forget):
+            self._forget()
 
 
 class _Delivery:
@@ -248,6 +312,9 @@ class _Delivery:
     async def term(self) -> None:
         self._settle()
 
+    async def in_progress(self) -> None:
+        return None
+
     async def nack(self, delay: float = 0.0) -> None:
         if self._done:
             return
@@ -258,3 +325,34 @@ class _Delivery:
         if not self._done:
             self._done = True
             self._broker._track(-1)
+
+
+class _Inbox:
+    def __init__(self, address: str, queue: asyncio.Queue[Reply], forget: object) -> None:
+        self.address = address
+        self._queue = queue
+        self._forget = forget
+        self._closed = asyncio.Event()
+
+    def __aiter__(self) -> _Inbox:
+        return self
+
+    async def __anext__(self) -> Reply:
+        if self._closed.is_set():
+            raise StopAsyncIteration
+        get = asyncio.ensure_future(self._queue.get())
+        closed = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait((get, closed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+            if not get.done():
+                get.cancel()
+        if not get.done() or get.cancelled():
+            raise StopAsyncIteration
+        return get.result()
+
+    async def close(self) -> None:
+        self._closed.set()
+        if callable(self._forget):
+            self._forget()
