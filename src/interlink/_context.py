@@ -41,6 +41,16 @@ class Dispatcher(Protocol):
 
     async def send_event(self, topic: str, envelope: Envelope) -> None: ...
 
+    async def request(
+        self,
+        parent: Context,
+        topic: str,
+        message: Any,
+        returns: Any,
+        key: str | None,
+        timeout: float,
+    ) -> Any: ...
+
 
 class Context:
     """Per-request state: correlation, deadline, trace, and the means to call and publish.
@@ -138,6 +148,37 @@ class Context:
         by-name call gives decoded JSON. ``policy`` replaces the App's policy for this call.
         """
         return await self._dispatcher.call(self, target, message, returns, timeout, policy)
+
+    @overload
+    async def request(
+        self,
+        topic: str,
+        message: Any,
+        *,
+        returns: type[T],
+        key: str | None = None,
+        timeout: float = 30.0,
+    ) -> T: ...
+
+    @overload
+    async def request(
+        self, topic: str, message: Any, *, key: str | None = None, timeout: float = 30.0
+    ) -> Any: ...
+
+    async def request(
+        self,
+        topic: str,
+        message: Any,
+        *,
+        returns: Any = None,
+        key: str | None = None,
+        timeout: float = 30.0,
+    ) -> Any:
+        """Request/reply over the broker: publish to ``topic`` and wait for the subscriber's
+        return value (matched by id; many requests may wait at once). Raises
+        :class:`DeadlineExceeded` when no reply comes in ``timeout`` (or before this context's
+        deadline), and the subscriber's error as a :class:`RemoteError` once it gave up."""
+        return await self._dispatcher.request(self, topic, message, returns, key, timeout)
 
     def event(self, topic: str, message: Any, *, key: str | None = None) -> Envelope:
         """The envelope :meth:`publish` would send, for sending another way (an outbox row)."""

@@ -11,6 +11,8 @@ from interlink._codec import Codec
 if TYPE_CHECKING:
     from interlink._context import Context
     from interlink._routes import RouteParams
+    from interlink.broker._dedupe import Dedupe
+    from interlink.resilience import Retry
 
 __all__ = ["Route", "Rpc", "Subscriber"]
 
@@ -48,17 +50,22 @@ class Rpc(Generic[ReqT, RespT]):
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Subscriber(Generic[ReqT]):
-    """An event consumer: at-least-once, acknowledged after the handler returns."""
+    """An event consumer: at-least-once, acknowledged after the handler returns.
+
+    A handler that returns a value answers requests (``ctx.request``); ``response`` encodes it.
+    """
 
     service: str
     topic: str
     group: str
-    fn: Callable[..., Awaitable[None]]
+    fn: Callable[..., Awaitable[Any]]
     message: Codec[ReqT]
+    response: Codec[Any] | None
     context_param: str | None
+    retry: Retry
     max_in_flight: int = 16
-    max_attempts: int = 5
     dead_letter_topic: str = ""
+    dedupe: Dedupe | None = None
 
     @property
     def name(self) -> str:

@@ -27,6 +27,8 @@ from interlink._policies import PolicySet
 from interlink._wire import Outcome, outcome_to_error
 from interlink.broker import Broker, broker_from_url
 from interlink.broker._consumer import Consumer
+from interlink.broker._headers import STATUS as REPLY_STATUS
+from interlink.broker._requests import Requester
 from interlink.discovery import Instance, Registry, RoundRobin, registry_from_url
 from interlink.transport.http._client import HttpClient
 from interlink.transport.http._server import HttpServer
@@ -84,6 +86,8 @@ class Runtime:
         self.http = HttpClient()
         await self.http.open()
         stack.push_async_callback(self.http.close)
+        self.requester = Requester(self.broker)
+        stack.push_async_callback(self.requester.close)
         for service in self.running.values():
             for subscriber in service.subscribers:
                 consumer = Consumer(self, subscriber)
@@ -298,6 +302,31 @@ class Runtime:
 
     async def send_event(self, topic: str, envelope: Envelope) -> None:
         await self.broker.publish(topic, envelope.to_bytes(), key=envelope.partitionkey)
+
+    async def request(
+        self,
+        parent: Context,
+        topic: str,
+        message: Any,
+        returns: Any,
+        key: str | None,
+        timeout: float,
+    ) -> Any:
+        now = self.clock.time()
+        deadline = now + timeout if parent.deadline is None else min(parent.deadline, now + timeout)
+        if deadline <= now:
+            raise DeadlineExceeded(f"no time left to request {topic!r}")
+        envelope = self.prepare_event(parent, topic, message, key)
+        envelope.deadline = format_time(deadline)
+        reply = await self.requester.request(topic, envelope, deadline - now)
+        status = int(reply.headers.get(REPLY_STATUS, "500"))
+        if status != 200:
+            raise outcome_to_error(Outcome(status, reply.body), topic, "")
+        return (
+            msgspec.json.decode(reply.body)
+            if returns is None
+            else self._codec(returns).decode(reply.body)
+        )
 
 
 class Outgoing:

@@ -14,6 +14,8 @@ from interlink._errors import DefinitionError
 from interlink._handlers import Route, Rpc, Subscriber
 from interlink._routes import build_route_params
 from interlink._signature import Signature, read_signature
+from interlink.broker._dedupe import Dedupe
+from interlink.resilience import Backoff, Retry
 
 __all__ = ["Service"]
 
@@ -109,36 +111,41 @@ class Service:
         *,
         group: str | None = None,
         max_in_flight: int = 16,
-        max_attempts: int = 5,
+        retry: Retry | None = None,
         dead_letter_topic: str | None = None,
-    ) -> Callable[[Callable[..., Awaitable[None]]], Subscriber[Any]]:
+        dedupe: Dedupe | None = None,
+    ) -> Callable[[Callable[..., Awaitable[Any]]], Subscriber[Any]]:
         """Consume events from ``topic``, at least once.
 
         Instances in the same ``group`` (default: the service name) share the work; every group
-        gets every event. A handler that raises is redelivered with backoff; after
-        ``max_attempts`` the message goes to ``dead_letter_topic`` (default ``{topic}.dlq``).
+        gets every event. A handler that raises is tried again per ``retry`` (default: 5
+        attempts, exponential backoff from 0.1 s to 30 s with full jitter); then the message
+        goes to ``dead_letter_topic`` (default ``{topic}.dlq``) with the reason. ``dedupe``
+        skips envelope ids already processed. A handler that returns a value replies to
+        ``ctx.request`` callers.
         """
         what = f"subscription {self.name}:{topic}"
         if not _TOPIC.match(topic):
             raise DefinitionError(f"{what}: topic names are dot-separated words")
-        if max_in_flight < 1 or max_attempts < 1:
-            raise DefinitionError(f"{what}: max_in_flight and max_attempts must be at least 1")
+        if max_in_flight < 1:
+            raise DefinitionError(f"{what}: max_in_flight must be at least 1")
 
-        def register(f: Callable[..., Awaitable[None]]) -> Subscriber[Any]:
+        def register(f: Callable[..., Awaitable[Any]]) -> Subscriber[Any]:
             sig = read_signature(f, what, Context)
             message = _single_message(sig, what)
-            if sig.returns is not None and sig.returns is not type(None):
-                raise DefinitionError(f"{what}: an event handler returns None")
+            replies = sig.returns is not None and sig.returns is not type(None)
             subscriber: Subscriber[Any] = Subscriber(
                 service=self.name,
                 topic=topic,
                 group=group if group is not None else self.name,
                 fn=f,
                 message=codec_for(message),
+                response=codec_for(sig.returns) if replies else None,
                 context_param=sig.context,
+                retry=retry if retry is not None else default_consumer_retry(),
                 max_in_flight=max_in_flight,
-                max_attempts=max_attempts,
                 dead_letter_topic=dead_letter_topic or f"{topic}.dlq",
+                dedupe=dedupe,
             )
             if any(s.topic == topic and s.group == subscriber.group for s in self.subscribers):
                 raise DefinitionError(f"{what}: group {subscriber.group!r} already subscribes")
@@ -183,6 +190,15 @@ class Service:
             return route
 
         return register
+
+
+def default_consumer_retry() -> Retry:
+    """5 attempts in all, exponential backoff 0.1 s → 30 s with full jitter, on any error."""
+    return Retry(
+        attempts=5,
+        backoff=Backoff.exponential(initial=0.1, multiplier=2.0, max_delay=30.0, jitter="full"),
+        on=Exception,
+    )
 
 
 def _single_message(sig: Signature, what: str) -> Any:

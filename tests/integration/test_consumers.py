@@ -19,6 +19,10 @@ class Placed(BaseModel):
     qty: int
 
 
+def quick(attempts: int) -> il.Retry:
+    return il.Retry(attempts=attempts, backoff=il.Backoff.constant(0.01), on=Exception)
+
+
 def make_app(svc: il.Service) -> il.App:
     return il.App([svc])
 
@@ -42,7 +46,7 @@ async def test_failing_handler_is_redelivered_until_it_succeeds() -> None:
     svc = il.Service("billing")
     attempts: Counter[str] = Counter()
 
-    @svc.subscribe("orders.placed", max_attempts=4)
+    @svc.subscribe("orders.placed", retry=quick(4))
     async def flaky(evt: Placed) -> None:
         attempts[evt.order_id] += 1
         if attempts[evt.order_id] < 3:
@@ -59,7 +63,7 @@ async def test_exhausted_retries_go_to_the_dead_letter_topic_with_the_reason() -
     svc = il.Service("billing")
     attempts = 0
 
-    @svc.subscribe("orders.placed", max_attempts=3)
+    @svc.subscribe("orders.placed", retry=quick(3))
     async def always_fails(evt: Placed) -> None:
         nonlocal attempts
         attempts += 1

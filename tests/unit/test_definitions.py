@@ -141,10 +141,13 @@ def test_subscriber_defaults_group_to_service_and_dead_letter_topic() -> None:
 
     assert on_placed.group == "billing"
     assert on_placed.dead_letter_topic == "orders.placed.dlq"
-    with pytest.raises(il.DefinitionError, match="returns None"):
+    assert on_placed.retry.attempts == 5
+    assert on_placed.response is None
 
-        @svc.subscribe("other")
-        async def bad(evt: Item) -> Done: ...  # type: ignore[arg-type]
+    @svc.subscribe("quotes")
+    async def quote(evt: Item) -> Done: ...
+
+    assert quote.response is not None  # it answers ctx.request
 
     with pytest.raises(il.DefinitionError, match="already subscribes"):
 

@@ -1,7 +1,6 @@
 """Messaging: the Broker seam, its backends, and the consumer runtime above it."""
 
-from interlink.broker._base import Broker, Delivery, Subscription
-from interlink.broker._base import Inbox, Reply, StoredMessage
+from interlink.broker._base import Broker, Delivery, Inbox, Reply, StoredMessage, Subscription
 from interlink.broker._memory import MemoryBroker
 from interlink.broker._urls import broker_from_url
 

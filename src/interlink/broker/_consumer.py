@@ -1,8 +1,11 @@
 """The consumer runtime: one per subscription, the same above every broker.
 
-decode ▸ validate ▸ handler ▸ publish held-back events ▸ ack. A handler that raises is
-redelivered with exponential backoff; after ``max_attempts`` the message goes to the dead-letter
-topic with the reason in its headers. A message that cannot be decoded goes there at once.
+decode ▸ dedupe ▸ handler ▸ publish held-back events ▸ reply ▸ ack. A handler that raises is
+tried again per the subscription's ``Retry``: a message without a key goes back to the broker
+with a delay (any member may take it); a message with a key is retried in place, so the
+messages of one key are handled one at a time, in order, while other keys run in parallel.
+When attempts run out, or the error is not one to retry, the message goes to the dead-letter
+topic with the reason. A message that cannot be decoded goes there at once.
 """
 
 from __future__ import annotations
@@ -10,45 +13,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
 from interlink._envelope import Envelope, format_time
 from interlink._errors import CodecError, InterlinkError
+from interlink._invoke import classify_failure
+from interlink._wire import error_outcome
+from interlink.broker import _headers as H
 
 if TYPE_CHECKING:
     from interlink._handlers import Subscriber
     from interlink._runtime import Runtime
     from interlink.broker._base import Delivery, Subscription
+    from interlink.broker._dedupe import DedupeStore
 
-__all__ = ["Consumer", "redelivery_delay"]
+__all__ = ["Consumer"]
 
 log = logging.getLogger("interlink")
 
 _FIRST_FAILURES = 10_000
 """How many first-failure times a consumer remembers (for dead-letter headers)."""
-
-
-def redelivery_delay(attempt: int, *, initial: float = 0.05, cap: float = 5.0) -> float:
-    """Exponential backoff after the ``attempt``-th failed delivery."""
-    return min(cap, initial * 2.0 ** (attempt - 1))
+_HEARTBEAT = 10.0
+"""While retrying in place, tell the broker we are still working this often (seconds)."""
 
 
 class Consumer:
-    """Pulls deliveries for one subscriber, at most ``max_in_flight`` at a time."""
+    """Pulls deliveries for one subscriber; at most ``max_in_flight`` are unsettled at once
+    (those waiting in a key's lane included)."""
 
     def __init__(self, runtime: Runtime, subscriber: Subscriber[Any]) -> None:
         self._runtime = runtime
         self._sub = subscriber
         self._slots = asyncio.Semaphore(subscriber.max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._lanes: dict[str, deque[Delivery]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
+        self._dedupe: DedupeStore | None = None
         self._first_failure: OrderedDict[str, str] = OrderedDict()
+        self.skipped_duplicates = 0
 
     async def start(self) -> None:
         sub = self._sub
-        self._subscription = await self._runtime.broker.subscribe(
+        broker = self._runtime.broker
+        if sub.dedupe is not None:
+            self._dedupe = sub.dedupe.make_store()
+            await self._dedupe.open(broker, f"{sub.group}.{sub.topic}", sub.dedupe.seconds)
+        self._subscription = await broker.subscribe(
             sub.topic, group=sub.group, max_in_flight=sub.max_in_flight
         )
         self._reader = asyncio.create_task(
@@ -67,6 +79,8 @@ class Consumer:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*pending, return_exceptions=True)
+        if self._dedupe is not None:
+            await self._dedupe.close()
 
     async def _read(self, subscription: Subscription) -> None:
         while True:
@@ -76,87 +90,171 @@ class Consumer:
             except StopAsyncIteration:
                 self._slots.release()
                 return
-            task = asyncio.create_task(self._handle(delivery))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            key = delivery.key
+            if key is None:
+                self._spawn(self._one(delivery))
+            elif key in self._lanes:
+                self._lanes[key].append(delivery)
+            else:
+                self._lanes[key] = deque()
+                self._spawn(self._lane(key, delivery))
 
-    async def _handle(self, delivery: Delivery) -> None:
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _one(self, delivery: Delivery) -> None:
         try:
-            await self._process(delivery)
+            await self._settle(delivery, in_place=False)
         finally:
             self._slots.release()
 
-    async def _process(self, delivery: Delivery) -> None:
+    async def _lane(self, key: str, delivery: Delivery) -> None:
+        waiting = self._lanes[key]
+        try:
+            while True:
+                try:
+                    await self._settle(delivery, in_place=True)
+                finally:
+                    self._slots.release()
+                if not waiting:
+                    return
+                delivery = waiting.popleft()
+        finally:
+            del self._lanes[key]
+            while waiting:  # cancelled at shutdown: hand the rest back
+                with contextlib.suppress(InterlinkError, OSError):
+                    await waiting.popleft().nack()
+                self._slots.release()
+
+    async def _settle(self, delivery: Delivery, *, in_place: bool) -> None:
         sub = self._sub
         try:
             envelope = Envelope.from_bytes(delivery.body)
             message = sub.message.decode(bytes(envelope.data))
         except CodecError as exc:
-            await self._dead_letter(delivery, exc, envelope_id=None)
+            await self._dead_letter(delivery, exc, None, delivery.attempt)
             return
-        ctx = self._runtime.handler_context(sub.service, envelope, None)
-        try:
-            if sub.context_param is None:
-                await sub.fn(message)
-            else:
-                await sub.fn(message, ctx)
-            await ctx.flush()
-        except asyncio.CancelledError:
-            ctx.discard()
-            await delivery.nack()
-            raise
-        except Exception as exc:
-            ctx.discard()
-            await self._failed(delivery, envelope, exc)
+        if self._dedupe is not None and await self._dedupe.seen(envelope.id):
+            self.skipped_duplicates += 1
+            await delivery.ack()
             return
+        attempt, previous = delivery.attempt, None
+        while True:
+            try:
+                payload = await self._handle(envelope, message, delivery)
+            except asyncio.CancelledError:
+                await delivery.nack()
+                raise
+            except Exception as exc:
+                retry = sub.retry
+                if attempt >= retry.attempts or not retry.allows(exc):
+                    await self._dead_letter(delivery, exc, envelope, attempt)
+                    return
+                delay = retry.delay_before(attempt, previous, exc)
+                self._note_failure(envelope, attempt, exc)
+                if not in_place:
+                    await delivery.nack(delay)
+                    return
+                await self._pause(delivery, delay)
+                attempt, previous = attempt + 1, delay
+                continue
+            break
         self._first_failure.pop(envelope.id, None)
+        if self._dedupe is not None:
+            await self._dedupe.remember(envelope.id)
+        if payload is not None:
+            await self._reply(delivery, envelope, 200, payload)
         await delivery.ack()
 
-    async def _failed(self, delivery: Delivery, envelope: Envelope, exc: Exception) -> None:
+    async def _handle(self, envelope: Envelope, message: Any, delivery: Delivery) -> bytes | None:
         sub = self._sub
-        first = self._first_failure.setdefault(envelope.id, format_time(self._runtime.clock.time()))
+        replying = H.REPLY_TO in delivery.headers
+        deadline = envelope.deadline_at if replying else None
+        ctx = self._runtime.handler_context(sub.service, envelope, deadline)
+        try:
+            async with self._runtime.time_limit(deadline):
+                if sub.context_param is None:
+                    result = await sub.fn(message)
+                else:
+                    result = await sub.fn(message, ctx)
+            payload = None
+            if replying:
+                payload = b"null" if sub.response is None else sub.response.encode(result)
+            await ctx.flush()
+        except BaseException:
+            ctx.discard()
+            raise
+        return payload
+
+    def _note_failure(self, envelope: Envelope, attempt: int, exc: Exception) -> None:
+        log.info("%s failed on %s (attempt %d): %r", self._sub.name, envelope.id, attempt, exc)
+        self._first_failure.setdefault(envelope.id, format_time(self._runtime.clock.time()))
         while len(self._first_failure) > _FIRST_FAILURES:
             self._first_failure.popitem(last=False)
-        if delivery.attempt >= sub.max_attempts:
-            log.warning(
-                "%s gave up on %s after %d attempts: %r",
-                sub.name,
-                envelope.id,
-                delivery.attempt,
-                exc,
-            )
-            await self._dead_letter(delivery, exc, envelope_id=envelope.id, first_failure=first)
+
+    async def _pause(self, delivery: Delivery, delay: float) -> None:
+        """Sleep before an in-place retry, keeping the broker from redelivering meanwhile."""
+        clock = self._runtime.clock
+        while delay > 0:
+            await delivery.in_progress()
+            step = min(delay, _HEARTBEAT)
+            await clock.sleep(step)
+            delay -= step
+
+    async def _reply(
+        self, delivery: Delivery, envelope: Envelope, status: int, body: bytes
+    ) -> None:
+        address = delivery.headers.get(H.REPLY_TO)
+        if address is None:
             return
-        log.info("%s failed on %s (attempt %d): %r", sub.name, envelope.id, delivery.attempt, exc)
-        await delivery.nack(redelivery_delay(delivery.attempt))
+        headers = {H.REQUEST_ID: envelope.id, H.STATUS: str(status)}
+        with contextlib.suppress(InterlinkError, OSError):
+            await self._runtime.broker.send_reply(address, body, headers)
 
     async def _dead_letter(
-        self,
-        delivery: Delivery,
-        exc: Exception,
-        *,
-        envelope_id: str | None,
-        first_failure: str | None = None,
+        self, delivery: Delivery, exc: Exception, envelope: Envelope | None, attempts: int
     ) -> None:
         sub = self._sub
         now = format_time(self._runtime.clock.time())
-        headers = {
-            "x-interlink-error-type": type(exc).__name__,
-            "x-interlink-error-message": str(exc)[:2000],
-            "x-interlink-attempts": str(delivery.attempt),
-            "x-interlink-original-topic": delivery.topic,
-            "x-interlink-group": sub.group,
-            "x-interlink-first-failure": first_failure or now,
-            "x-interlink-last-failure": now,
-        }
+        first = self._first_failure.pop(envelope.id, now) if envelope is not None else now
+        log.warning(
+            "%s dead-letters a message from %s after %d attempt(s): %r",
+            sub.name,
+            delivery.topic,
+            attempts,
+            exc,
+        )
+        headers = {k: v for k, v in delivery.headers.items() if k != H.REPLY_TO}
+        headers.update(
+            {
+                H.ERROR_TYPE: type(exc).__name__,
+                H.ERROR_MESSAGE: str(exc)[:2000],
+                H.ATTEMPTS: str(attempts),
+                H.ORIGINAL_TOPIC: delivery.topic,
+                H.GROUP: sub.group,
+                H.FIRST_FAILURE: first,
+                H.LAST_FAILURE: now,
+            }
+        )
         try:
             await self._runtime.broker.publish(
                 sub.dead_letter_topic, delivery.body, key=delivery.key, headers=headers
             )
         except InterlinkError:
             log.exception("could not dead-letter a message from %s; returning it", delivery.topic)
-            await delivery.nack(redelivery_delay(delivery.attempt))
+            await delivery.nack(sub.retry.delay_before(attempts, None, None))
             return
-        if envelope_id is not None:
-            self._first_failure.pop(envelope_id, None)
+        if envelope is not None:
+            status, type_name, message = classify_failure(exc, sub.name, envelope.id)
+            error = error_outcome(
+                status,
+                type_name,
+                message,
+                service=sub.service,
+                method=sub.topic,
+                correlation_id=envelope.correlationid or "",
+            )
+            await self._reply(delivery, envelope, error.status, error.body)
         await delivery.term()

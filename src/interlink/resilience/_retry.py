@@ -114,23 +114,33 @@ class Retry(PolicyBase):
             raise error
         return result
 
-    def _delay(
-        self, attempt: int, previous: float | None, error: Exception | None, deadline: float | None
-    ) -> float | None:
-        """How long to sleep before retry ``attempt``, or None to give up now."""
-        if error is not None and (
-            isinstance(error, _NEVER)
-            or getattr(error, "non_retryable", False)
-            or not self._on(error)
-        ):
-            return None
-        if attempt >= self.attempts:
-            self._emit(EventKind.RETRIES_EXHAUSTED, error=error, attempt=attempt)
-            return None
+    def allows(self, error: BaseException) -> bool:
+        """Whether ``error`` is one this policy would retry (attempts and deadline aside)."""
+        if isinstance(error, _NEVER) or getattr(error, "non_retryable", False):
+            return False
+        return self._on(error)
+
+    def delay_before(
+        self, attempt: int, previous: float | None, error: BaseException | None
+    ) -> float:
+        """The pause before retry ``attempt`` (1 = first retry); an error's longer
+        ``retry_after`` wins."""
         delay = self.backoff(attempt, previous)
         hint = getattr(error, "retry_after", None)
         if isinstance(hint, int | float) and hint > delay:
             delay = float(hint)
+        return delay
+
+    def _delay(
+        self, attempt: int, previous: float | None, error: Exception | None, deadline: float | None
+    ) -> float | None:
+        """How long to sleep before retry ``attempt``, or None to give up now."""
+        if error is not None and not self.allows(error):
+            return None
+        if attempt >= self.attempts:
+            self._emit(EventKind.RETRIES_EXHAUSTED, error=error, attempt=attempt)
+            return None
+        delay = self.delay_before(attempt, previous, error)
         if deadline is not None and self.clock.monotonic() + delay >= deadline:
             return None
         if self.budget is not None and not self.budget.try_withdraw():
