@@ -27,6 +27,7 @@ from interlink._errors import (
 )
 from interlink._handlers import Route, Rpc, Subscriber
 from interlink._service import Service
+from interlink.broker import Dedupe
 from interlink.resilience import (
     Backoff,
     Bulkhead,
@@ -53,6 +54,7 @@ __all__ = [
     "ConfigurationError",
     "Context",
     "DeadlineExceeded",
+    "Dedupe",
     "DefinitionError",
     "Envelope",
     "Fallback",

@@ -47,6 +47,7 @@ class _Config:
     policies: Mapping[str, Policy | PolicyFactory]
     default_policy: Policy | PolicyFactory | None
     policy_listeners: tuple[Listener, ...]
+    directory: str
 
 
 class App:
@@ -77,6 +78,7 @@ class App:
         policies: Mapping[str, Policy | PolicyFactory] | None = None,
         default_policy: Policy | PolicyFactory | None = default_policy,
         policy_listeners: Sequence[Listener] = (),
+        directory: str = ".interlink",
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -110,6 +112,7 @@ class App:
             policies=dict(policies or {}),
             default_policy=default_policy,
             policy_listeners=tuple(policy_listeners),
+            directory=directory,
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -177,6 +180,11 @@ class App:
     def policy_listeners(self) -> tuple[Listener, ...]:
         """Receive the events of every policy this App builds (breaker state, retries, ...)."""
         return self._config.policy_listeners
+
+    @property
+    def directory(self) -> str:
+        """Where local state lives (the embedded broker's store and address)."""
+        return self._config.directory
 
     @property
     def running_services(self) -> list[str]:

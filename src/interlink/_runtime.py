@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 from typing import TYPE_CHECKING, Any
@@ -81,7 +82,9 @@ class Runtime:
 
     async def _start(self) -> None:
         stack = self._stack
-        self.broker = await self._open(self.app.broker, broker_from_url)
+        self.broker = await self._open(
+            self.app.broker, functools.partial(broker_from_url, directory=self.app.directory)
+        )
         self.registry = await self._open(self.app.registry, registry_from_url)
         self.http = HttpClient()
         await self.http.open()

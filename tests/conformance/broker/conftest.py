@@ -1,19 +1,29 @@
-"""One broker contract, every backend. A backend joins by adding a param to ``broker``."""
+"""One broker contract, every backend. A backend joins by adding a param to ``BACKENDS``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
+import interlink as il
 from interlink.broker import Broker, MemoryBroker, broker_from_url
 
 BACKENDS = ["memory", "nats", "embedded"]
+_names = itertools.count()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{os.getpid()}x{next(_names)}"
 
 
 @pytest.fixture(params=BACKENDS)
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
-    backend = make_broker(request)
+    backend = make_broker(request, request.param)
     await backend.connect()
     try:
         yield backend
@@ -21,9 +31,44 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
         await backend.close()
 
 
-def make_broker(request: pytest.FixtureRequest) -> Broker:
-    if request.param == "memory":
+def make_broker(request: pytest.FixtureRequest, kind: str, query: str = "") -> Broker:
+    if kind == "memory":
         return MemoryBroker()
-    if request.param == "nats":
-        return broker_from_url(request.getfixturevalue("nats_server").url)
-    return broker_from_url("embedded", directory=request.getfixturevalue("embedded_dir"))
+    if kind == "nats":
+        return broker_from_url(request.getfixturevalue("nats_server").url + query)
+    return broker_from_url("embedded" + query, directory=request.getfixturevalue("embedded_dir"))
+
+
+@dataclass
+class Backend:
+    """How a test builds Apps on one backend, and a connected broker to look inside."""
+
+    kind: str
+    spec: str | Broker
+    directory: str
+    inspect: Broker
+
+    def app(self, services: Sequence[il.Service], **settings: Any) -> il.App:
+        return il.App(
+            services, broker=self.spec, serve_http=False, directory=self.directory, **settings
+        )
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Backend]:
+    kind = request.param
+    # Short ack wait: a consumer killed mid-message is redelivered to another within a second.
+    inspect = make_broker(request, kind, "?ack_wait=1")
+    await inspect.connect()
+    try:
+        if kind == "memory":
+            yield Backend(kind, inspect, str(tmp_path), inspect)
+        elif kind == "nats":
+            url = request.getfixturevalue("nats_server").url + "?ack_wait=1"
+            yield Backend(kind, url, str(tmp_path), inspect)
+        else:
+            yield Backend(
+                kind, "embedded?ack_wait=1", request.getfixturevalue("embedded_dir"), inspect
+            )
+    finally:
+        await inspect.close()
