@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,6 +52,14 @@ class PgConnection(Protocol):
     async def remove_listener(self, channel: str, callback: Callable[..., object]) -> None: ...
 
 
+class PgPool(Protocol):
+    """The part of ``asyncpg.Pool`` the outbox uses."""
+
+    def acquire(self) -> AbstractAsyncContextManager[PgConnection]: ...
+
+    async def close(self) -> None: ...
+
+
 class PostgresOutbox(Outbox[PgConnection]):
     """An outbox table in PostgreSQL.
 
@@ -71,7 +79,7 @@ class PostgresOutbox(Outbox[PgConnection]):
 
     def __init__(
         self,
-        dsn_or_pool: str | Any,
+        dsn_or_pool: str | PgPool,
         *,
         table: str = "interlink_outbox",
         notify: bool = True,
@@ -82,7 +90,7 @@ class PostgresOutbox(Outbox[PgConnection]):
         self._notify = notify
         self._clock = clock
         self._dsn = dsn_or_pool if isinstance(dsn_or_pool, str) else None
-        self._pool: Any = None if isinstance(dsn_or_pool, str) else dsn_or_pool
+        self._pool: PgPool | None = None if isinstance(dsn_or_pool, str) else dsn_or_pool
         self._index = self.table.rpartition(".")[2]
         insert = f"INSERT INTO {self.table} (id, topic, key, body, created_at) VALUES ($1, $2, $3, $4, $5)"
         self._insert = (
@@ -165,10 +173,16 @@ class PostgresOutbox(Outbox[PgConnection]):
             try:
                 conn = await stack.enter_async_context(self._acquire())
                 await conn.add_listener(self.channel, on_notify)
-                stack.push_async_callback(conn.remove_listener, self.channel, on_notify)
+                stack.push_async_callback(self._unlisten, conn, on_notify)
             except Exception as exc:  # polling still finds the rows; LISTEN only makes it quicker
-                log.warning("outbox %s: cannot LISTEN (%s); polling only", self.table, exc)
+                log.warning("outbox %s: cannot LISTEN (%r); polling only", self.table, exc)
             yield
+
+    async def _unlisten(self, conn: PgConnection, callback: Callable[..., object]) -> None:
+        try:
+            await conn.remove_listener(self.channel, callback)
+        except Exception as exc:  # a lost connection has no listener left to remove
+            log.debug("outbox %s: UNLISTEN failed (%r)", self.table, exc)
 
     async def close(self) -> None:
         if self._dsn is None or self._pool is None:

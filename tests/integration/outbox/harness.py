@@ -23,6 +23,7 @@ class SqliteHarness:
 
     def __init__(self, path: Path, table: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = path
+        self.location = str(path)
         self.orders = f"{table}_orders"
         self.outbox: Outbox[Any] = SqliteOutbox(path, table=table, clock=clock)
         self._conn: aiosqlite.Connection | None = None
@@ -63,6 +64,7 @@ class PostgresHarness:
 
     def __init__(self, dsn: str, table: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.dsn = dsn
+        self.location = dsn
         self.orders = f"{table}_orders"
         self.outbox: Outbox[Any] = PostgresOutbox(dsn, table=table, clock=clock)
         self._pool: Any = None
@@ -91,3 +93,10 @@ class PostgresHarness:
 
 
 Harness = SqliteHarness | PostgresHarness
+
+
+def open_harness(backend: str, location: str, table: str) -> Harness:
+    """The harness another process builds to reach the same database and tables."""
+    if backend == "sqlite":
+        return SqliteHarness(Path(location), table)
+    return PostgresHarness(location, table)
