@@ -1,4 +1,4 @@
-"""``interlink run | call | publish | services``."""
+"""``interlink run | call | publish | services | tail | dlq``."""
 
 from __future__ import annotations
 
@@ -6,20 +6,20 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from interlink._app import App
-from interlink._errors import InterlinkError
-from interlink.cli._load import CliError, load_app
+from interlink.cli._load import load_app
+from interlink.cli._messaging import dlq, tail
+from interlink.cli._runner import err
+from interlink.cli._runner import run_async as _run
 
 __all__ = ["cli", "main"]
 
-T = TypeVar("T")
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 cli = typer.Typer(
@@ -30,33 +30,13 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True, soft_wrap=True)
+
 
 Url = Annotated[str, typer.Option("--url", help="Where the app serves HTTP.")]
 
 
 def main() -> None:
     cli()
-
-
-def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    try:
-        return _loop_runner(coro_fn)
-    except CliError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(exc.code) from None
-    except InterlinkError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-
-
-def _loop_runner(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is installed on every supported platform
-        return asyncio.run(coro_fn())
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro_fn())
 
 
 @cli.command()
@@ -142,6 +122,10 @@ def publish(
 
     _run(lambda: post_publish(url, topic, parse_json(payload), key))
     out.print(f"published to {topic}")
+
+
+cli.command()(tail)
+cli.add_typer(dlq, name="dlq")
 
 
 @cli.command()

@@ -89,6 +89,10 @@ class EmbeddedNats:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
+    def running_url(self) -> str | None:
+        """The address of a server already running for this directory, or None."""
+        return self._running_url()
+
     def _running_url(self) -> str | None:
         try:
             state = json.loads(self._state.read_text())

@@ -1,0 +1,127 @@
+"""``interlink tail`` and ``interlink dlq`` against a real NATS server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import interlink as il
+from interlink.broker import broker_from_url, list_dead_letters
+from tests.conformance.broker.conftest import unique
+from tests.conftest import NatsServer, eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def interlink(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "interlink",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_dlq_list_replay_and_purge(nats_server: NatsServer) -> None:
+    topic = unique("cli.orders")
+    fixed = False
+    handled: list[int] = []
+    svc = il.Service(unique("cli"))
+
+    @svc.subscribe(topic, retry=il.Retry(attempts=1, on=Exception))
+    async def charge(order: dict[str, int]) -> None:
+        if not fixed:
+            raise LookupError(f"no card for order {order['n']}")
+        handled.append(order["n"])
+
+    url = nats_server.url
+    async with il.App([svc], broker=url, serve_http=False) as app:
+        inspect = broker_from_url(url)
+        await inspect.connect()
+        try:
+            await app.publish(topic, {"n": 1})
+            await app.publish(topic, {"n": 2})
+
+            async def two_dead() -> bool:
+                return len(await list_dead_letters(inspect, topic)) == 2
+
+            await eventually(two_dead)
+            first = (await list_dead_letters(inspect, topic))[0]
+        finally:
+            await inspect.close()
+
+        code, out, err = await interlink("dlq", "list", topic, "--broker", url)
+        assert code == 0, err
+        assert first.envelope_id is not None
+        assert first.envelope_id in out
+        assert "LookupError: no card for order 1" in out
+        assert "2 dead letter(s)" in out
+
+        fixed = True
+        code, out, err = await interlink(
+            "dlq", "replay", topic, "--id", first.envelope_id, "--broker", url
+        )
+        assert (code, out.strip()) == (0, "replayed 1 message(s)"), err
+        await eventually(lambda: handled == [1])
+
+        code, _, err = await interlink("dlq", "replay", topic, "--id", "nope", "--broker", url)
+        assert code == 1
+        assert "no dead letter with id 'nope'" in err
+
+        code, out, err = await interlink("dlq", "purge", topic, "--yes", "--broker", url)
+        assert (code, out.strip()) == (0, "purged 1 message(s)"), err
+        code, out, _ = await interlink("dlq", "list", topic, "--broker", url)
+        assert "0 dead letter(s)" in out
+
+
+async def test_tail_prints_messages_as_they_arrive(nats_server: NatsServer) -> None:
+    topic = unique("cli.tail")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "interlink",
+        "tail",
+        topic,
+        "--broker",
+        nats_server.url,
+        "--count",
+        "1",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    async with il.App([il.Service("tailer")], broker=nats_server.url, serve_http=False) as app:
+        # tail only sees what is published after it subscribed: publish until it has printed one.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while proc.returncode is None and loop.time() < deadline:
+            await app.publish(topic, {"greeting": "hello"}, key="k1")
+            try:
+                await asyncio.wait_for(proc.wait(), 0.2)
+            except TimeoutError:
+                continue
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert topic in text
+    assert "key=k1" in text
+    assert '"greeting": "hello"' in text
+
+
+async def test_embedded_without_a_running_server_is_a_clear_error(tmp_path: Path) -> None:
+    code, _, err = await interlink("dlq", "list", "t", "--dir", str(tmp_path))
+    assert code == 1
+    assert "no embedded broker is running" in err
+    code, _, err = await interlink("tail", "t", "--broker", "memory://")
+    assert code == 1
+    assert "lives inside its own process" in err
