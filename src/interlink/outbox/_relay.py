@@ -80,7 +80,7 @@ class OutboxRelay:
     async def __aenter__(self) -> Self:
         if self._task is not None:
             raise RuntimeError("this OutboxRelay is already running")
-        self._stopping = False
+        self._stopping = self._backing_off = False
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self.outbox.table}")
         return self
 
@@ -94,18 +94,24 @@ class OutboxRelay:
             return
         self._stopping = True
         self._interrupt.set()
-        timer = asyncio.ensure_future(self._clock.sleep(self._drain_timeout))
+        try:
+            await self._wait(task, self._drain_timeout)
+        finally:
+            if not task.done():  # it did not drain in time, or stop() itself was cancelled
+                log.warning("outbox %s: relay cancelled before it drained", self.outbox.table)
+                task.cancel()
+                await asyncio.wait({task})
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
+
+    async def _wait(self, task: asyncio.Task[None], timeout: float) -> None:
+        """Wait for ``task`` to end, or for ``timeout`` to pass on the relay's clock."""
+        timer = asyncio.ensure_future(self._clock.sleep(timeout))
         try:
             await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             timer.cancel()
             await asyncio.wait({timer})
-        if not task.done():
-            log.warning("outbox %s: relay did not drain in time; cancelled", self.outbox.table)
-            task.cancel()
-            await asyncio.wait({task})
-        elif not task.cancelled() and (error := task.exception()) is not None:
-            raise error
 
     async def _run(self) -> None:
         async with self.outbox.notifications(self.wake):

@@ -243,3 +243,28 @@ async def test_prune_deletes_only_sent_rows_older_than_the_cutoff(
 async def test_setup_is_idempotent(harness: Harness) -> None:
     await harness.outbox.setup()
     assert await harness.outbox.pending() == 0
+
+
+async def rename_table(harness: Harness, old: str, new: str) -> None:
+    async with harness.transaction() as conn:
+        await conn.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+
+async def test_the_relay_outlives_a_database_failure_and_resumes(
+    harness: Harness, ctx: il.Context, broker: MemoryBroker
+) -> None:
+    envelope = await write_event(harness, ctx, "o1")
+    table = harness.outbox.table
+    await rename_table(harness, table, f"{table}_away")  # every relay query now fails
+    clock = FakeClock()
+
+    async with OutboxRelay(
+        harness.outbox, broker, backoff=Backoff.constant(1.0), clock=clock
+    ) as relay:
+        await eventually(lambda: relay.failures == 1 and clock.sleepers == 1)
+        await rename_table(harness, f"{table}_away", table)
+        clock.advance(1.0)
+        await eventually(drained(harness))
+
+    assert published_ids(broker, TOPIC) == [envelope.id]
+    assert relay.failures == 1
