@@ -18,6 +18,7 @@ from interlink.resilience._events import Listener
 
 if TYPE_CHECKING:
     from interlink._handlers import Rpc
+    from interlink.outbox import Outbox
     from interlink._runtime import Runtime
     from interlink.broker import Broker
     from interlink.discovery import Registry
@@ -48,6 +49,7 @@ class _Config:
     default_policy: Policy | PolicyFactory | None
     policy_listeners: tuple[Listener, ...]
     directory: str
+    outboxes: tuple[Outbox[Any], ...]
 
 
 class App:
@@ -79,6 +81,7 @@ class App:
         default_policy: Policy | PolicyFactory | None = default_policy,
         policy_listeners: Sequence[Listener] = (),
         directory: str = ".interlink",
+        outboxes: Sequence[Outbox[Any]] = (),
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -113,6 +116,7 @@ class App:
             default_policy=default_policy,
             policy_listeners=tuple(policy_listeners),
             directory=directory,
+            outboxes=tuple(outboxes),
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -185,6 +189,11 @@ class App:
     def directory(self) -> str:
         """Where local state lives (the embedded broker's store and address)."""
         return self._config.directory
+
+    @property
+    def outboxes(self) -> tuple[Outbox[Any], ...]:
+        """SQL outboxes whose committed events this App relays to its broker."""
+        return self._config.outboxes
 
     @property
     def running_services(self) -> list[str]:

@@ -36,6 +36,7 @@ from interlink.transport.http._server import HttpServer
 
 if TYPE_CHECKING:
     from interlink._app import App
+    from interlink.outbox import Outbox, OutboxRelay
     from interlink.resilience import Policy
 
 __all__ = ["Runtime"]
@@ -91,6 +92,7 @@ class Runtime:
         stack.push_async_callback(self.http.close)
         self.requester = Requester(self.broker)
         stack.push_async_callback(self.requester.close)
+        self.relays = [await self._relay(outbox) for outbox in self.app.outboxes]
         for service in self.running.values():
             for subscriber in service.subscribers:
                 consumer = Consumer(self, subscriber)
@@ -102,6 +104,15 @@ class Runtime:
             stack.push_async_callback(self.server.stop, self.app.drain_timeout)
             await self._register(self.server.port)
         self.ready = True
+
+    async def _relay(self, outbox: Outbox[Any]) -> OutboxRelay:
+        """Publish what the outbox's transactions committed; stopped before the broker."""
+        from interlink.outbox import OutboxRelay
+
+        await outbox.setup()
+        relay = OutboxRelay(outbox, self.broker, clock=self.clock)
+        await self._stack.enter_async_context(relay)
+        return relay
 
     async def stop(self) -> None:
         self.ready = False
