@@ -23,6 +23,9 @@ from interlink._wire import error_outcome
 from interlink.broker import _headers as H
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from interlink._context import Context
     from interlink._handlers import Subscriber
     from interlink._runtime import Runtime
     from interlink.broker._base import Delivery, Subscription
@@ -174,11 +177,11 @@ class Consumer:
         deadline = envelope.deadline_at if replying else None
         ctx = self._runtime.handler_context(sub.service, envelope, deadline)
         try:
-            async with self._runtime.time_limit(deadline):
-                if sub.context_param is None:
-                    result = await sub.fn(message)
-                else:
-                    result = await sub.fn(message, ctx)
+            if deadline is None:  # the common case: no timeout scope to enter and leave
+                result = await self._call(message, ctx)
+            else:
+                async with self._runtime.time_limit(deadline):
+                    result = await self._call(message, ctx)
             payload = None
             if replying:
                 payload = b"null" if sub.response is None else sub.response.encode(result)
@@ -187,6 +190,10 @@ class Consumer:
             ctx.discard()
             raise
         return payload
+
+    def _call(self, message: Any, ctx: Context) -> Awaitable[Any]:
+        sub = self._sub
+        return sub.fn(message) if sub.context_param is None else sub.fn(message, ctx)
 
     def _note_failure(self, envelope: Envelope, attempt: int, exc: Exception) -> None:
         log.info("%s failed on %s (attempt %d): %r", self._sub.name, envelope.id, attempt, exc)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +16,7 @@ from interlink.broker._nats_subscription import KEY_HEADER, NatsInbox, NatsSubsc
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
+    from nats.aio.msg import Msg
     from nats.js import JetStreamContext
 
     from interlink.embedded import EmbeddedNats
@@ -40,11 +44,14 @@ class NatsBroker:
         self._timeout = request_timeout
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
-        self._streams: set[str] = set()
+        self._acks: PubAcks | None = None
+        self._topics: set[str] = set()
+        self._errors: tuple[type[BaseException], ...] = ()
 
     async def connect(self) -> None:
         try:
             import nats
+            import nats.errors
         except ImportError:
             raise ConfigurationError(f"the NATS broker needs nats-py: {_INSTALL}") from None
         server = self.url
@@ -64,9 +71,12 @@ class NatsBroker:
                 await self._embedded.stop()
             raise ConfigurationError(f"cannot connect to NATS at {server}: {exc}") from None
         self._js = self._nc.jetstream(timeout=self._timeout)
+        self._acks = PubAcks(self._nc, self._timeout)
+        await self._acks.open()
+        self._errors = (nats.errors.Error, TimeoutError)
 
     async def close(self) -> None:
-        nc, self._nc, self._js = self._nc, None, None
+        nc, self._nc, self._js, self._acks = self._nc, None, None, None
         if nc is not None:
             with contextlib.suppress(Exception):
                 await nc.close()
@@ -94,18 +104,18 @@ class NatsBroker:
         headers: Mapping[str, str] | None = None,
         message_id: str | None = None,
     ) -> None:
-        import nats.errors
-        import nats.js.errors
-
         hdrs: dict[str, str] = dict(headers) if headers else {}
         if key is not None:
             hdrs[KEY_HEADER] = key
         if message_id is not None:
             hdrs["Nats-Msg-Id"] = message_id
+        if self._acks is None:
+            raise RuntimeError("the NATS broker is not connected")
         try:
-            await self._ensure_stream(topic)
-            await self.jetstream.publish(topic, body, headers=hdrs or None)
-        except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
+            if topic not in self._topics:
+                await self._ensure_stream(topic)
+            await self._acks.publish(topic, body, hdrs or None)
+        except self._errors as exc:
             raise PublishError(f"NATS did not accept a message for {topic!r}: {exc!r}") from exc
 
     async def subscribe(
@@ -177,10 +187,9 @@ class NatsBroker:
         return int(info.state.messages)
 
     async def _ensure_stream(self, topic: str) -> None:
-        name = stream_name(topic)
-        if name in self._streams:
-            return
         import nats.js.errors
+
+        name = stream_name(topic)
 
         config: dict[str, Any] = stream_config(topic, self.settings)
         try:
@@ -188,4 +197,56 @@ class NatsBroker:
         except nats.js.errors.BadRequestError:
             # Created earlier (perhaps by another process, perhaps with other limits): use it.
             await self.jetstream.stream_info(name)
-        self._streams.add(name)
+        self._topics.add(topic)
+
+
+class PubAcks:
+    """JetStream publishes awaiting their acks on one wildcard inbox, matched by a counter.
+
+    ``js.publish`` does the same through ``nc.request``, at a NUID, ``wait_for`` and a PubAck
+    dataclass per message; this keeps only a future and a timer.
+    """
+
+    def __init__(self, nc: Client, timeout: float) -> None:
+        self._nc = nc
+        self._timeout = timeout
+        self._prefix = f"{nc.new_inbox()}."
+        self._waiting: dict[str, asyncio.Future[Msg]] = {}
+        self._tokens = itertools.count()
+
+    async def open(self) -> None:
+        await self._nc.subscribe(f"{self._prefix}*", cb=self._on_ack)
+
+    async def publish(self, subject: str, body: bytes, headers: dict[str, str] | None) -> None:
+        loop = asyncio.get_running_loop()
+        token = str(next(self._tokens))
+        future = self._waiting[token] = loop.create_future()
+        timer = loop.call_later(self._timeout, _expire, future)
+        try:
+            await self._nc.publish(subject, body, reply=self._prefix + token, headers=headers)
+            _check_ack(await future)
+        finally:
+            timer.cancel()
+            self._waiting.pop(token, None)
+
+    async def _on_ack(self, msg: Msg) -> None:
+        future = self._waiting.pop(msg.subject[len(self._prefix) :], None)
+        if future is not None and not future.done():
+            future.set_result(msg)
+
+
+def _expire(future: asyncio.Future[Msg]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError("no acknowledgement from JetStream"))
+
+
+def _check_ack(msg: Msg) -> None:
+    """A PubAck is ``{"stream": ..., "seq": ...}``; anything else is a refusal."""
+    import nats.js.errors
+
+    if msg.headers and msg.headers.get("Status") == "503":
+        raise nats.js.errors.NoStreamResponseError
+    if b'"error"' in msg.data:
+        error = json.loads(msg.data).get("error")
+        if error:
+            raise nats.js.errors.APIError.from_error(error)

@@ -83,11 +83,15 @@ class NatsDelivery:
     def __init__(self, topic: str, msg: Msg) -> None:
         self.topic = topic
         self._msg = msg
-        headers = dict(msg.headers or {})
-        self.key = headers.pop(KEY_HEADER, None)
-        headers.pop("Nats-Msg-Id", None)
+        headers = msg.headers
+        if headers:
+            headers = dict(headers)
+            self.key = headers.pop(KEY_HEADER, None)
+            headers.pop("Nats-Msg-Id", None)
+        else:
+            self.key, headers = None, {}
         self.headers: Mapping[str, str] = headers
-        self.attempt = int(msg.metadata.num_delivered or 1)
+        self.attempt = _delivered(msg.reply)
         self._done = False
 
     @property
@@ -112,6 +116,17 @@ class NatsDelivery:
     async def in_progress(self) -> None:
         if not self._done:
             await self._msg.in_progress()
+
+
+def _delivered(reply: str) -> int:
+    """How many times JetStream has delivered this message, read from its ack subject:
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.…`` (9 tokens) or, with a domain and an account
+    hash after ``ACK``, ``$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.…``."""
+    tokens = reply.split(".")
+    try:
+        return int(tokens[4] if len(tokens) == 9 else tokens[6]) or 1
+    except (IndexError, ValueError):
+        return 1
 
 
 class NatsInbox:
