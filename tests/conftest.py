@@ -25,7 +25,7 @@ def port() -> int:
 
 
 async def eventually(
-    check: Callable[[], bool] | Callable[[], Awaitable[bool]], *, timeout: float = 5.0
+    check: Callable[[], bool] | Callable[[], Awaitable[bool]], *, timeout: float = 10.0
 ) -> None:
     """Poll ``check`` until it holds, failing after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -13,15 +13,16 @@ from interlink._context import Context
 from interlink._errors import DefinitionError
 from interlink._policies import PolicyFactory, default_policy
 from interlink._service import Service
+from interlink.discovery._balancer import LoadBalancer, RoundRobin
 from interlink.resilience import Policy
 from interlink.resilience._events import Listener
 
 if TYPE_CHECKING:
     from interlink._handlers import Rpc
-    from interlink.outbox import Outbox
     from interlink._runtime import Runtime
     from interlink.broker import Broker
     from interlink.discovery import Registry
+    from interlink.outbox import Outbox
 
 __all__ = ["App"]
 
@@ -50,6 +51,8 @@ class _Config:
     policy_listeners: tuple[Listener, ...]
     directory: str
     outboxes: tuple[Outbox[Any], ...]
+    registration_ttl: float
+    load_balancer: Callable[[], LoadBalancer]
 
 
 class App:
@@ -82,6 +85,8 @@ class App:
         policy_listeners: Sequence[Listener] = (),
         directory: str = ".interlink",
         outboxes: Sequence[Outbox[Any]] = (),
+        registration_ttl: float | timedelta = 10.0,
+        load_balancer: Callable[[], LoadBalancer] = RoundRobin,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -95,9 +100,6 @@ class App:
             )
         if not 0 <= port <= 65535:
             raise DefinitionError(f"port must be 0-65535, not {port}")
-        drain = (
-            drain_timeout.total_seconds() if isinstance(drain_timeout, timedelta) else drain_timeout
-        )
         self._config = _Config(
             broker=broker,
             registry=registry,
@@ -108,7 +110,7 @@ class App:
             admin=admin,
             advertise=advertise,
             max_body_size=max_body_size,
-            drain_timeout=float(drain),
+            drain_timeout=_seconds(drain_timeout),
             clock=clock,
             name=name,
             version=version,
@@ -117,6 +119,8 @@ class App:
             policy_listeners=tuple(policy_listeners),
             directory=directory,
             outboxes=tuple(outboxes),
+            registration_ttl=_seconds(registration_ttl),
+            load_balancer=load_balancer,
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -194,6 +198,16 @@ class App:
     def outboxes(self) -> tuple[Outbox[Any], ...]:
         """SQL outboxes whose committed events this App relays to its broker."""
         return self._config.outboxes
+
+    @property
+    def registration_ttl(self) -> float:
+        """An instance that stops heartbeating disappears from the registry after this long."""
+        return self._config.registration_ttl
+
+    @property
+    def load_balancer(self) -> Callable[[], LoadBalancer]:
+        """Makes the balancer for each target service (one per target)."""
+        return self._config.load_balancer
 
     @property
     def running_services(self) -> list[str]:
@@ -309,6 +323,10 @@ def _check_routes(running: list[str], services: dict[str, Service]) -> None:
                     f"route {key[0]} {key[1]} is declared by both {seen[key]} and {name}"
                 )
             seen[key] = name
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _is_loopback(host: str) -> bool:

@@ -20,17 +20,19 @@ from interlink._errors import (
     DeadlineExceeded,
     InterlinkError,
     MethodNotFound,
-    ServiceUnavailable,
 )
 from interlink._handlers import Rpc
 from interlink._invoke import invoke_rpc
 from interlink._policies import PolicySet
+from interlink._remote import RemoteCalls
 from interlink._wire import Outcome, outcome_to_error
 from interlink.broker import Broker, broker_from_url
 from interlink.broker._consumer import Consumer
 from interlink.broker._headers import STATUS as REPLY_STATUS
 from interlink.broker._requests import Requester
-from interlink.discovery import Instance, Registry, RoundRobin, registry_from_url
+from interlink.discovery import Instance, Registry, registry_from_url
+from interlink.discovery._cache import Discovery
+from interlink.discovery._registration import SelfRegistration
 from interlink.transport.http._client import HttpClient
 from interlink.transport.http._server import HttpServer
 
@@ -60,8 +62,6 @@ class Runtime:
         self.registry: Registry
         self.http: HttpClient
         self.server: HttpServer | None = None
-        self.instances: list[Instance] = []
-        self._balancer = RoundRobin()
         self._codecs: dict[Any, Codec[Any]] = {}
         self._stack = contextlib.AsyncExitStack()
         self.policies = PolicySet(
@@ -86,7 +86,9 @@ class Runtime:
         self.broker = await self._open(
             self.app.broker, functools.partial(broker_from_url, directory=self.app.directory)
         )
-        self.registry = await self._open(self.app.registry, registry_from_url)
+        self.registry = await self._open(
+            self.app.registry, functools.partial(registry_from_url, directory=self.app.directory)
+        )
         self.http = HttpClient()
         await self.http.open()
         stack.push_async_callback(self.http.close)
@@ -98,12 +100,16 @@ class Runtime:
                 consumer = Consumer(self, subscriber)
                 await consumer.start()
                 stack.push_async_callback(consumer.stop, self.app.drain_timeout)
+        self.discovery = Discovery(self.registry, balancer=self.app.load_balancer, clock=self.clock)
+        stack.push_async_callback(self.discovery.close)
+        self.remote = RemoteCalls(self.discovery, self.http, self.clock)
         if self.app.serve_http:
             self.server = HttpServer(self, self.app.host, self.app.port)
             await self.server.start()
             stack.push_async_callback(self.server.stop, self.app.drain_timeout)
-            await self._register(self.server.port)
         self.ready = True
+        if self.server is not None:
+            await self._register(self.server.port)
 
     async def _relay(self, outbox: Outbox[Any]) -> OutboxRelay:
         """Publish what the outbox's transactions committed; stopped before the broker."""
@@ -127,18 +133,46 @@ class Runtime:
         return backend
 
     async def _register(self, port: int) -> None:
+        """Register every running service once ready; deregistered first when stopping."""
         address = self.app.advertise_host
-        for service in self.running.values():
-            instance = Instance(
+        instances = [
+            Instance(
                 id=f"{service.name}-{new_id()[:12]}",
                 service=service.name,
                 address=address,
                 port=port,
                 version=service.version,
             )
-            await self.registry.register(instance)
-            self._stack.push_async_callback(self.registry.deregister, instance)
-            self.instances.append(instance)
+            for service in self.running.values()
+        ]
+        self.registration = SelfRegistration(
+            self.registry,
+            instances,
+            ttl=self.app.registration_ttl,
+            ready=self.is_ready,
+            clock=self.clock,
+        )
+        await self.registration.start()
+        self._stack.push_async_callback(self.registration.stop)
+
+    @property
+    def instances(self) -> list[Instance]:
+        registration = getattr(self, "registration", None)
+        return [] if registration is None else registration.instances
+
+    async def is_ready(self) -> bool:
+        """Started, not draining, and every ``@svc.health`` check passes (2 s each at most)."""
+        if not self.ready or self.draining:
+            return False
+        for service in self.running.values():
+            for check in service.health_checks:
+                try:
+                    async with asyncio.timeout(2.0):
+                        if await check() is False:
+                            return False
+                except Exception:
+                    return False
+        return True
 
     # -- contexts and deadlines -------------------------------------------------------------
 
@@ -276,14 +310,7 @@ class Runtime:
             if handler is None:
                 raise MethodNotFound(f"{service} has no method {method!r}")
             return await invoke_rpc(self, handler, envelope, body)
-        instances = await self.registry.resolve(service)
-        if not instances:
-            raise ServiceUnavailable(
-                f"no instance of {service!r} is registered in {self.registry.url}"
-            )
-        instance = self._balancer.pick(service, instances)
-        remaining = None if deadline is None else deadline - self.clock.time()
-        return await self.http.send(instance.url, service, method, envelope, body, remaining)
+        return await self.remote.send(service, method, envelope, body, deadline)
 
     async def invoke_fallback(self, target: str, out: Outgoing) -> Any:
         """Fallback(to="service.method"): the same request, sent to another method."""

@@ -52,6 +52,7 @@ class Service:
         self.rpcs: dict[str, Rpc[Any, Any]] = {}
         self.routes: dict[tuple[str, str], Route] = {}
         self.subscribers: list[Subscriber[Any]] = []
+        self.health_checks: list[Callable[[], Awaitable[bool | None]]] = []
 
     def __repr__(self) -> str:
         return f"Service({self.name!r}, version={self.version!r})"
@@ -153,6 +154,17 @@ class Service:
             return subscriber
 
         return register
+
+    def health(
+        self, fn: Callable[[], Awaitable[bool | None]]
+    ) -> Callable[[], Awaitable[bool | None]]:
+        """A readiness check: ``async def db_ok() -> bool``. The instance is registered (and
+        ``/health/ready`` answers 200) only while every check returns True or None; a check
+        that raises or takes over 2 s fails."""
+        if not inspect.iscoroutinefunction(fn):
+            raise DefinitionError(f"health check {fn!r} of {self.name} must be an `async def`")
+        self.health_checks.append(fn)
+        return fn
 
     def route(
         self, method: str, path: str, *, status: int = 200

@@ -44,5 +44,5 @@ async def test_a_stopped_instance_is_no_longer_called() -> None:
 
 async def test_no_instance_is_service_unavailable() -> None:
     async with il.App([il.Service("orders")], serve_http=False) as caller:
-        with pytest.raises(il.ServiceUnavailable, match="no instance of 'inventory'"):
+        with pytest.raises(il.ServiceUnavailable, match="no healthy instance of 'inventory'"):
             await caller.call("inventory.whoami", {})

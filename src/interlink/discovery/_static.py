@@ -43,7 +43,10 @@ class StaticRegistry:
     async def close(self) -> None:
         return None
 
-    async def register(self, instance: Instance) -> None:
+    async def register(self, instance: Instance, *, ttl: float) -> None:
+        return None
+
+    async def heartbeat(self, instance: Instance, *, ttl: float) -> None:
         return None
 
     async def deregister(self, instance: Instance) -> None:

@@ -10,12 +10,21 @@ from interlink.discovery._static import StaticRegistry
 __all__ = ["registry_from_url"]
 
 
-def registry_from_url(url: str) -> Registry:
+def registry_from_url(url: str, *, directory: str = ".interlink") -> Registry:
+    """``memory://``, ``static:svc=host:port,…``, ``nats://host:port`` or ``embedded`` (the
+    JetStream server under ``directory`` that the embedded broker also uses)."""
     if url == "memory://":
         return MemoryRegistry()
     if url.startswith("static:"):
         return StaticRegistry(url)
+    if url.startswith(("nats://", "tls://")) or url == "embedded":
+        from interlink.discovery._nats import NatsRegistry
+        from interlink.embedded import EmbeddedNats
+
+        if url == "embedded":
+            return NatsRegistry("embedded", embedded=EmbeddedNats(directory))
+        return NatsRegistry(url)
     raise ConfigurationError(
-        f"unknown registry URL {url!r}: this version of interlink supports 'memory://' and "
-        "'static:service=host:port,…'"
+        f"unknown registry URL {url!r}: interlink supports 'memory://', 'embedded', "
+        "'nats://host:port' and 'static:service=host:port,…'"
     )

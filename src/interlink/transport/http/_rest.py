@@ -63,9 +63,9 @@ async def _live(request: Request) -> Response:
 
 def _ready(runtime: Runtime) -> Endpoint:
     async def ready(request: Request) -> Response:
-        if runtime.ready and not runtime.draining:
+        if await runtime.is_ready():
             return json_response(200, {"status": "ready", "services": sorted(runtime.running)})
-        status = "draining" if runtime.draining else "starting"
+        status = "draining" if runtime.draining else ("unhealthy" if runtime.ready else "starting")
         return json_response(503, {"status": status, "services": sorted(runtime.running)})
 
     return ready

@@ -1,0 +1,61 @@
+"""Sending a call to another process: discovery, balancing, and failing over a refusal.
+
+A refused connection proves the request never ran, so it goes to another instance at once
+(at most ``MAX_INSTANCES`` tries per attempt); every other outcome is reported to the
+balancer and returned. Retries with backoff are the policy's job, above this.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from interlink._errors import ServiceUnavailable
+from interlink.transport.http import HttpClient
+
+if TYPE_CHECKING:
+    from interlink._clock import Clock
+    from interlink._envelope import Envelope
+    from interlink._wire import Outcome
+    from interlink.discovery._cache import Discovery
+
+__all__ = ["RemoteCalls"]
+
+MAX_INSTANCES = 3
+
+
+class RemoteCalls:
+    def __init__(self, discovery: Discovery, http: HttpClient, clock: Clock) -> None:
+        self._discovery = discovery
+        self._http = http
+        self._clock = clock
+
+    async def send(
+        self,
+        service: str,
+        method: str,
+        envelope: Envelope,
+        body: bytes,
+        deadline: float | None,
+        key: str | None = None,
+    ) -> Outcome:
+        tried: list[str] = []
+        while True:
+            instance, balancer = await self._discovery.pick(service, key, tried)
+            remaining = None if deadline is None else deadline - self._clock.time()
+            balancer.started(instance)
+            started = self._clock.monotonic()
+            try:
+                outcome = await self._http.send(
+                    instance.url, service, method, envelope, body, remaining
+                )
+            except ServiceUnavailable:
+                balancer.finished(instance, self._clock.monotonic() - started, True)
+                tried.append(instance.id)
+                if len(tried) >= MAX_INSTANCES:
+                    raise
+                continue
+            except BaseException:
+                balancer.finished(instance, self._clock.monotonic() - started, True)
+                raise
+            balancer.finished(instance, self._clock.monotonic() - started, outcome.status >= 500)
+            return outcome

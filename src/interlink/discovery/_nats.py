@@ -1,0 +1,158 @@
+"""``nats://host:port`` and ``embedded``: a JetStream key-value bucket as the registry.
+
+One key per instance, ``{service}.{instance id}``, holding the instance as JSON, with a
+per-key TTL (NATS 2.11+ message TTLs): a heartbeat rewrites the key, and a key not rewritten
+within its TTL expires, which watchers see as a delete (server-placed expiry markers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from interlink._errors import ConfigurationError
+from interlink.discovery._base import Instance, RegistryEvent
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.js import JetStreamContext
+    from nats.js.kv import KeyValue
+
+    from interlink.embedded import EmbeddedNats
+
+__all__ = ["NatsRegistry"]
+
+BUCKET = "IL_REGISTRY"
+
+
+class NatsRegistry:
+    def __init__(
+        self,
+        url: str,
+        *,
+        embedded: EmbeddedNats | None = None,
+        bucket: str = BUCKET,
+        request_timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self._embedded = embedded
+        self._bucket = bucket
+        self._timeout = request_timeout
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._kv: KeyValue | None = None
+
+    async def connect(self) -> None:
+        import nats
+        from nats.js.api import KeyValueConfig, StorageType
+
+        server = self.url if self._embedded is None else await self._embedded.start()
+        try:
+            self._nc = await nats.connect(
+                servers=[server],
+                name="interlink-registry",
+                connect_timeout=self._timeout,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.2,
+            )
+        except Exception as exc:
+            if self._embedded is not None:
+                await self._embedded.stop()
+            raise ConfigurationError(f"cannot connect to NATS at {server}: {exc}") from None
+        self._js = self._nc.jetstream(timeout=self._timeout)
+        config = KeyValueConfig(
+            bucket=self._bucket, history=1, storage=StorageType.FILE, limit_marker_ttl=1.0
+        )
+        self._kv = await self._js.create_key_value(config=config)
+
+    async def close(self) -> None:
+        nc, self._nc, self._js, self._kv = self._nc, None, None, None
+        if nc is not None:
+            with contextlib.suppress(Exception):
+                await nc.close()
+        if self._embedded is not None:
+            await self._embedded.stop()
+
+    async def register(self, instance: Instance, *, ttl: float) -> None:
+        js = self._jetstream()
+        await js.publish(
+            f"$KV.{self._bucket}.{_key(instance)}",
+            instance.to_bytes(),
+            msg_ttl=max(1, math.ceil(ttl)),
+        )
+
+    async def heartbeat(self, instance: Instance, *, ttl: float) -> None:
+        await self.register(instance, ttl=ttl)
+
+    async def deregister(self, instance: Instance) -> None:
+        import nats.js.errors
+
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            await self._store().delete(_key(instance))
+
+    async def resolve(self, service: str) -> list[Instance]:
+        found: list[Instance] = []
+        watcher = await self._store().watch(f"{service}.*", ignore_deletes=True)
+        try:
+            while True:
+                entry = await watcher.updates(timeout=self._timeout)  # type: ignore[no-untyped-call]
+                if entry is None:  # the end of the current values
+                    return found
+                if entry.value:
+                    found.append(Instance.from_bytes(entry.value))
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+
+    async def services(self) -> list[str]:
+        import nats.js.errors
+
+        try:
+            keys = await self._store().keys()
+        except nats.js.errors.NoKeysError:
+            return []
+        return sorted({key.partition(".")[0] for key in keys})
+
+    async def watch(self, service: str) -> AsyncIterator[RegistryEvent]:
+        from nats.js.kv import KV_DEL, KV_PURGE
+
+        watcher = await self._store().watch(f"{service}.*", include_history=False)
+        known: dict[str, Instance] = {}
+        initial = True
+        try:
+            while True:
+                try:
+                    entry = await watcher.updates(timeout=None)  # type: ignore[no-untyped-call]
+                except TimeoutError:
+                    continue
+                if entry is None:
+                    initial = False
+                    continue
+                if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+                    gone = known.pop(entry.key, None)
+                    if gone is not None:
+                        yield RegistryEvent("down", gone)
+                    continue
+                instance = Instance.from_bytes(entry.value)
+                changed = known.get(entry.key) != instance
+                known[entry.key] = instance
+                if changed and not initial:
+                    yield RegistryEvent("up", instance)
+        finally:
+            with contextlib.suppress(Exception):
+                await watcher.stop()  # type: ignore[no-untyped-call]
+
+    def _jetstream(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError("the NATS registry is not connected")
+        return self._js
+
+    def _store(self) -> KeyValue:
+        if self._kv is None:
+            raise RuntimeError("the NATS registry is not connected")
+        return self._kv
+
+
+def _key(instance: Instance) -> str:
+    return f"{instance.service}.{instance.id}"
