@@ -134,25 +134,30 @@ def new_traceparent(parent: str | None = None) -> str:
 
 
 class _SecondCache:
-    """Formatting the date part costs microseconds; it changes once a second."""
+    """Formatting the date part costs microseconds and changes once a second. A call formats
+    two instants (its time and its deadline), so the last four seconds are kept."""
 
-    __slots__ = ("prefix", "second")
+    __slots__ = ("prefixes",)
 
     def __init__(self) -> None:
-        self.second = -1
-        self.prefix = ""
+        self.prefixes: dict[int, str] = {}
+
+    def prefix(self, whole: int) -> str:
+        found = self.prefixes.get(whole)
+        if found is None:
+            if len(self.prefixes) >= 4:
+                self.prefixes.clear()
+            found = self.prefixes[whole] = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
+        return found
 
 
-_SECOND = _SecondCache()
+_SECONDS = _SecondCache()
 
 
 def format_time(epoch: float) -> str:
     """RFC 3339 UTC with milliseconds."""
     whole = int(epoch)
-    if whole != _SECOND.second:
-        _SECOND.prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
-        _SECOND.second = whole
-    return f"{_SECOND.prefix}.{int((epoch - whole) * 1000):03d}Z"
+    return f"{_SECONDS.prefix(whole)}.{int((epoch - whole) * 1000):03d}Z"
 
 
 def parse_time(text: str) -> float:

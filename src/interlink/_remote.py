@@ -37,11 +37,14 @@ class RemoteCalls:
         body: bytes,
         deadline: float | None,
         key: str | None = None,
+        *,
+        bounded: bool = False,
     ) -> Outcome:
+        """``bounded``: the caller already holds this attempt to ``deadline`` with a timer."""
         tried: list[str] = []
         while True:
             instance, balancer = await self._discovery.pick(service, key, tried)
-            remaining = None if deadline is None else deadline - self._clock.time()
+            remaining = None if deadline is None or bounded else deadline - self._clock.time()
             balancer.started(instance)
             started = self._clock.monotonic()
             try:

@@ -266,10 +266,13 @@ class Runtime:
         )
 
     async def _attempt_on_policy_clock(self, deadline: float | None, out: Outgoing) -> Any:
+        # The policy already holds this attempt to ``deadline`` with its own timer.
         wall = None if deadline is None else self.clock.time() + (deadline - out.clock.monotonic())
-        return await self._attempt(wall, out)
+        return await self._attempt(wall, out, bounded=deadline is not None)
 
-    async def _attempt(self, deadline: float | None, out: Outgoing) -> Any:
+    async def _attempt(
+        self, deadline: float | None, out: Outgoing, *, bounded: bool = False
+    ) -> Any:
         """One try. Every attempt of a call shares the envelope id: the idempotency key."""
         parent = out.parent
         envelope = Envelope(
@@ -277,7 +280,6 @@ class Runtime:
             source=f"/{parent.service}",
             type=f"{out.service}.{out.method}",
             specversion="1.0",
-            time=format_time(self.clock.time()),
             traceparent=new_traceparent(parent.traceparent),
             correlationid=parent.correlation_id,
             causationid=parent.message_id,
@@ -285,7 +287,9 @@ class Runtime:
             data=msgspec.Raw(out.body),
         )
         try:
-            outcome = await self._send(out.service, out.method, envelope, out.body, deadline)
+            outcome = await self._send(
+                out.service, out.method, envelope, out.body, deadline, bounded
+            )
             if outcome.status != 200:
                 raise outcome_to_error(outcome, out.service, out.method)
             if out.response is None:
@@ -303,14 +307,20 @@ class Runtime:
             raise
 
     async def _send(
-        self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
+        self,
+        service: str,
+        method: str,
+        envelope: Envelope,
+        body: bytes,
+        deadline: float | None,
+        bounded: bool,
     ) -> Outcome:
         if service in self.running:
             handler = self.rpcs.get((service, method))
             if handler is None:
                 raise MethodNotFound(f"{service} has no method {method!r}")
             return await invoke_rpc(self, handler, envelope, body)
-        return await self.remote.send(service, method, envelope, body, deadline)
+        return await self.remote.send(service, method, envelope, body, deadline, bounded=bounded)
 
     async def invoke_fallback(self, target: str, out: Outgoing) -> Any:
         """Fallback(to="service.method"): the same request, sent to another method."""

@@ -55,7 +55,11 @@ class MemoryRegistry:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="registry ttl")
 
     async def heartbeat(self, instance: Instance, *, ttl: float) -> None:
-        await self.register(instance, ttl=ttl)
+        known = self._entries.get(instance.service, {}).get(instance.id)
+        if known is None:
+            await self.register(instance, ttl=ttl)
+        else:  # only the deadline moves: a health a registrar set is kept
+            self._entries[instance.service][instance.id] = (known[0], self._clock.monotonic() + ttl)
 
     async def deregister(self, instance: Instance) -> None:
         known = self._entries.get(instance.service, {}).pop(instance.id, None)
