@@ -32,7 +32,7 @@ cli = typer.Typer(
 out = Console()
 
 
-Url = Annotated[str, typer.Option("--url", help="Where the app serves HTTP.")]
+Url = Annotated[str, typer.Option("--url", help="Where the app serves HTTP.")]  # publish
 
 
 def main() -> None:
@@ -46,22 +46,29 @@ def run(
         list[str] | None, typer.Option("--only", help="Run only this service (repeatable).")
     ] = None,
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (0: any free one).")] = None,
+    broker: Annotated[str | None, typer.Option(help="Override the app's broker URL.")] = None,
+    registry: Annotated[str | None, typer.Option(help="Override the app's registry URL.")] = None,
+    directory: Annotated[str | None, typer.Option("--dir", help="Local state directory.")] = None,
+    ttl: Annotated[float | None, typer.Option(help="Registration TTL in seconds.")] = None,
 ) -> None:
     """Run the app's services in this process until Ctrl-C or SIGTERM."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )
+    overrides: dict[str, Any] = {
+        "only": only or None,
+        "host": host,
+        "port": port,
+        "broker": broker,
+        "registry": registry,
+        "directory": directory,
+        "registration_ttl": ttl,
+    }
+    changes = {key: value for key, value in overrides.items() if value is not None}
 
     async def serve() -> None:
         app = load_app(app_spec)
-        changes: dict[str, Any] = {}
-        if only:
-            changes["only"] = only
-        if host is not None:
-            changes["host"] = host
-        if port is not None:
-            changes["port"] = port
         app = app.replace(**changes) if changes else app
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -73,6 +80,21 @@ def run(
             err.print("[dim]stopping: draining in-flight work…[/]")
 
     _run(serve)
+
+
+@cli.command()
+def up(
+    app_spec: Annotated[str, typer.Argument(metavar="MODULE:APP", help="e.g. examples.shop:app")],
+    replicas: Annotated[
+        list[str] | None, typer.Option("--replicas", help="SERVICE=N (repeatable).")
+    ] = None,
+    directory: Annotated[str, typer.Option("--dir", help="Local state directory.")] = ".interlink",
+    ttl: Annotated[float, typer.Option(help="Registration TTL in seconds.")] = 10.0,
+) -> None:
+    """Run every service in its own process on the embedded broker and registry."""
+    from interlink.cli._up import supervise
+
+    _run(lambda: supervise(app_spec, replicas or [], directory, ttl))
 
 
 def _print_started(app: App) -> None:
@@ -96,15 +118,24 @@ def _print_started(app: App) -> None:
 def call(
     target: Annotated[str, typer.Argument(metavar="SERVICE.METHOD")],
     payload: Annotated[str, typer.Argument(metavar="JSON")],
-    url: Url = DEFAULT_URL,
+    url: Annotated[str | None, typer.Option("--url", help="Call this address directly.")] = None,
+    directory: Annotated[str, typer.Option("--dir", help="Local state directory.")] = ".interlink",
     timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 10.0,
 ) -> None:
-    """Call an RPC and print its JSON result."""
+    """Call an RPC and print its JSON result.
 
-    from interlink.cli._remote import parse_json, remote_call
+    Without --url: through the embedded registry when one is running here (interlink up),
+    else at http://127.0.0.1:8000.
+    """
+    from interlink.cli._remote import embedded_registry, parse_json, registry_call, remote_call
+
+    body = parse_json(payload)
 
     async def go() -> Any:
-        return await remote_call(url, target, parse_json(payload), timeout)
+        registry = None if url is not None else embedded_registry(directory)
+        if registry is not None:
+            return await registry_call(registry, target, body, timeout)
+        return await remote_call(url or DEFAULT_URL, target, body, timeout)
 
     result = _run(go)
     out.print_json(data=result)
@@ -129,12 +160,31 @@ cli.add_typer(dlq, name="dlq")
 
 
 @cli.command()
-def services(url: Url = DEFAULT_URL) -> None:
-    """List the services a running app serves and the instances its registry knows."""
-    from interlink.cli._remote import fetch_services
+def services(
+    url: Annotated[str | None, typer.Option("--url", help="Ask this app directly.")] = None,
+    directory: Annotated[str, typer.Option("--dir", help="Local state directory.")] = ".interlink",
+) -> None:
+    """List services and their instances: health, version and address.
 
-    info = _run(lambda: fetch_services(url))
-    table = Table(title=f"services at {url} (registry {info['registry']})", title_justify="left")
+    Without --url: from the embedded registry when one is running here, else the app at
+    http://127.0.0.1:8000.
+    """
+    from interlink.cli._remote import embedded_registry, fetch_services, registry_services
+
+    registry = None if url is not None else embedded_registry(directory)
+    if registry is not None:
+        listing = _run(lambda: registry_services(registry))
+        table = Table(title=f"registry {registry}", title_justify="left")
+        for column in ("service", "instance", "health", "version", "address"):
+            table.add_column(column)
+        for name, instances in sorted(listing.items()):
+            for i in instances:
+                table.add_row(name, i["id"], i["health"], i["version"], i["url"])
+        out.print(table)
+        return
+    target = url or DEFAULT_URL
+    info = _run(lambda: fetch_services(target))
+    table = Table(title=f"services at {target} (registry {info['registry']})", title_justify="left")
     for column in ("service", "version", "rpcs", "subscriptions", "instances"):
         table.add_column(column)
     registered = info.get("registered", {})

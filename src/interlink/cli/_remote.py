@@ -14,7 +14,54 @@ from interlink._wire import outcome_to_error
 from interlink.cli._load import CliError
 from interlink.transport.http import HttpClient
 
-__all__ = ["fetch_services", "parse_json", "post_publish", "remote_call"]
+__all__ = [
+    "embedded_registry",
+    "fetch_services",
+    "parse_json",
+    "post_publish",
+    "registry_call",
+    "registry_services",
+    "remote_call",
+]
+
+
+def embedded_registry(directory: str) -> str | None:
+    """The URL of the embedded registry ``interlink up`` (or an app) runs here, if any."""
+    from interlink.embedded import EmbeddedNats
+
+    return EmbeddedNats(directory).running_url()
+
+
+async def registry_call(registry: str, target: str, body: bytes, timeout: float) -> Any:
+    """Call through discovery (with the default policy), as a service would."""
+    import interlink as il
+
+    service, dot, method = target.partition(".")
+    if not dot or not service or not method:
+        raise CliError(f"expected SERVICE.METHOD, got {target!r}", 2)
+    client = il.App([il.Service("cli")], registry=registry, serve_http=False)
+    async with client:
+        try:
+            return await client.call(target, msgspec.Raw(body), timeout=timeout)
+        except CallError as exc:
+            raise CliError(_describe(exc)) from None
+
+
+async def registry_services(registry: str) -> dict[str, list[dict[str, Any]]]:
+    from interlink.discovery import registry_from_url
+
+    backend = registry_from_url(registry)
+    await backend.connect()
+    try:
+        return {
+            name: [
+                {"id": i.id, "url": i.url, "version": i.version, "health": str(i.health)}
+                for i in await backend.resolve(name)
+            ]
+            for name in await backend.services()
+        }
+    finally:
+        await backend.close()
 
 
 def parse_json(text: str) -> bytes:
