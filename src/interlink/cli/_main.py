@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from interlink._app import App
-from interlink.cli._load import load_app
+from interlink.cli._load import CliError, load_app
 from interlink.cli._messaging import dlq, tail
 from interlink.cli._runner import err
 from interlink.cli._runner import run_async as _run
@@ -153,6 +153,58 @@ def publish(
 
     _run(lambda: post_publish(url, topic, parse_json(payload), key))
     out.print(f"published to {topic}")
+
+
+@cli.command()
+def registrar(
+    registry: Annotated[str, typer.Option(help="The registry to watch over.")] = "embedded",
+    directory: Annotated[str, typer.Option("--dir", help="Local state directory.")] = ".interlink",
+    mode: Annotated[str, typer.Option(help="http (GET /health/ready) or tcp.")] = "http",
+    interval: Annotated[float, typer.Option(help="Seconds between probe rounds.")] = 5.0,
+    passing_after: Annotated[int, typer.Option(help="Good probes before passing.")] = 1,
+    critical_after: Annotated[int, typer.Option(help="Bad probes before critical.")] = 3,
+    deregister_after: Annotated[
+        float, typer.Option(help="Remove an instance critical this many seconds.")
+    ] = 60.0,
+) -> None:
+    """Probe every registered instance and keep its health in the registry (third-party
+    registration), until Ctrl-C or SIGTERM."""
+    from interlink.discovery import registry_from_url
+    from interlink.discovery._registrar import ProbeSettings, Registrar
+
+    if mode not in ("http", "tcp"):
+        raise typer.BadParameter("mode is http or tcp")
+    settings = ProbeSettings(
+        mode="tcp" if mode == "tcp" else "http",
+        interval=interval,
+        success_before_passing=passing_after,
+        failures_before_critical=critical_after,
+        deregister_critical_after=deregister_after,
+        ttl=max(30.0, interval * 6),
+    )
+
+    async def watch_over() -> None:
+        backend = registry_from_url(registry, directory=directory)
+        if registry == "embedded":
+            from interlink.cli._remote import embedded_registry
+
+            running = embedded_registry(directory)
+            if running is None:
+                raise CliError(f"no embedded registry is running for {directory}")
+            backend = registry_from_url(running)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await backend.connect()
+        try:
+            async with Registrar(backend, settings=settings):
+                err.print(f"registrar: probing every {interval}s over {mode}; Ctrl-C stops")
+                await stop.wait()
+        finally:
+            await backend.close()
+
+    _run(watch_over)
 
 
 cli.command()(tail)
