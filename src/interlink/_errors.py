@@ -117,6 +117,9 @@ class CallError(InterlinkError):
     retry_after: float | None = None
     """Seconds the caller should wait before trying again, when the callee or a policy knows."""
 
+    retryable: bool = False
+    """The callee declared that repeating the request is safe (an idempotent handler)."""
+
 
 class ServiceUnavailable(CallError):
     """There was nobody to send the call to (no instances, or the connection was refused)."""

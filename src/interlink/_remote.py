@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from interlink._errors import ServiceUnavailable
+from interlink._errors import CallError, ServiceUnavailable
 from interlink.transport.http import HttpClient
 
 if TYPE_CHECKING:
@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from interlink._wire import Outcome
     from interlink.discovery._cache import Discovery
 
-__all__ = ["RemoteCalls"]
+__all__ = ["IDEMPOTENT", "RemoteCalls"]
 
 MAX_INSTANCES = 3
+IDEMPOTENT = "idempotent"
+"""Instance metadata: the comma-separated methods its handlers declare idempotent."""
 
 
 class RemoteCalls:
@@ -57,6 +59,11 @@ class RemoteCalls:
                 if len(tried) >= MAX_INSTANCES:
                     raise
                 continue
+            except CallError as exc:
+                balancer.finished(instance, self._clock.monotonic() - started, True)
+                if method in instance.metadata.get(IDEMPOTENT, "").split(","):
+                    exc.retryable = True  # the callee said repeating this is safe
+                raise
             except BaseException:
                 balancer.finished(instance, self._clock.monotonic() - started, True)
                 raise

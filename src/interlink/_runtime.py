@@ -24,7 +24,7 @@ from interlink._errors import (
 from interlink._handlers import Rpc
 from interlink._invoke import invoke_rpc
 from interlink._policies import PolicySet
-from interlink._remote import RemoteCalls
+from interlink._remote import IDEMPOTENT, RemoteCalls
 from interlink._wire import Outcome, outcome_to_error
 from interlink.broker import Broker, broker_from_url
 from interlink.broker._consumer import Consumer
@@ -142,6 +142,11 @@ class Runtime:
                 address=address,
                 port=port,
                 version=service.version,
+                # Callers learn from discovery which methods are safe to retry after a
+                # failure mid-call (the callee declares idempotency, not the caller).
+                metadata={
+                    IDEMPOTENT: ",".join(sorted(n for n, r in service.rpcs.items() if r.idempotent))
+                },
             )
             for service in self.running.values()
         ]
