@@ -269,6 +269,7 @@ class App:
         *,
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> RespT: ...
 
     @overload
@@ -280,6 +281,7 @@ class App:
         returns: type[T],
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> T: ...
 
     @overload
@@ -290,6 +292,7 @@ class App:
         *,
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> Any: ...
 
     async def call(
@@ -300,10 +303,11 @@ class App:
         returns: Any = None,
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> Any:
         """Call an RPC from outside any handler (a script, a test, a CLI)."""
         return await self.context().call(
-            target, message, returns=returns, timeout=timeout, policy=policy
+            target, message, returns=returns, timeout=timeout, policy=policy, key=key
         )
 
     async def publish(self, topic: str, message: Any, *, key: str | None = None) -> None:

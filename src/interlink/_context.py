@@ -33,6 +33,7 @@ class Dispatcher(Protocol):
         returns: Any,
         timeout: float | None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> Any: ...
 
     def prepare_event(
@@ -109,6 +110,7 @@ class Context:
         *,
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> RespT: ...
 
     @overload
@@ -120,6 +122,7 @@ class Context:
         returns: type[T],
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> T: ...
 
     @overload
@@ -130,6 +133,7 @@ class Context:
         *,
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> Any: ...
 
     async def call(
@@ -140,14 +144,17 @@ class Context:
         returns: Any = None,
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> Any:
         """Call an RPC: a handler object (typed result) or ``"service.method"``.
 
         The call inherits this context's correlation id, trace and deadline; ``timeout`` (and
         the handler's declared timeout) can only shorten the deadline. Without ``returns`` a
         by-name call gives decoded JSON. ``policy`` replaces the App's policy for this call.
+        ``key`` asks for affinity: with a ring-hash balancer, calls with the same key go to the
+        same instance while it is up.
         """
-        return await self._dispatcher.call(self, target, message, returns, timeout, policy)
+        return await self._dispatcher.call(self, target, message, returns, timeout, policy, key)
 
     @overload
     async def request(

@@ -223,8 +223,10 @@ class Runtime:
         returns: Any,
         timeout: float | None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> Any:
         out = self._outgoing(parent, target, message, returns)
+        out.key = key
         if out.timeout is not None:
             timeout = out.timeout if timeout is None else min(timeout, out.timeout)
         now = self.clock.time()
@@ -292,9 +294,7 @@ class Runtime:
             data=msgspec.Raw(out.body),
         )
         try:
-            outcome = await self._send(
-                out.service, out.method, envelope, out.body, deadline, bounded
-            )
+            outcome = await self._send(out, envelope, deadline, bounded)
             if outcome.status != 200:
                 raise outcome_to_error(outcome, out.service, out.method)
             if out.response is None:
@@ -312,20 +312,17 @@ class Runtime:
             raise
 
     async def _send(
-        self,
-        service: str,
-        method: str,
-        envelope: Envelope,
-        body: bytes,
-        deadline: float | None,
-        bounded: bool,
+        self, out: Outgoing, envelope: Envelope, deadline: float | None, bounded: bool
     ) -> Outcome:
+        service, method, body = out.service, out.method, out.body
         if service in self.running:
             handler = self.rpcs.get((service, method))
             if handler is None:
                 raise MethodNotFound(f"{service} has no method {method!r}")
             return await invoke_rpc(self, handler, envelope, body)
-        return await self.remote.send(service, method, envelope, body, deadline, bounded=bounded)
+        return await self.remote.send(
+            service, method, envelope, body, deadline, out.key, bounded=bounded
+        )
 
     async def invoke_fallback(self, target: str, out: Outgoing) -> Any:
         """Fallback(to="service.method"): the same request, sent to another method."""
@@ -397,6 +394,7 @@ class Outgoing:
         "clock",
         "id",
         "idempotent",
+        "key",
         "method",
         "parent",
         "response",
@@ -423,6 +421,7 @@ class Outgoing:
         self.idempotent = idempotent
         self.timeout = timeout
         self.id = new_id()
+        self.key: str | None = None
         self.clock: Clock = SYSTEM_CLOCK
 
     def __eq__(self, other: object) -> bool:

@@ -75,6 +75,7 @@ class TestApp:
         *,
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> RespT: ...
 
     @overload
@@ -86,6 +87,7 @@ class TestApp:
         returns: type[T],
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> T: ...
 
     @overload
@@ -96,6 +98,7 @@ class TestApp:
         *,
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> Any: ...
 
     async def call(
@@ -106,8 +109,11 @@ class TestApp:
         returns: Any = None,
         timeout: float | None = None,
         policy: Policy | None = None,
+        key: str | None = None,
     ) -> Any:
-        return await self.app.call(target, message, returns=returns, timeout=timeout, policy=policy)
+        return await self.app.call(
+            target, message, returns=returns, timeout=timeout, policy=policy, key=key
+        )
 
     async def publish(self, topic: str, message: Any, *, key: str | None = None) -> None:
         await self.app.publish(topic, message, key=key)
