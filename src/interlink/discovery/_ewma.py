@@ -40,7 +40,7 @@ class PeakEwma:
     measurement then replaces that guess.
     """
 
-    __slots__ = ("_clock", "_default", "_estimates", "_random", "_tau")
+    __slots__ = ("_clock", "_default", "_estimates", "_now", "_random", "_tau")
 
     def __init__(
         self,
@@ -55,6 +55,7 @@ class PeakEwma:
             raise ValueError(f"decay must be positive, not {decay!r}")
         self._default = _seconds(default_rtt)
         self._clock = clock
+        self._now = clock.monotonic  # bound once: read on every pick
         self._random = random.Random(seed).random
         self._estimates: InstanceTable[_Estimate] = InstanceTable(_Estimate)
 
@@ -64,11 +65,13 @@ class PeakEwma:
             return instances[0]
         table = self._estimates
         aligned = table.aligned if instances is table.seen else self._align(instances)
-        first = int(self._random() * n)
-        second = int(self._random() * (n - 1))
+        # One draw for both: the fraction left after taking ``first`` is itself uniform.
+        draw = self._random() * n
+        first = int(draw)
+        second = int((draw - first) * (n - 1))
         if second >= first:
             second += 1
-        now = self._clock.monotonic()
+        now = self._now()
         # A uniform ordered pair: keeping ``first`` on a tie is a fair coin (see PowerOfTwoChoices).
         if self._load(aligned[second], now) < self._load(aligned[first], now):
             return instances[second]

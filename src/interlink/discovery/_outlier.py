@@ -149,14 +149,16 @@ class OutlierEjecting:
     """A :class:`LoadBalancer` link: ``balancer`` picks among the instances ``detector`` keeps,
     and every finished call is recorded in ``detector``."""
 
-    __slots__ = ("balancer", "detector")
+    __slots__ = ("_filter", "_pick", "balancer", "detector")
 
     def __init__(self, balancer: LoadBalancer, detector: OutlierDetector) -> None:
         self.balancer = balancer
         self.detector = detector
+        self._pick = balancer.pick  # bound once: pick is on every call's path
+        self._filter = detector.filter
 
     def pick(self, instances: Sequence[Instance], key: str | None = None) -> Instance:
-        return self.balancer.pick(self.detector.filter(instances), key)
+        return self._pick(self._filter(instances), key)
 
     def started(self, instance: Instance) -> None:
         self.balancer.started(instance)

@@ -75,8 +75,10 @@ class PowerOfTwoChoices:
             return instances[0]
         loads = self._loads
         aligned = loads.aligned if instances is loads.seen else loads.align(instances)
-        first = int(self._random() * n)
-        second = int(self._random() * (n - 1))
+        # One draw for both: the fraction left after taking ``first`` is itself uniform.
+        draw = self._random() * n
+        first = int(draw)
+        second = int((draw - first) * (n - 1))
         if second >= first:
             second += 1
         # (first, second) is a uniform ordered pair, so keeping ``first`` on a tie is already a
