@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.aio.msg import Msg
     from nats.js import JetStreamContext
+    from nats.js.api import ConsumerConfig
 
     from interlink.embedded import EmbeddedNats
 
@@ -132,11 +134,30 @@ class NatsBroker:
             max_ack_pending=self.settings.max_ack_pending,
             inactive_threshold=None if group is not None else 30.0,
         )
-        durable = None if group is None else consumer_name(group)
-        pull = await self.jetstream.pull_subscribe(
-            topic, durable=durable, stream=stream_name(topic), config=config
+        stream = stream_name(topic)
+        name = await self._consumer(stream, topic, group, config)
+        subscription = NatsSubscription(
+            topic, self.connection, stream=stream, consumer=name, batch=min(max_in_flight, 256)
         )
-        return NatsSubscription(topic, pull, batch=min(max_in_flight, 256))
+        await subscription.open()
+        return subscription
+
+    async def _consumer(
+        self, stream: str, topic: str, group: str | None, config: ConsumerConfig
+    ) -> str:
+        """The group's durable consumer (created unless it exists), or a fresh ephemeral one."""
+        import nats.js.errors
+
+        config.filter_subject = topic
+        if group is None:
+            config.name = uuid.uuid4().hex
+        else:
+            config.name = config.durable_name = consumer_name(group)
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await self.jetstream.consumer_info(stream, config.name)
+                return config.name
+        await self.jetstream.add_consumer(stream, config=config)
+        return config.name
 
     async def open_inbox(self) -> NatsInbox:
         address = self.connection.new_inbox()
