@@ -76,15 +76,24 @@ class NatsRegistry:
             await self._embedded.stop()
 
     async def register(self, instance: Instance, *, ttl: float) -> None:
-        js = self._jetstream()
-        await js.publish(
-            f"$KV.{self._bucket}.{_key(instance)}",
-            instance.to_bytes(),
-            msg_ttl=max(1, math.ceil(ttl)),
-        )
+        await self._put(_key(instance), instance.to_bytes(), ttl)
 
     async def heartbeat(self, instance: Instance, *, ttl: float) -> None:
-        await self.register(instance, ttl=ttl)
+        """A key's TTL restarts only when it is written: write back what is stored (a health
+        a registrar set is kept), or the instance if its entry already lapsed."""
+        import nats.js.errors
+
+        key = _key(instance)
+        try:
+            entry = await self._store().get(key)
+        except nats.js.errors.KeyNotFoundError:
+            entry = None
+        value = entry.value if entry is not None and entry.value else instance.to_bytes()
+        await self._put(key, value, ttl)
+
+    async def _put(self, key: str, value: bytes, ttl: float) -> None:
+        subject = f"$KV.{self._bucket}.{key}"
+        await self._jetstream().publish(subject, value, msg_ttl=max(1, math.ceil(ttl)))
 
     async def deregister(self, instance: Instance) -> None:
         import nats.js.errors

@@ -186,3 +186,15 @@ async def test_a_killed_process_lapses_after_its_ttl(
             proc.kill()
             await proc.wait()
         await registry.close()
+
+
+async def test_a_heartbeat_keeps_the_stored_entry(backend: RegistryBackend) -> None:
+    """A registrar's verdict survives the owner's heartbeats; only the TTL moves."""
+    registry = backend.registry
+    service = unique("judged")
+    own = inst(service, 1)
+    await registry.register(own, ttl=30)
+    await registry.register(own.with_health(Health.CRITICAL), ttl=30)  # as a registrar would
+    await registry.heartbeat(own, ttl=30)
+    assert [i.health for i in await registry.resolve(service)] == [Health.CRITICAL]
+    await registry.deregister(own)
