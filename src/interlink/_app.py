@@ -13,7 +13,8 @@ from interlink._context import Context
 from interlink._errors import DefinitionError
 from interlink._policies import PolicyFactory, default_policy
 from interlink._service import Service
-from interlink.discovery._balancer import LoadBalancer, RoundRobin
+from interlink.discovery._balancer import LoadBalancer
+from interlink.discovery._factory import balancer
 from interlink.resilience import Policy
 from interlink.resilience._events import Listener
 
@@ -86,7 +87,7 @@ class App:
         directory: str = ".interlink",
         outboxes: Sequence[Outbox[Any]] = (),
         registration_ttl: float | timedelta = 10.0,
-        load_balancer: Callable[[], LoadBalancer] = RoundRobin,
+        load_balancer: Callable[[], LoadBalancer] | None = None,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -120,7 +121,8 @@ class App:
             directory=directory,
             outboxes=tuple(outboxes),
             registration_ttl=_seconds(registration_ttl),
-            load_balancer=load_balancer,
+            # Built here, not as the default argument: it must run on this App's clock.
+            load_balancer=load_balancer or balancer("p2c", clock=clock),
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -206,7 +208,8 @@ class App:
 
     @property
     def load_balancer(self) -> Callable[[], LoadBalancer]:
-        """Makes the balancer for each target service (one per target)."""
+        """Makes the balancer for each target service (one per target). Default: power of two
+        choices on calls in flight, with outlier ejection (``interlink.discovery.balancer``)."""
         return self._config.load_balancer
 
     @property

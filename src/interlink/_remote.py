@@ -7,6 +7,7 @@ balancer and returned. Retries with backoff are the policy's job, above this.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from interlink._errors import CallError, ServiceUnavailable
@@ -63,6 +64,9 @@ class RemoteCalls:
                 balancer.finished(instance, self._clock.monotonic() - started, True)
                 if method in instance.metadata.get(IDEMPOTENT, "").split(","):
                     exc.retryable = True  # the callee said repeating this is safe
+                raise
+            except asyncio.CancelledError:  # the caller gave up (a losing hedge): no fault of it
+                balancer.finished(instance, self._clock.monotonic() - started, False)
                 raise
             except BaseException:
                 balancer.finished(instance, self._clock.monotonic() - started, True)

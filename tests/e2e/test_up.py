@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import interlink as il
-from interlink.discovery import LoadBalancer, RoundRobin, registry_from_url
+from interlink.discovery import LoadBalancer, RoundRobin, balancer, registry_from_url
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,3 +119,17 @@ async def test_calls_spread_and_a_killed_replica_costs_the_caller_nothing(up: st
             assert len(answers) == 300
         finally:
             await registry.close()
+
+
+async def test_a_slow_replica_gets_less_traffic_under_p2c_and_peak_ewma(up: str) -> None:
+    """Replica 0 answers in 30 ms, the others in 2 ms: round robin keeps sending it a third."""
+    shares: dict[str, float] = {}
+    for kind in ("round_robin", "p2c", "peak_ewma"):
+        async with client(up, balancer(kind, eject=False)) as app:
+            await load(app, 30, 6)  # warm: connections open, estimates formed
+            answers = await load(app, 240, 6)
+        shares[kind] = sum(a["replica"] == 0 for a in answers) / len(answers)
+    print("slow-replica share by balancer:", shares)
+    assert shares["round_robin"] > 0.3, shares
+    assert shares["p2c"] < shares["round_robin"] - 0.1, shares
+    assert shares["peak_ewma"] < shares["round_robin"] - 0.1, shares
