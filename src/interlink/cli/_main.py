@@ -129,9 +129,8 @@ def call(
     """
     from interlink.cli._remote import embedded_registry, parse_json, registry_call, remote_call
 
-    body = parse_json(payload)
-
     async def go() -> Any:
+        body = parse_json(payload)
         registry = None if url is not None else embedded_registry(directory)
         if registry is not None:
             return await registry_call(registry, target, body, timeout)
