@@ -1,4 +1,4 @@
-"""The running side of an App: backends, servers, consumers, and how calls are dispatched."""
+"""The running side of an App: backends, servers, consumers, registration, events."""
 
 from __future__ import annotations
 
@@ -11,18 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from interlink._clock import SYSTEM_CLOCK, Clock
-from interlink._codec import Codec, codec_for, encode_any
+from interlink._calls import Calls
+from interlink._codec import encode_any
 from interlink._context import Context
 from interlink._envelope import Envelope, format_time, new_id, new_traceparent
-from interlink._errors import (
-    CallError,
-    DeadlineExceeded,
-    InterlinkError,
-    MethodNotFound,
-)
+from interlink._errors import DeadlineExceeded
 from interlink._handlers import Rpc
-from interlink._invoke import invoke_rpc
 from interlink._policies import PolicySet
 from interlink._remote import IDEMPOTENT, RemoteCalls
 from interlink._wire import Outcome, outcome_to_error
@@ -62,15 +56,8 @@ class Runtime:
         self.registry: Registry
         self.http: HttpClient
         self.server: HttpServer | None = None
-        self._codecs: dict[Any, Codec[Any]] = {}
         self._stack = contextlib.AsyncExitStack()
-        self.policies = PolicySet(
-            app.policies,
-            app.default_policy,
-            app.clock,
-            self.invoke_fallback,
-            app.policy_listeners,
-        )
+        self.calls = Calls(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -213,7 +200,11 @@ class Runtime:
         loop = asyncio.get_running_loop()
         return asyncio.timeout_at(loop.time() + (deadline - self.clock.time()))
 
-    # -- calls --------------------------------------------------------------------------------
+    # -- calls ---------------------------------------------------------------------------------
+
+    @property
+    def policies(self) -> PolicySet:
+        return self.calls.policies
 
     async def call(
         self,
@@ -225,115 +216,7 @@ class Runtime:
         policy: Policy | None = None,
         key: str | None = None,
     ) -> Any:
-        out = self._outgoing(parent, target, message, returns)
-        out.key = key
-        if out.timeout is not None:
-            timeout = out.timeout if timeout is None else min(timeout, out.timeout)
-        now = self.clock.time()
-        deadline = parent.deadline
-        if timeout is not None:
-            deadline = now + timeout if deadline is None else min(deadline, now + timeout)
-        if deadline is not None and deadline <= now:
-            raise DeadlineExceeded(f"no time left to call {out.service}.{out.method}")
-        policy = (
-            self.policies.for_service(out.service)
-            if policy is None
-            else self.policies.adopt(policy)
-        )
-        if policy is None:
-            return await self._attempt(deadline, out)
-        # The policy counts time on its own clock's monotonic(); the wire carries wall time.
-        out.clock = policy.clock
-        monotonic = None if deadline is None else policy.clock.monotonic() + (deadline - now)
-        return await policy.execute_with_deadline(monotonic, self._attempt_on_policy_clock, out)
-
-    def _outgoing(
-        self, parent: Context, target: Rpc[Any, Any] | str, message: Any, returns: Any
-    ) -> Outgoing:
-        if isinstance(target, Rpc):
-            return Outgoing(
-                parent=parent,
-                service=target.service,
-                method=target.name,
-                body=target.request.encode(message),
-                response=target.response,
-                idempotent=target.idempotent,
-                timeout=target.timeout,
-            )
-        service, method = _split_target(target)
-        local = self.rpcs.get((service, method))
-        return Outgoing(
-            parent=parent,
-            service=service,
-            method=method,
-            body=encode_any(message),
-            response=None if returns is None else self._codec(returns),
-            idempotent=local is not None and local.idempotent,
-            timeout=None if local is None else local.timeout,
-        )
-
-    async def _attempt_on_policy_clock(self, deadline: float | None, out: Outgoing) -> Any:
-        # The policy already holds this attempt to ``deadline`` with its own timer.
-        wall = None if deadline is None else self.clock.time() + (deadline - out.clock.monotonic())
-        return await self._attempt(wall, out, bounded=deadline is not None)
-
-    async def _attempt(
-        self, deadline: float | None, out: Outgoing, *, bounded: bool = False
-    ) -> Any:
-        """One try. Every attempt of a call shares the envelope id: the idempotency key."""
-        parent = out.parent
-        envelope = Envelope(
-            id=out.id,
-            source=f"/{parent.service}",
-            type=f"{out.service}.{out.method}",
-            specversion="1.0",
-            traceparent=new_traceparent(parent.traceparent),
-            correlationid=parent.correlation_id,
-            causationid=parent.message_id,
-            deadline=None if deadline is None else format_time(deadline),
-            data=msgspec.Raw(out.body),
-        )
-        try:
-            outcome = await self._send(out, envelope, deadline, bounded)
-            if outcome.status != 200:
-                raise outcome_to_error(outcome, out.service, out.method)
-            if out.response is None:
-                return msgspec.json.decode(outcome.body)
-            return out.response.decode(outcome.body)
-        except InterlinkError as exc:
-            # Retrying is safe only if the handler is idempotent, or the failure proves the
-            # request never ran; anything else may have had its effect already.
-            if not (
-                out.idempotent
-                or getattr(exc, "not_processed", False)
-                or getattr(exc, "retryable", False)
-            ):
-                exc.non_retryable = True
-            raise
-
-    async def _send(
-        self, out: Outgoing, envelope: Envelope, deadline: float | None, bounded: bool
-    ) -> Outcome:
-        service, method, body = out.service, out.method, out.body
-        if service in self.running:
-            handler = self.rpcs.get((service, method))
-            if handler is None:
-                raise MethodNotFound(f"{service} has no method {method!r}")
-            return await invoke_rpc(self, handler, envelope, body)
-        return await self.remote.send(
-            service, method, envelope, body, deadline, out.key, bounded=bounded
-        )
-
-    async def invoke_fallback(self, target: str, out: Outgoing) -> Any:
-        """Fallback(to="service.method"): the same request, sent to another method."""
-        returns = None if out.response is None else out.response.type
-        return await self.call(out.parent, target, msgspec.Raw(out.body), returns, None)
-
-    def _codec(self, tp: Any) -> Codec[Any]:
-        codec = self._codecs.get(tp)
-        if codec is None:
-            codec = self._codecs[tp] = codec_for(tp)
-        return codec
+        return await self.calls.call(parent, target, message, returns, timeout, policy, key)
 
     # -- events -------------------------------------------------------------------------------
 
@@ -378,65 +261,5 @@ class Runtime:
         return (
             msgspec.json.decode(reply.body)
             if returns is None
-            else self._codec(returns).decode(reply.body)
+            else self.calls.codec(returns).decode(reply.body)
         )
-
-
-class Outgoing:
-    """One call on its way out: what every attempt of it needs.
-
-    Equal (and hashing alike) when the target and the encoded request are the same, which is
-    what ``Fallback(cached=…)`` keys its last good answers on.
-    """
-
-    __slots__ = (
-        "body",
-        "clock",
-        "id",
-        "idempotent",
-        "key",
-        "method",
-        "parent",
-        "response",
-        "service",
-        "timeout",
-    )
-
-    def __init__(
-        self,
-        *,
-        parent: Context,
-        service: str,
-        method: str,
-        body: bytes,
-        response: Codec[Any] | None,
-        idempotent: bool,
-        timeout: float | None,
-    ) -> None:
-        self.parent = parent
-        self.service = service
-        self.method = method
-        self.body = body
-        self.response = response
-        self.idempotent = idempotent
-        self.timeout = timeout
-        self.id = new_id()
-        self.key: str | None = None
-        self.clock: Clock = SYSTEM_CLOCK
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Outgoing) and (self.service, self.method, self.body) == (
-            other.service,
-            other.method,
-            other.body,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.service, self.method, self.body))
-
-
-def _split_target(target: str) -> tuple[str, str]:
-    service, dot, method = target.partition(".")
-    if not dot or not service or not method:
-        raise CallError(f"a call target is 'service.method', not {target!r}")
-    return service, method

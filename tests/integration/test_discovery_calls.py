@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 import interlink as il
-from interlink.discovery import MemoryRegistry
+from interlink.discovery import MemoryRegistry, RoundRobin
 
 
 def replica(identity: str) -> il.Service:
@@ -26,7 +26,10 @@ async def test_calls_round_robin_across_registered_instances() -> None:
     second = il.App([replica("second")], registry=registry, port=0)
     async with first, second:
         assert len(await registry.resolve("inventory")) == 2
-        async with il.App([il.Service("orders")], registry=registry, serve_http=False) as caller:
+        caller = il.App(
+            [il.Service("orders")], registry=registry, serve_http=False, load_balancer=RoundRobin
+        )
+        async with caller:
             answers = Counter([await caller.call("inventory.whoami", {}) for _ in range(10)])
     assert answers == {"first": 5, "second": 5}
 

@@ -19,7 +19,9 @@ async def test_dead_instances_turn_critical_then_are_removed_live_ones_stay(mode
         mode=mode, failures_before_critical=2, deregister_critical_after=30, interval=5, ttl=3600
     )
     dead = Instance(id="inventory-dead", service="inventory", address="127.0.0.1", port=free_port())
-    async with il.App([il.Service("inventory")], registry=registry, port=0, registration_ttl=3600) as app:
+    async with il.App(
+        [il.Service("inventory")], registry=registry, port=0, registration_ttl=3600
+    ) as app:
         (live,) = app.runtime.instances
         await registry.register(dead, ttl=3600)
         registrar = Registrar(registry, settings=settings, clock=clock)
@@ -28,7 +30,9 @@ async def test_dead_instances_turn_critical_then_are_removed_live_ones_stay(mode
         assert first == {live.id: Health.PASSING, dead.id: Health.PASSING}  # one failure: not yet
         second = await registrar.probe_once()
         assert second[dead.id] is Health.CRITICAL
-        assert {i.id: i.health for i in await registry.resolve("inventory")}[dead.id] is Health.CRITICAL
+        assert {i.id: i.health for i in await registry.resolve("inventory")}[
+            dead.id
+        ] is Health.CRITICAL
 
         clock.advance(29)
         await registrar.probe_once()
@@ -42,7 +46,9 @@ async def test_dead_instances_turn_critical_then_are_removed_live_ones_stay(mode
 async def test_a_recovered_instance_passes_again() -> None:
     registry = MemoryRegistry()
     settings = ProbeSettings(failures_before_critical=1, success_before_passing=2, ttl=3600)
-    async with il.App([il.Service("pricing")], registry=registry, port=0, registration_ttl=3600) as app:
+    async with il.App(
+        [il.Service("pricing")], registry=registry, port=0, registration_ttl=3600
+    ) as app:
         (live,) = app.runtime.instances
         await registry.register(live.with_health(Health.CRITICAL), ttl=3600)
         registrar = Registrar(registry, settings=settings)
