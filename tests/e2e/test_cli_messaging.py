@@ -125,3 +125,19 @@ async def test_embedded_without_a_running_server_is_a_clear_error(tmp_path: Path
     code, _, err = await interlink("tail", "t", "--broker", "memory://")
     assert code == 1
     assert "lives inside its own process" in err
+
+
+async def test_publish_goes_to_the_embedded_broker_when_one_runs(tmp_path: Path) -> None:
+    directory = str(tmp_path / ".interlink")
+    topic = unique("cli.publish")
+    received: list[dict[str, str]] = []
+    svc = il.Service(unique("listener"))
+
+    @svc.subscribe(topic)
+    async def hear(evt: dict[str, str], ctx: il.Context) -> None:
+        received.append({**evt, "source": ctx.headers["source"]})
+
+    async with il.App([svc], broker="embedded", directory=directory, serve_http=False):
+        code, out, err = await interlink("publish", topic, '{"hello": "world"}', "--dir", directory)
+        assert (code, out.strip()) == (0, f"published to {topic}"), err
+        await eventually(lambda: received == [{"hello": "world", "source": "/cli"}])

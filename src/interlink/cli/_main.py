@@ -32,9 +32,6 @@ cli = typer.Typer(
 out = Console()
 
 
-Url = Annotated[str, typer.Option("--url", help="Where the app serves HTTP.")]  # publish
-
-
 def main() -> None:
     cli()
 
@@ -145,12 +142,22 @@ def publish(
     topic: Annotated[str, typer.Argument()],
     payload: Annotated[str, typer.Argument(metavar="JSON")],
     key: Annotated[str | None, typer.Option(help="Partition key (per-key ordering).")] = None,
-    url: Url = DEFAULT_URL,
+    url: Annotated[str | None, typer.Option("--url", help="Publish through this app.")] = None,
+    directory: Annotated[str, typer.Option("--dir", help="Local state directory.")] = ".interlink",
 ) -> None:
-    """Publish an event through a running app."""
-    from interlink.cli._remote import parse_json, post_publish
+    """Publish an event: to the embedded broker when one is running here (interlink up), else
+    through the app at http://127.0.0.1:8000."""
+    from interlink.cli._remote import broker_publish, embedded_registry, parse_json, post_publish
 
-    _run(lambda: post_publish(url, topic, parse_json(payload), key))
+    async def go() -> None:
+        body = parse_json(payload)
+        broker = None if url is not None else embedded_registry(directory)
+        if broker is not None:
+            await broker_publish(broker, topic, body, key)
+        else:
+            await post_publish(url or DEFAULT_URL, topic, body, key)
+
+    _run(go)
     out.print(f"published to {topic}")
 
 

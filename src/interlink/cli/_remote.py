@@ -15,6 +15,7 @@ from interlink.cli._load import CliError
 from interlink.transport.http import HttpClient
 
 __all__ = [
+    "broker_publish",
     "embedded_registry",
     "fetch_services",
     "parse_json",
@@ -45,6 +46,15 @@ async def registry_call(registry: str, target: str, body: bytes, timeout: float)
             return await client.call(target, msgspec.Raw(body), timeout=timeout)
         except CallError as exc:
             raise CliError(_describe(exc)) from None
+
+
+async def broker_publish(broker: str, topic: str, body: bytes, key: str | None) -> None:
+    """Publish straight to a broker, in an envelope from ``/cli``."""
+    import interlink as il
+
+    client = il.App([il.Service("cli")], broker=broker, serve_http=False)
+    async with client:
+        await client.context("cli").publish(topic, msgspec.Raw(body), key=key)
 
 
 async def registry_services(registry: str) -> dict[str, list[dict[str, Any]]]:
