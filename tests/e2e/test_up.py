@@ -81,8 +81,10 @@ def client(directory: str, balancer: Callable[[], LoadBalancer] = RoundRobin) ->
     )
 
 
-async def load(app: il.App, calls: int, concurrency: int) -> list[dict[str, int]]:
-    answers: list[dict[str, int]] = []
+async def load(
+    app: il.App, calls: int, concurrency: int, answers: list[dict[str, int]] | None = None
+) -> list[dict[str, int]]:
+    answers = [] if answers is None else answers
 
     async def worker(n: int) -> None:
         for _ in range(n):
@@ -103,8 +105,9 @@ async def test_calls_spread_and_a_killed_replica_costs_the_caller_nothing(up: st
         try:
             before = {i.id for i in await registry.resolve("inventory")}
             victim = next(a["pid"] for a in answers if a["replica"] == 1)
-            running = asyncio.create_task(load(app, 300, 6))
-            await asyncio.sleep(0.05)  # let the load get going before the kill
+            progress: list[dict[str, int]] = []
+            running = asyncio.create_task(load(app, 300, 6, progress))
+            await eventually(lambda: len(progress) >= 30)  # kill it in the middle of the load
             os.kill(victim, signal.SIGKILL)
             loop = asyncio.get_running_loop()
             killed_at = loop.time()

@@ -10,51 +10,9 @@ from collections.abc import Mapping
 
 from interlink._errors import PublishError
 from interlink.broker._base import Reply, StoredMessage
+from interlink.broker._memory_queues import Group, MemoryInbox, MemorySubscription
 
 __all__ = ["MemoryBroker"]
-
-_Item = tuple[StoredMessage, int]
-
-
-class _Group:
-    """A consumer group's pending messages, handed straight to waiting members.
-
-    Invariant: ``items`` is non-empty only while no member waits. Publishers wait while
-    ``limit`` messages are pending; redeliveries never wait (they are bounded by in-flight).
-    """
-
-    __slots__ = ("_getters", "_space", "items", "limit", "members")
-
-    def __init__(self, limit: int) -> None:
-        self.items: deque[_Item] = deque()
-        self.limit = limit
-        self.members = 0
-        self._getters: deque[asyncio.Future[_Item]] = deque()
-        self._space = asyncio.Event()
-
-    def push(self, item: _Item) -> None:
-        while self._getters:
-            getter = self._getters.popleft()
-            if not getter.done():
-                getter.set_result(item)
-                return
-        self.items.append(item)
-
-    async def put(self, item: _Item) -> None:
-        while len(self.items) >= self.limit:
-            self._space.clear()
-            await self._space.wait()
-        self.push(item)
-
-    def waiter(self) -> asyncio.Future[_Item]:
-        future: asyncio.Future[_Item] = asyncio.get_running_loop().create_future()
-        if self.items:
-            future.set_result(self.items.popleft())
-            if len(self.items) < self.limit:
-                self._space.set()
-        else:
-            self._getters.append(future)
-        return future
 
 
 class _Topic:
@@ -62,7 +20,7 @@ class _Topic:
 
     def __init__(self, retain: int) -> None:
         self.log: deque[StoredMessage] = deque(maxlen=retain)
-        self.groups: dict[str, _Group] = {}
+        self.groups: dict[str, Group] = {}
         self.seq = itertools.count(1)
 
 
@@ -134,21 +92,21 @@ class MemoryBroker:
 
     async def subscribe(
         self, topic: str, *, group: str | None, max_in_flight: int
-    ) -> _Subscription:
+    ) -> MemorySubscription:
         state = self._topic(topic)
         name = f"\0private-{next(self._private)}" if group is None else group
         entry = state.groups.get(name)
         if entry is None:
-            entry = state.groups[name] = _Group(self._max_pending)
+            entry = state.groups[name] = Group(self._max_pending)
         entry.members += 1
         forget = None if group is not None else (lambda: self._forget(state, name))
-        return _Subscription(self, entry, forget)
+        return MemorySubscription(self, entry, forget)
 
-    async def open_inbox(self) -> _Inbox:
+    async def open_inbox(self) -> MemoryInbox:
         address = f"_INBOX.memory.{next(self._inbox_ids)}"
         queue: asyncio.Queue[Reply] = asyncio.Queue(self._max_pending)
         self._inboxes[address] = queue
-        return _Inbox(address, queue, lambda: self._inboxes.pop(address, None))
+        return MemoryInbox(address, queue, lambda: self._inboxes.pop(address, None))
 
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
         queue = self._inboxes.get(address)
@@ -215,6 +173,10 @@ class MemoryBroker:
         if group is not None:
             self._track(-len(group.items))
 
+    def settle(self) -> None:
+        """One delivery was acked or terminated (called by deliveries)."""
+        self._track(-1)
+
     def _track(self, delta: int) -> None:
         self._outstanding += delta
         if self._outstanding == 0:
@@ -222,7 +184,8 @@ class MemoryBroker:
         else:
             self._idle.clear()
 
-    def _redeliver(self, group: _Group, message: StoredMessage, attempt: int, delay: float) -> None:
+    def redeliver(self, group: Group, message: StoredMessage, attempt: int, delay: float) -> None:
+        """Put a nacked message back in its group after ``delay`` (called by deliveries)."""
         if self._closed:
             return
         if delay <= 0:
@@ -237,122 +200,3 @@ class MemoryBroker:
 
         timer = loop.call_later(delay, fire)
         self._timers.add(timer)
-
-
-class _Subscription:
-    def __init__(self, broker: MemoryBroker, group: _Group, forget: object) -> None:
-        self._broker = broker
-        self._group = group
-        self._forget = forget
-        self._closed = False
-        self._waiting: asyncio.Future[_Item] | None = None
-
-    def __aiter__(self) -> _Subscription:
-        return self
-
-    async def __anext__(self) -> _Delivery:
-        if self._closed:
-            raise StopAsyncIteration
-        self._waiting = self._group.waiter()
-        try:
-            message, attempt = await self._waiting
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self._closed and (task is None or not task.cancelling()):
-                raise StopAsyncIteration from None
-            raise
-        finally:
-            self._waiting = None
-        return _Delivery(self._broker, self._group, message, attempt)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._group.members -= 1
-        # A hand-off that already happened is kept: __anext__ returns it and the runtime
-        # finishes or returns it. Only an empty wait is cancelled.
-        if self._waiting is not None and not self._waiting.done():
-            self._waiting.cancel()
-        if callable(self._forget):
-            self._forget()
-
-
-class _Delivery:
-    __slots__ = ("_broker", "_done", "_group", "_message", "attempt")
-
-    def __init__(
-        self, broker: MemoryBroker, group: _Group, message: StoredMessage, attempt: int
-    ) -> None:
-        self._broker = broker
-        self._group = group
-        self._message = message
-        self.attempt = attempt
-        self._done = False
-
-    @property
-    def topic(self) -> str:
-        return self._message.topic
-
-    @property
-    def body(self) -> bytes:
-        return self._message.body
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self._message.headers
-
-    @property
-    def key(self) -> str | None:
-        return self._message.key
-
-    async def ack(self) -> None:
-        self._settle()
-
-    async def term(self) -> None:
-        self._settle()
-
-    async def in_progress(self) -> None:
-        return None
-
-    async def nack(self, delay: float = 0.0) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._broker._redeliver(self._group, self._message, self.attempt + 1, delay)
-
-    def _settle(self) -> None:
-        if not self._done:
-            self._done = True
-            self._broker._track(-1)
-
-
-class _Inbox:
-    def __init__(self, address: str, queue: asyncio.Queue[Reply], forget: object) -> None:
-        self.address = address
-        self._queue = queue
-        self._forget = forget
-        self._closed = asyncio.Event()
-
-    def __aiter__(self) -> _Inbox:
-        return self
-
-    async def __anext__(self) -> Reply:
-        if self._closed.is_set():
-            raise StopAsyncIteration
-        get = asyncio.ensure_future(self._queue.get())
-        closed = asyncio.ensure_future(self._closed.wait())
-        try:
-            await asyncio.wait((get, closed), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closed.cancel()
-            if not get.done():
-                get.cancel()
-        if not get.done() or get.cancelled():
-            raise StopAsyncIteration
-        return get.result()
-
-    async def close(self) -> None:
-        self._closed.set()
-        if callable(self._forget):
-            self._forget()

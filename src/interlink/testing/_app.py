@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -14,14 +14,8 @@ from interlink.discovery import MemoryRegistry
 
 if TYPE_CHECKING:
     from interlink._app import App
-    from interlink._handlers import Rpc
-    from interlink.resilience import Policy
 
 __all__ = ["TestApp"]
-
-T = TypeVar("T")
-ReqT = TypeVar("ReqT")
-RespT = TypeVar("RespT")
 
 
 class TestApp:
@@ -51,6 +45,10 @@ class TestApp:
         }
         settings.update(overrides)
         self.app = app.replace(**settings)
+        # The App's own (typed, overloaded) methods: a TestApp calls and publishes exactly as
+        # production code does.
+        self.call = self.app.call
+        self.publish = self.app.publish
 
     async def __aenter__(self) -> TestApp:
         await self.broker.connect()
@@ -66,57 +64,6 @@ class TestApp:
             await self.app.__aexit__(*exc_info)
         finally:
             await self.broker.close()
-
-    @overload
-    async def call(
-        self,
-        target: Rpc[ReqT, RespT],
-        message: ReqT,
-        *,
-        timeout: float | None = None,
-        policy: Policy | None = None,
-        key: str | None = None,
-    ) -> RespT: ...
-
-    @overload
-    async def call(
-        self,
-        target: str,
-        message: Any,
-        *,
-        returns: type[T],
-        timeout: float | None = None,
-        policy: Policy | None = None,
-        key: str | None = None,
-    ) -> T: ...
-
-    @overload
-    async def call(
-        self,
-        target: str,
-        message: Any,
-        *,
-        timeout: float | None = None,
-        policy: Policy | None = None,
-        key: str | None = None,
-    ) -> Any: ...
-
-    async def call(
-        self,
-        target: Any,
-        message: Any,
-        *,
-        returns: Any = None,
-        timeout: float | None = None,
-        policy: Policy | None = None,
-        key: str | None = None,
-    ) -> Any:
-        return await self.app.call(
-            target, message, returns=returns, timeout=timeout, policy=policy, key=key
-        )
-
-    async def publish(self, topic: str, message: Any, *, key: str | None = None) -> None:
-        await self.app.publish(topic, message, key=key)
 
     async def drain(self, timeout: float | timedelta = 5.0) -> None:
         """Wait until every published message has been acknowledged or dead-lettered."""
