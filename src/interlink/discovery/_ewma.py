@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink.discovery._base import Instance
-from interlink.discovery._p2c import InstanceTable
+from interlink.discovery._p2c import InstanceTable, distinct_pair
 
 __all__ = ["PeakEwma"]
 
@@ -65,12 +65,7 @@ class PeakEwma:
             return instances[0]
         table = self._estimates
         aligned = table.aligned if instances is table.seen else self._align(instances)
-        # One draw for both: the fraction left after taking ``first`` is itself uniform.
-        draw = self._random() * n
-        first = int(draw)
-        second = int((draw - first) * (n - 1))
-        if second >= first:
-            second += 1
+        first, second = distinct_pair(self._random(), n)
         now = self._now()
         # A uniform ordered pair: keeping ``first`` on a tie is a fair coin (see PowerOfTwoChoices).
         if self._load(aligned[second], now) < self._load(aligned[first], now):

@@ -60,6 +60,15 @@ class _Load:
         self.pending = 0
 
 
+def distinct_pair(draw: float, n: int) -> tuple[int, int]:
+    """Two different indices below ``n`` (n >= 2), uniform as an ordered pair, from one draw
+    in [0, 1): the fraction left after taking the first is itself uniform."""
+    scaled = draw * n
+    first = int(scaled)
+    second = int((scaled - first) * (n - 1))
+    return first, second + 1 if second >= first else second
+
+
 class PowerOfTwoChoices:
     """Least outstanding requests between two random picks (the default balancer)."""
 
@@ -75,12 +84,7 @@ class PowerOfTwoChoices:
             return instances[0]
         loads = self._loads
         aligned = loads.aligned if instances is loads.seen else loads.align(instances)
-        # One draw for both: the fraction left after taking ``first`` is itself uniform.
-        draw = self._random() * n
-        first = int(draw)
-        second = int((draw - first) * (n - 1))
-        if second >= first:
-            second += 1
+        first, second = distinct_pair(self._random(), n)
         # (first, second) is a uniform ordered pair, so keeping ``first`` on a tie is already a
         # fair coin between the two: ties are broken randomly without a third draw.
         if aligned[second].pending < aligned[first].pending:

@@ -7,6 +7,7 @@ to use a server you run yourself instead; without either, the PostgreSQL tests a
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
@@ -14,6 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -219,3 +221,29 @@ async def harness(make_harness: Callable[..., Harness]) -> AsyncIterator[Harness
         yield opened
     finally:
         await opened.close()
+
+
+class CountingBroker:
+    """Counts every publish per message id, duplicates included (the broker behind it would
+    hide them); ``interleave`` yields between publishes so concurrent relays take turns."""
+
+    def __init__(self, inner: MemoryBroker, *, interleave: bool = False) -> None:
+        self.url = "counting+memory://"
+        self.inner = inner
+        self.interleave = interleave
+        self.calls: Counter[str] = Counter()
+
+    async def publish(
+        self,
+        topic: str,
+        body: bytes,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        assert message_id is not None
+        self.calls[message_id] += 1
+        if self.interleave:
+            await asyncio.sleep(0)
+        await self.inner.publish(topic, body, key=key, message_id=message_id)

@@ -9,8 +9,7 @@ import base64
 import json
 import signal
 import sys
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +17,11 @@ from interlink.broker import MemoryBroker
 from interlink.outbox import OutboxRelay
 from interlink.testing import FakeClock
 from tests.conftest import eventually
-from tests.integration.outbox.conftest import published_ids
+from tests.integration.outbox.conftest import CountingBroker, published_ids
 from tests.integration.outbox.harness import Harness
 
 ROOT = Path(__file__).resolve().parents[3]
 TOPIC = "orders.placed"
-
-
-class CountingBroker:
-    def __init__(self, inner: MemoryBroker) -> None:
-        self.url = "counting+memory://"
-        self.inner = inner
-        self.calls: Counter[str] = Counter()
-
-    async def publish(
-        self,
-        topic: str,
-        body: bytes,
-        *,
-        key: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        assert message_id is not None
-        self.calls[message_id] += 1
-        await self.inner.publish(topic, body, key=key, message_id=message_id)
 
 
 async def run_child(mode: str, harness: Harness, broker: MemoryBroker) -> dict[str, Any]:

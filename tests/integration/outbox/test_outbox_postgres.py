@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -16,7 +14,7 @@ from interlink.broker import MemoryBroker
 from interlink.outbox import OutboxRelay, PostgresOutbox
 from interlink.testing import FakeClock
 from tests.conftest import eventually
-from tests.integration.outbox.conftest import published_ids
+from tests.integration.outbox.conftest import CountingBroker, published_ids
 
 TOPIC = "orders.placed"
 
@@ -37,29 +35,6 @@ async def outbox(pool: Any, table: str) -> AsyncIterator[PostgresOutbox]:
         yield opened
 
 
-class CountingBroker:
-    """Every publish call, duplicates included (the broker behind it would hide them)."""
-
-    def __init__(self, inner: MemoryBroker) -> None:
-        self.url = "counting+memory://"
-        self.inner = inner
-        self.calls: Counter[str] = Counter()
-
-    async def publish(
-        self,
-        topic: str,
-        body: bytes,
-        *,
-        key: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        assert message_id is not None
-        self.calls[message_id] += 1
-        await asyncio.sleep(0)  # let the other relay run between publishes
-        await self.inner.publish(topic, body, key=key, message_id=message_id)
-
-
 async def add_many(pool: Any, outbox: PostgresOutbox, ctx: il.Context, count: int) -> list[str]:
     ids = []
     async with pool.acquire() as conn, conn.transaction():
@@ -72,7 +47,7 @@ async def test_two_relays_on_one_table_publish_every_row_exactly_once(
     pool: Any, outbox: PostgresOutbox, ctx: il.Context, broker: MemoryBroker
 ) -> None:
     ids = await add_many(pool, outbox, ctx, 200)
-    first, second = CountingBroker(broker), CountingBroker(broker)
+    first, second = CountingBroker(broker, interleave=True), CountingBroker(broker, interleave=True)
 
     async with (
         OutboxRelay(outbox, first, batch=10, interval=0.01) as a,

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from interlink.discovery import Instance, PowerOfTwoChoices
+from interlink.discovery._p2c import distinct_pair
 
 
 def test_an_instance_with_many_calls_in_flight_gets_none_while_others_are_idle() -> None:
@@ -83,3 +84,14 @@ def test_the_single_most_loaded_instance_is_never_picked(loads: list[int], seed:
     picked = balancer.pick(instances)
     if loads.count(heaviest) == 1:
         assert balancer.outstanding(picked) < heaviest
+
+
+@given(
+    st.floats(min_value=0.0, max_value=1.0, exclude_max=True),
+    st.integers(min_value=2, max_value=50),
+)
+def test_one_draw_gives_two_different_indices_in_range(draw: float, n: int) -> None:
+    first, second = distinct_pair(draw, n)
+    assert 0 <= first < n
+    assert 0 <= second < n
+    assert first != second
