@@ -102,26 +102,33 @@ class NatsRegistry:
             await self._store().delete(_key(instance))
 
     async def resolve(self, service: str) -> list[Instance]:
-        found: list[Instance] = []
-        watcher = await self._store().watch(f"{service}.*", ignore_deletes=True)
-        try:
-            while True:
-                entry = await watcher.updates(timeout=self._timeout)  # type: ignore[no-untyped-call]
-                if entry is None:  # the end of the current values
-                    return found
-                if entry.value:
-                    found.append(Instance.from_bytes(entry.value))
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
+        return [Instance.from_bytes(value) for _, value in await self._current(f"{service}.*")]
 
     async def services(self) -> list[str]:
+        return sorted({key.partition(".")[0] for key, _ in await self._current(">")})
+
+    async def _current(self, keys: str) -> list[tuple[str, bytes]]:
+        """Every live key matching ``keys`` with its value, read straight from the stream.
+
+        Not through a KV watch: its end-of-initial-values marker comes from a pending count
+        taken as the watch starts and can miss an entry stored a moment before.
+        """
         import nats.js.errors
 
-        try:
-            keys = await self._store().keys()
-        except nats.js.errors.NoKeysError:
-            return []
-        return sorted({key.partition(".")[0] for key in keys})
+        js = self._jetstream()
+        stream = f"KV_{self._bucket}"
+        prefix = f"$KV.{self._bucket}."
+        info = await js.stream_info(stream, subjects_filter=f"{prefix}{keys}")
+        found: list[tuple[str, bytes]] = []
+        for subject in sorted(info.state.subjects or {}):
+            try:
+                msg = await js.get_msg(stream, subject=subject)
+            except nats.js.errors.NotFoundError:
+                continue  # removed since the listing
+            headers = msg.headers or {}
+            if msg.data and "KV-Operation" not in headers and "Nats-Marker-Reason" not in headers:
+                found.append((subject.removeprefix(prefix), msg.data))
+        return found
 
     async def watch(self, service: str) -> AsyncIterator[RegistryEvent]:
         from nats.js.kv import KV_DEL, KV_PURGE
