@@ -50,10 +50,10 @@ import pydantic
 import interlink as il
 from interlink._clock import SYSTEM_CLOCK
 from interlink._envelope import Envelope
-from interlink._remote import RemoteCalls
 from interlink._wire import Outcome
 from interlink.discovery import BalancerKind, Instance, MemoryRegistry, StaticRegistry, balancer
 from interlink.discovery._cache import Discovery
+from interlink.runtime._remote import RemoteCalls
 from interlink.transport.http import HttpClient
 
 HOST = "127.0.0.1"

@@ -27,7 +27,7 @@ from interlink._errors import (
 )
 from interlink._handlers import Route, Rpc, Subscriber
 from interlink._service import Service
-from interlink.broker import Dedupe
+from interlink.messaging import Dedupe
 from interlink.resilience import (
     Backoff,
     Bulkhead,

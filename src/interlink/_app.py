@@ -20,10 +20,10 @@ from interlink.resilience._events import Listener
 
 if TYPE_CHECKING:
     from interlink._handlers import Rpc
-    from interlink._runtime import Runtime
     from interlink.broker import Broker
     from interlink.discovery import Registry
     from interlink.outbox import Outbox
+    from interlink.runtime import Runtime
 
 __all__ = ["App"]
 
@@ -232,7 +232,7 @@ class App:
     # -- running -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> App:
-        from interlink._runtime import Runtime
+        from interlink.runtime import Runtime
 
         if self._runtime is not None:
             raise RuntimeError("this App is already running; use app.replace() for a second copy")

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from interlink._handlers import Rpc
     from interlink.resilience import Policy
 
-__all__ = ["Context", "Dispatcher"]
+__all__ = ["Context", "Outbound"]
 
 T = TypeVar("T")
 ReqT = TypeVar("ReqT")
@@ -22,8 +22,8 @@ MAX_DEFERRED = 1000
 """How many events one handler may publish; they are held until it returns."""
 
 
-class Dispatcher(Protocol):
-    """The running App as a context sees it."""
+class Outbound(Protocol):
+    """The running App as a context sees it: how it calls, publishes and requests."""
 
     async def call(
         self,
@@ -40,7 +40,7 @@ class Dispatcher(Protocol):
         self, parent: Context, topic: str, message: Any, key: str | None
     ) -> Envelope: ...
 
-    async def send_event(self, topic: str, envelope: Envelope) -> None: ...
+    async def send_event(self, topic: str, envelope: Envelope, deadline: float | None) -> None: ...
 
     async def request(
         self,
@@ -72,7 +72,7 @@ class Context:
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
+        dispatcher: Outbound,
         *,
         service: str,
         correlation_id: str,
@@ -195,7 +195,7 @@ class Context:
         """Publish an event. Inside a handler it is sent only if the handler succeeds."""
         envelope = self._dispatcher.prepare_event(self, topic, message, key)
         if self._deferred is None:
-            await self._dispatcher.send_event(topic, envelope)
+            await self._dispatcher.send_event(topic, envelope, self.deadline)
             return
         if len(self._deferred) >= MAX_DEFERRED:
             raise PublishError(f"a handler may publish at most {MAX_DEFERRED} events")
@@ -205,7 +205,7 @@ class Context:
         """Send the events held back while the handler ran (the runtime calls this)."""
         pending, self._deferred = self._deferred, []
         for topic, envelope in pending or ():
-            await self._dispatcher.send_event(topic, envelope)
+            await self._dispatcher.send_event(topic, envelope, self.deadline)
 
     def discard(self) -> None:
         """Drop the held-back events of a handler that failed."""

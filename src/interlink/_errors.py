@@ -101,7 +101,15 @@ class ApplicationError(InterlinkError):
 
 
 class PublishError(InterlinkError):
-    """A message could not be handed to the broker."""
+    """A message could not be handed to the broker.
+
+    ``maybe_stored`` is True when the broker may have stored it all the same (it was sent, but
+    no acknowledgement came back): publishing again with the same message id is safe.
+    """
+
+    def __init__(self, message: str, *, maybe_stored: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_stored = maybe_stored
 
 
 class IllegalStateTransition(InterlinkError):

@@ -11,7 +11,7 @@ from interlink._codec import Codec
 if TYPE_CHECKING:
     from interlink._context import Context
     from interlink._routes import RouteParams
-    from interlink.broker._dedupe import Dedupe
+    from interlink.messaging._dedupe import Dedupe
     from interlink.resilience import Retry
 
 __all__ = ["Route", "Rpc", "Subscriber"]
@@ -66,6 +66,11 @@ class Subscriber(Generic[ReqT]):
     max_in_flight: int = 16
     dead_letter_topic: str = ""
     dedupe: Dedupe | None = None
+    timeout: float | None = None
+    """Seconds one run of the handler may take; a run that takes longer fails (and is retried)."""
+    max_redeliveries: int = 3
+    """A message the broker delivered more than 1 + this many times without it ever finishing
+    (its consumer crashed or lost it each time) is dead-lettered without running: a poison pill."""
 
     @property
     def name(self) -> str:

@@ -14,7 +14,7 @@ from interlink._errors import DefinitionError
 from interlink._handlers import Route, Rpc, Subscriber
 from interlink._routes import build_route_params
 from interlink._signature import Signature, read_signature
-from interlink.broker._dedupe import Dedupe
+from interlink.messaging._dedupe import Dedupe
 from interlink.resilience import Backoff, Retry
 
 __all__ = ["Service"]
@@ -115,21 +115,28 @@ class Service:
         retry: Retry | None = None,
         dead_letter_topic: str | None = None,
         dedupe: Dedupe | None = None,
+        timeout: float | timedelta | None = None,
+        max_redeliveries: int = 3,
     ) -> Callable[[Callable[..., Awaitable[Any]]], Subscriber[Any]]:
         """Consume events from ``topic``, at least once.
 
         Instances in the same ``group`` (default: the service name) share the work; every group
-        gets every event. A handler that raises is tried again per ``retry`` (default: 5
-        attempts, exponential backoff from 0.1 s to 30 s with full jitter); then the message
-        goes to ``dead_letter_topic`` (default ``{topic}.dlq``) with the reason. ``dedupe``
-        skips envelope ids already processed. A handler that returns a value replies to
-        ``ctx.request`` callers.
+        gets every event. A handler that raises (or runs past ``timeout`` seconds) is tried
+        again in place per ``retry`` (default: 5 runs, exponential backoff from 0.1 s to 30 s
+        with full jitter); then the message goes to ``dead_letter_topic`` (default
+        ``{topic}.dlq``) with the reason. A message delivered more than ``1 +
+        max_redeliveries`` times without finishing (it crashed its consumer) is dead-lettered
+        without running. ``dedupe`` runs each envelope id once. A handler that returns a value
+        replies to ``ctx.request`` callers.
         """
         what = f"subscription {self.name}:{topic}"
         if not _TOPIC.match(topic):
             raise DefinitionError(f"{what}: topic names are dot-separated words")
         if max_in_flight < 1:
             raise DefinitionError(f"{what}: max_in_flight must be at least 1")
+        if max_redeliveries < 0:
+            raise DefinitionError(f"{what}: max_redeliveries must be 0 or more")
+        handler_timeout = _seconds(timeout, what)
 
         def register(f: Callable[..., Awaitable[Any]]) -> Subscriber[Any]:
             sig = read_signature(f, what, Context)
@@ -147,6 +154,8 @@ class Service:
                 max_in_flight=max_in_flight,
                 dead_letter_topic=dead_letter_topic or f"{topic}.dlq",
                 dedupe=dedupe,
+                timeout=handler_timeout,
+                max_redeliveries=max_redeliveries,
             )
             if any(s.topic == topic and s.group == subscriber.group for s in self.subscribers):
                 raise DefinitionError(f"{what}: group {subscriber.group!r} already subscribes")
@@ -205,7 +214,7 @@ class Service:
 
 
 def default_consumer_retry() -> Retry:
-    """5 attempts in all, exponential backoff 0.1 s → 30 s with full jitter, on any error."""
+    """5 runs in all, exponential backoff 0.1 s → 30 s with full jitter, on any error."""
     return Retry(
         attempts=5,
         backoff=Backoff.exponential(initial=0.1, multiplier=2.0, max_delay=30.0, jitter="full"),

@@ -5,12 +5,14 @@ The same mapping serves HTTP and in-process calls, so a caller cannot tell them 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from interlink._errors import (
+    ApplicationError,
     CallError,
     DeadlineExceeded,
     FieldError,
@@ -20,7 +22,9 @@ from interlink._errors import (
     ServiceUnavailable,
 )
 
-__all__ = ["Outcome", "error_outcome", "outcome_to_error"]
+__all__ = ["Outcome", "classify_failure", "error_outcome", "outcome_to_error"]
+
+log = logging.getLogger("interlink")
 
 _ENCODE = msgspec.json.encode
 
@@ -90,3 +94,19 @@ def outcome_to_error(outcome: Outcome, service: str, method: str) -> CallError:
         correlation_id=str(error.get("correlation_id", "")),
         retryable=error.get("retryable") is True,
     )
+
+
+def classify_failure(exc: Exception, where: str, correlation_id: str) -> tuple[int, str, str]:
+    """Status, type and message for an exception that escaped a handler.
+
+    A downstream client error (4xx) passes through unchanged: the original request caused it.
+    Anything unexpected is logged here with its traceback and never sent to the caller.
+    """
+    if isinstance(exc, (TimeoutError, DeadlineExceeded)):
+        return 504, "DeadlineExceeded", f"{where} did not finish before its deadline"
+    if isinstance(exc, ApplicationError):
+        return exc.status, exc.type, str(exc)
+    if isinstance(exc, RemoteError) and 400 <= exc.status < 500:
+        return exc.status, exc.remote_type, str(exc.args[0])
+    log.error("%s failed (correlation id %s)", where, correlation_id, exc_info=exc)
+    return 500, type(exc).__name__, str(exc) or type(exc).__name__

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import interlink as il
-from interlink.broker import broker_from_url, list_dead_letters
+from interlink.broker import broker_from_url
+from interlink.messaging import list_dead_letters
 from tests.conformance.broker.conftest import unique
 from tests.conftest import NatsServer, eventually
 

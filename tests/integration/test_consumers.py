@@ -100,7 +100,9 @@ async def test_poison_messages_are_dead_lettered_at_once() -> None:
         await t.drain()
         assert calls == 0
         dead = t.dead_letters("orders.placed")
-        assert [d.headers["x-interlink-attempts"] for d in dead] == ["1", "1"]
+        # The handler never ran (attempts counts handler runs); each was delivered once.
+        assert [d.headers["x-interlink-attempts"] for d in dead] == ["0", "0"]
+        assert [d.headers["x-interlink-deliveries"] for d in dead] == ["1", "1"]
         assert dead[0].headers["x-interlink-error-type"] == "ValidationFailed"
         assert "qty" in dead[0].headers["x-interlink-error-message"]
         assert dead[1].headers["x-interlink-error-type"] == "CodecError"

@@ -246,9 +246,9 @@ async def test_draining_server_refuses_new_rpcs_with_503() -> None:
         async def send(message: Any) -> None:
             sent.append(message)
 
-        app.runtime.draining = True
+        app.runtime.inbound.draining = True
         scope = {"type": "http", "method": "POST", "path": "/rpc/shop/add", "headers": []}
         await server(scope, receive, send)
-        app.runtime.draining = False
+        app.runtime.inbound.draining = False
     assert sent[0]["status"] == 503
     assert b"ServiceUnavailable" in sent[1]["body"]

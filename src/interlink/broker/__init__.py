@@ -1,4 +1,8 @@
-"""Messaging: the Broker seam, its backends, and the consumer runtime above it."""
+"""The Broker seam and its backends (memory, NATS JetStream) — nothing else.
+
+Retries, dead letters, deduplication and request/reply live above it, in
+:mod:`interlink.messaging`.
+"""
 
 from interlink.broker._base import (
     Broker,
@@ -8,19 +12,6 @@ from interlink.broker._base import (
     StoredMessage,
     Subscription,
 )
-from interlink.broker._dedupe import (
-    Dedupe,
-    DedupeStore,
-    MemoryDedupeStore,
-    NatsDedupeStore,
-    SqliteDedupeStore,
-)
-from interlink.broker._dlq import (
-    DeadLetter,
-    list_dead_letters,
-    purge_dead_letters,
-    replay_dead_letters,
-)
 from interlink.broker._memory import MemoryBroker
 from interlink.broker._nats import NatsBroker
 from interlink.broker._nats_streams import StreamSettings
@@ -28,22 +19,13 @@ from interlink.broker._urls import broker_from_url
 
 __all__ = [
     "Broker",
-    "DeadLetter",
-    "Dedupe",
-    "DedupeStore",
     "Delivery",
     "Inbox",
     "MemoryBroker",
-    "MemoryDedupeStore",
     "NatsBroker",
-    "NatsDedupeStore",
     "Reply",
-    "SqliteDedupeStore",
     "StoredMessage",
     "StreamSettings",
     "Subscription",
     "broker_from_url",
-    "list_dead_letters",
-    "purge_dead_letters",
-    "replay_dead_letters",
 ]

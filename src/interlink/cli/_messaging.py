@@ -90,7 +90,7 @@ def dlq_list(
     limit: int = 100,
 ) -> None:
     """Show the dead letters of a topic, oldest first."""
-    from interlink.broker import list_dead_letters
+    from interlink.messaging import list_dead_letters
 
     async def go() -> None:
         async with connected(broker, directory) as b:
@@ -128,7 +128,7 @@ def dlq_replay(
     directory: Directory = ".interlink",
 ) -> None:
     """Send dead letters back to their original topic (and remove them from the DLQ)."""
-    from interlink.broker import replay_dead_letters
+    from interlink.messaging import replay_dead_letters
 
     async def go() -> None:
         async with connected(broker, directory) as b:
@@ -148,7 +148,7 @@ def dlq_purge(
     directory: Directory = ".interlink",
 ) -> None:
     """Delete every dead letter of a topic."""
-    from interlink.broker import purge_dead_letters
+    from interlink.messaging import purge_dead_letters
 
     if not yes and not typer.confirm(f"delete every dead letter of {topic}?"):
         raise typer.Exit(1)

@@ -1,6 +1,6 @@
 """HTTP transport: the Starlette/uvicorn server and the pooled aiohttp client."""
 
 from interlink.transport.http._client import HttpClient
-from interlink.transport.http._server import HttpServer
+from interlink.transport.http._server import HttpServer, HttpSettings
 
-__all__ = ["HttpClient", "HttpServer"]
+__all__ = ["HttpClient", "HttpServer", "HttpSettings"]

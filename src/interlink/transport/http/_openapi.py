@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from interlink._codec import Codec
 from interlink._handlers import Route, Rpc
 from interlink._service import Service
-
-if TYPE_CHECKING:
-    from interlink._app import App
 
 __all__ = ["openapi_document"]
 
@@ -36,7 +33,7 @@ _ERROR_SCHEMA = {
 }
 
 
-def openapi_document(app: App, services: Iterable[Service]) -> dict[str, Any]:
+def openapi_document(title: str, version: str, services: Iterable[Service]) -> dict[str, Any]:
     components: dict[str, Any] = {"Error": _ERROR_SCHEMA}
 
     def schema(codec: Codec[Any]) -> dict[str, Any]:
@@ -55,7 +52,7 @@ def openapi_document(app: App, services: Iterable[Service]) -> dict[str, Any]:
             )
     return {
         "openapi": "3.1.0",
-        "info": {"title": app.name, "version": app.version},
+        "info": {"title": title, "version": version},
         "paths": paths,
         "components": {"schemas": components},
     }

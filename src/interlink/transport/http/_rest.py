@@ -12,15 +12,16 @@ from starlette.routing import Route as StarletteRoute
 from starlette.routing import Router
 
 from interlink._envelope import Envelope, new_id
-from interlink._errors import CodecError, DeadlineExceeded, ValidationFailed
+from interlink._errors import CodecError, ValidationFailed
 from interlink._handlers import Route
-from interlink._invoke import classify_failure
 from interlink._wire import error_outcome
 from interlink.transport.http._asgi import BodyTooLarge, read_body
 from interlink.transport.http._openapi import openapi_document
 
 if TYPE_CHECKING:
-    from interlink._runtime import Runtime
+    from interlink._dispatch import Dispatcher
+    from interlink.transport.http._admin import Admin
+    from interlink.transport.http._server import HttpSettings
 
 __all__ = ["build_router"]
 
@@ -32,21 +33,20 @@ def json_response(status: int, body: Any) -> Response:
     return Response(data, status_code=status, media_type="application/json")
 
 
-def build_router(runtime: Runtime) -> Router:
+def build_router(dispatcher: Dispatcher, settings: HttpSettings, admin: Admin | None) -> Router:
     routes = [
         StarletteRoute("/health/live", _live, methods=["GET"]),
-        StarletteRoute("/health/ready", _ready(runtime), methods=["GET"]),
-        StarletteRoute("/openapi.json", _openapi(runtime), methods=["GET"]),
+        StarletteRoute("/health/ready", _ready(dispatcher), methods=["GET"]),
+        StarletteRoute("/openapi.json", _openapi(dispatcher, settings), methods=["GET"]),
     ]
-    if runtime.app.admin_enabled:
+    if admin is not None:
         from interlink.transport.http._admin import admin_routes
 
-        routes.extend(admin_routes(runtime))
-    for service in runtime.running.values():
+        routes.extend(admin_routes(admin, settings.max_body_size))
+    for service in dispatcher.services.values():
         for route in service.routes.values():
-            routes.append(
-                StarletteRoute(route.path, _endpoint(runtime, route), methods=[route.method])
-            )
+            endpoint = _endpoint(dispatcher, route, settings.max_body_size)
+            routes.append(StarletteRoute(route.path, endpoint, methods=[route.method]))
     return Router(routes, default=_not_found)
 
 
@@ -61,18 +61,25 @@ async def _live(request: Request) -> Response:
     return json_response(200, {"status": "live"})
 
 
-def _ready(runtime: Runtime) -> Endpoint:
+def _ready(dispatcher: Dispatcher) -> Endpoint:
     async def ready(request: Request) -> Response:
-        if await runtime.is_ready():
-            return json_response(200, {"status": "ready", "services": sorted(runtime.running)})
-        status = "draining" if runtime.draining else ("unhealthy" if runtime.ready else "starting")
-        return json_response(503, {"status": status, "services": sorted(runtime.running)})
+        services = sorted(dispatcher.services)
+        if await dispatcher.is_ready():
+            return json_response(200, {"status": "ready", "services": services})
+        status = (
+            "draining"
+            if dispatcher.draining
+            else ("unhealthy" if dispatcher.started else "starting")
+        )
+        return json_response(503, {"status": status, "services": services})
 
     return ready
 
 
-def _openapi(runtime: Runtime) -> Endpoint:
-    document = msgspec.json.encode(openapi_document(runtime.app, runtime.running.values()))
+def _openapi(dispatcher: Dispatcher, settings: HttpSettings) -> Endpoint:
+    document = msgspec.json.encode(
+        openapi_document(settings.title, settings.version, dispatcher.services.values())
+    )
 
     async def openapi(request: Request) -> Response:
         return json_response(200, document)
@@ -80,10 +87,16 @@ def _openapi(runtime: Runtime) -> Endpoint:
     return openapi
 
 
-def _endpoint(runtime: Runtime, route: Route) -> Endpoint:
+def _endpoint(dispatcher: Dispatcher, route: Route, limit: int) -> Endpoint:
     params = route.params
 
     async def endpoint(request: Request) -> Response:
+        envelope = Envelope.from_http(
+            request.headers.items(), b"", default_type=f"{route.service}.{route.name}"
+        )
+        if envelope.correlationid is None:
+            envelope.correlationid = request.headers.get("x-correlation-id") or new_id()
+
         def fail(status: int, type_name: str, message: str, errors: Any = None) -> Response:
             outcome = error_outcome(
                 status,
@@ -96,40 +109,21 @@ def _endpoint(runtime: Runtime, route: Route) -> Endpoint:
             )
             return json_response(outcome.status, outcome.body)
 
-        envelope = Envelope.from_http(
-            request.headers.items(), b"", default_type=f"{route.service}.{route.name}"
-        )
-        if envelope.correlationid is None:
-            envelope.correlationid = request.headers.get("x-correlation-id") or new_id()
         try:
             body = b""
             if params.body is not None:
-                body = await read_body(request.receive, runtime.app.max_body_size)
+                body = await read_body(request.receive, limit)
             kwargs = params.bind(request.path_params, request.query_params, _lists(request), body)
-            deadline = runtime.effective_deadline(envelope, None)
         except BodyTooLarge:
-            return fail(413, "PayloadTooLarge", f"body over {runtime.app.max_body_size} bytes")
+            return fail(413, "PayloadTooLarge", f"body over {limit} bytes")
         except ValidationFailed as exc:
             return fail(422, "ValidationError", str(exc), exc.errors)
         except CodecError as exc:
             return fail(400, "BadRequest", str(exc))
-        except DeadlineExceeded as exc:
-            return fail(504, "DeadlineExceeded", str(exc))
-        ctx = runtime.handler_context(route.service, envelope, deadline)
-        if params.context is not None:
-            kwargs[params.context] = ctx
-        try:
-            async with runtime.time_limit(deadline):
-                result = await route.fn(**kwargs)
-            payload = route.response.encode(result)
-            await ctx.flush()
-        except Exception as exc:
-            ctx.discard()
-            where = f"{route.method} {route.path}"
-            return fail(*classify_failure(exc, where, envelope.correlationid or ""))
-        if route.status == 204:
+        outcome = await dispatcher.invoke_route(route, envelope, kwargs)
+        if outcome.status == 204:
             return Response(status_code=204)
-        return json_response(route.status, payload)
+        return json_response(outcome.status, outcome.body)
 
     return endpoint
 

@@ -10,33 +10,49 @@ import asyncio
 import contextlib
 import math
 import socket
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import uvicorn
 
 from interlink._envelope import Envelope
 from interlink._errors import ConfigurationError
-from interlink._invoke import invoke_rpc
 from interlink._wire import error_outcome
 from interlink.transport.http._asgi import BodyTooLarge, Receive, Scope, Send, read_body, send_json
 from interlink.transport.http._rest import build_router
 
 if TYPE_CHECKING:
-    from interlink._runtime import Runtime
+    from interlink._dispatch import Dispatcher
+    from interlink.transport.http._admin import Admin
 
-__all__ = ["HttpServer"]
+__all__ = ["HttpServer", "HttpSettings"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HttpSettings:
+    host: str
+    port: int
+    max_body_size: int
+    drain_timeout: float
+    title: str
+    version: str
 
 
 class HttpServer:
-    def __init__(self, runtime: Runtime, host: str, port: int) -> None:
-        self._runtime = runtime
-        self._host = host
-        self._requested_port = port
+    """Serves one Dispatcher; ``admin`` adds the loopback admin API the CLI uses."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, settings: HttpSettings, admin: Admin | None = None
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._settings = settings
+        self._host = settings.host
+        self._requested_port = settings.port
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._router = build_router(runtime)
-        self._limit = runtime.app.max_body_size
+        self._router = build_router(dispatcher, settings, admin)
+        self._limit = settings.max_body_size
 
     @property
     def port(self) -> int:
@@ -58,7 +74,7 @@ class HttpServer:
             access_log=False,
             server_header=False,
             proxy_headers=False,
-            timeout_graceful_shutdown=max(1, math.ceil(self._runtime.app.drain_timeout)),
+            timeout_graceful_shutdown=max(1, math.ceil(self._settings.drain_timeout)),
         )
         config.load()
         self._server = uvicorn.Server(config)
@@ -105,8 +121,8 @@ class HttpServer:
 
     async def _rpc(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         service, _, method = path[5:].partition("/")
-        runtime = self._runtime
-        handler = runtime.rpcs.get((service, method))
+        dispatcher = self._dispatcher
+        handler = dispatcher.rpc(service, method)
 
         def fail(status: int, type_name: str, message: str) -> bytes:
             return error_outcome(
@@ -114,13 +130,13 @@ class HttpServer:
             ).body
 
         if handler is None:
-            known = service in runtime.running
+            known = service in dispatcher.services
             text = (
                 f"{service} has no method {method!r}" if known else f"no service {service!r} here"
             )
             await send_json(send, 404, fail(404, "MethodNotFound", text))
             return
-        if runtime.draining:
+        if dispatcher.draining:
             await send_json(
                 send, 503, fail(503, "ServiceUnavailable", f"{service} is shutting down")
             )
@@ -134,5 +150,5 @@ class HttpServer:
             return
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         envelope = Envelope.from_http(headers, body, default_type=handler.target)
-        outcome = await invoke_rpc(runtime, handler, envelope, body)
+        outcome = await dispatcher.invoke_rpc(handler, envelope, body)
         await send_json(send, outcome.status, outcome.body)

@@ -7,6 +7,7 @@ failure proves the request never ran.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -22,13 +23,14 @@ from interlink._errors import (
     MethodNotFound,
 )
 from interlink._handlers import Rpc
-from interlink._invoke import invoke_rpc
-from interlink._policies import PolicySet
+from interlink._policies import PolicyFactory, PolicySet
 from interlink._wire import Outcome, outcome_to_error
 
 if TYPE_CHECKING:
-    from interlink._runtime import Runtime
+    from interlink._dispatch import Dispatcher
     from interlink.resilience import Policy
+    from interlink.resilience._events import Listener
+    from interlink.runtime._remote import RemoteCalls
 
 __all__ = ["Calls", "Outgoing"]
 
@@ -36,16 +38,21 @@ __all__ = ["Calls", "Outgoing"]
 class Calls:
     """The calling side of one running App (``ctx.call`` ends up here)."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        app = runtime.app
-        self._runtime = runtime
-        self.clock = runtime.clock
-        self.rpcs = runtime.rpcs
-        self.running = runtime.running
+    def __init__(
+        self,
+        *,
+        local: Dispatcher,
+        remote: RemoteCalls,
+        clock: Clock,
+        policies: Mapping[str, Policy | PolicyFactory],
+        default_policy: Policy | PolicyFactory | None,
+        listeners: tuple[Listener, ...],
+    ) -> None:
+        self._local = local
+        self._remote = remote
+        self.clock = clock
+        self.policies = PolicySet(policies, default_policy, clock, self.invoke_fallback, listeners)
         self._codecs: dict[Any, Codec[Any]] = {}
-        self.policies = PolicySet(
-            app.policies, app.default_policy, app.clock, self.invoke_fallback, app.policy_listeners
-        )
 
     async def call(
         self,
@@ -93,7 +100,7 @@ class Calls:
                 timeout=target.timeout,
             )
         service, method = _split_target(target)
-        local = self.rpcs.get((service, method))
+        local = self._local.rpc(service, method)
         return Outgoing(
             parent=parent,
             service=service,
@@ -147,12 +154,12 @@ class Calls:
         self, out: Outgoing, envelope: Envelope, deadline: float | None, bounded: bool
     ) -> Outcome:
         service, method, body = out.service, out.method, out.body
-        if service in self.running:
-            handler = self.rpcs.get((service, method))
+        if service in self._local.services:
+            handler = self._local.rpc(service, method)
             if handler is None:
                 raise MethodNotFound(f"{service} has no method {method!r}")
-            return await invoke_rpc(self._runtime, handler, envelope, body)
-        return await self._runtime.remote.send(
+            return await self._local.invoke_rpc(handler, envelope, body)
+        return await self._remote.send(
             service, method, envelope, body, deadline, out.key, bounded=bounded
         )
 

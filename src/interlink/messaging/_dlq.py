@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from interlink._envelope import Envelope
 from interlink._errors import CodecError
-from interlink.broker import _headers as H
-from interlink.broker._base import Broker, StoredMessage
+from interlink.broker import Broker, StoredMessage
+from interlink.messaging import _headers as H
 
 __all__ = ["DeadLetter", "list_dead_letters", "purge_dead_letters", "replay_dead_letters"]
 
@@ -20,6 +20,9 @@ class DeadLetter:
     error_type: str
     error_message: str
     attempts: int
+    """Handler runs in the delivery that gave up."""
+    deliveries: int
+    """Times the broker delivered it."""
     group: str
     first_failure: str
     last_failure: str
@@ -41,16 +44,27 @@ async def replay_dead_letters(
 ) -> int:
     """Publish dead letters back to their original topics, then remove them.
 
-    Each goes back with its original envelope and key, without the failure headers, so the
-    consumer group sees it as new. With ``envelope_id``, only that one. Returns how many.
+    Each goes back with its original envelope and key, without the failure headers, and only
+    the group that dead-lettered it handles it again (the topic's other groups, which handled
+    it the first time, acknowledge and skip it). With ``envelope_id``, only that one. Returns
+    how many. A replay interrupted between its publish and the removal publishes the same
+    broker message id next time, so the broker drops the copy.
     """
     replayed = 0
     for letter in await list_dead_letters(broker, topic, limit=limit):
         if envelope_id is not None and letter.envelope_id != envelope_id:
             continue
-        headers = {k: v for k, v in letter.message.headers.items() if k not in H.DEAD_LETTER}
+        headers = {k: v for k, v in letter.message.headers.items() if k not in H.NOT_COPIED}
+        replay = f"{letter.message.topic}:{letter.ref}"
+        headers[H.REPLAY_ID] = replay
+        if letter.group:
+            headers[H.REPLAY_GROUP] = letter.group
         await broker.publish(
-            letter.original_topic, letter.message.body, key=letter.message.key, headers=headers
+            letter.original_topic,
+            letter.message.body,
+            key=letter.message.key,
+            headers=headers,
+            message_id=f"replay:{replay}",
         )
         await broker.remove(letter.message.topic, letter.ref)
         replayed += 1
@@ -74,6 +88,7 @@ def _describe(message: StoredMessage, dlq: str) -> DeadLetter:
         error_type=headers.get(H.ERROR_TYPE, ""),
         error_message=headers.get(H.ERROR_MESSAGE, ""),
         attempts=int(headers.get(H.ATTEMPTS, "0") or 0),
+        deliveries=int(headers.get(H.DELIVERIES, "0") or 0),
         group=headers.get(H.GROUP, ""),
         first_failure=headers.get(H.FIRST_FAILURE, ""),
         last_failure=headers.get(H.LAST_FAILURE, ""),

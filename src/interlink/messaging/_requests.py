@@ -7,11 +7,11 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from interlink._errors import DeadlineExceeded, PublishError
-from interlink.broker import _headers as H
+from interlink.messaging import _headers as H
 
 if TYPE_CHECKING:
     from interlink._envelope import Envelope
-    from interlink.broker._base import Broker, Inbox, Reply
+    from interlink.broker import Broker, Inbox, Reply
 
 __all__ = ["Requester"]
 

@@ -1,0 +1,397 @@
+"""The consumer runtime: one per subscription, the same above every broker.
+
+decode ▸ lane (messages of one key one at a time, in order) ▸ claim (dedupe) ▸ handler ▸ held-back
+events ▸ reply ▸ ack. A failing attempt is retried in place per the subscription's ``Retry``,
+so the retry counts real handler runs and the next message of its key cannot overtake it; when
+the attempts run out, or the error is not one to retry, the message goes to the dead-letter
+topic with the reason. A message that cannot be decoded goes there at once, and so does one
+that keeps coming back without ever finishing (it crashed its consumer ``max_redeliveries``
+times: a poison pill).
+
+Invariant: every delivery this consumer takes is settled exactly once — acked, terminated
+after a dead letter, or handed back with ``nack`` — whatever raises, including cancellation.
+While it holds a delivery (running, waiting in its lane, pausing between retries) it tells the
+broker every ``heartbeat`` seconds that the work is in progress, so the broker does not hand a
+copy to someone else; a copy that comes back here anyway joins the running one and is settled
+with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from interlink._envelope import Envelope, format_time
+from interlink._errors import CodecError, InterlinkError
+from interlink._wire import classify_failure, error_outcome
+from interlink.messaging import _headers as H
+from interlink.messaging._dedupe import Claim
+
+if TYPE_CHECKING:
+    from interlink._clock import Clock
+    from interlink._dispatch import Dispatcher
+    from interlink._handlers import Subscriber
+    from interlink.broker import Broker, Delivery, Subscription
+    from interlink.messaging._dedupe import DedupeStore
+
+__all__ = ["Consumer", "PoisonMessage"]
+
+log = logging.getLogger("interlink")
+
+_BUSY_POLL = 0.5
+"""Seconds between looks at an id another member holds a claim on."""
+_RETURN_DELAY = 1.0
+"""Delay before the broker offers again a message that failed outside its handler."""
+
+
+class PoisonMessage(InterlinkError):
+    """A message came back more often than ``max_redeliveries`` without ever finishing."""
+
+
+class Consumer:
+    """Pulls deliveries for one subscriber; at most ``max_in_flight`` are held at once (those
+    waiting in a key's lane or joined to a running copy included)."""
+
+    def __init__(
+        self, broker: Broker, subscriber: Subscriber[Any], dispatcher: Dispatcher, *, clock: Clock
+    ) -> None:
+        self._broker = broker
+        self._sub = subscriber
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._scope = f"{subscriber.group}:{subscriber.topic}"
+        self._slots = asyncio.Semaphore(subscriber.max_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._held: set[Delivery] = set()
+        self._work: dict[str, list[Delivery]] = {}
+        """envelope id -> deliveries of it held here (the first is being worked on)"""
+        self._lanes: dict[str, deque[asyncio.Future[None]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._waiting_for_slot = False
+        self._subscription: Subscription | None = None
+        self._dedupe: DedupeStore | None = None
+        self.skipped_duplicates = 0
+        self.joined_copies = 0
+        self.settle_errors = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        sub = self._sub
+        if sub.dedupe is not None:
+            store = sub.dedupe.make_store()
+            await store.open(self._broker)
+            self._dedupe = store
+        self._subscription = await self._broker.subscribe(
+            sub.topic, group=sub.group, max_in_flight=sub.max_in_flight
+        )
+        self._reader = asyncio.create_task(
+            self._read(self._subscription), name=f"consume {sub.topic}"
+        )
+        heartbeat = getattr(self._subscription, "heartbeat", None)
+        if heartbeat:
+            self._ticker = asyncio.create_task(self._tick(heartbeat), name=f"heartbeat {sub.topic}")
+
+    async def stop(self, deadline: float) -> None:
+        """Stop taking deliveries, let held ones finish until ``deadline`` (event loop time),
+        then cancel them: cancelled work hands its deliveries back to the broker."""
+        if self._subscription is not None:
+            await self._subscription.close()
+        reader = self._reader
+        if reader is not None:
+            if self._waiting_for_slot:  # full: it would wait for a slot, not notice the close
+                reader.cancel()
+            await asyncio.wait({reader})
+        if self._tasks:
+            timeout = max(0.0, deadline - asyncio.get_running_loop().time())
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.wait({self._ticker})
+        if self._dedupe is not None:
+            await self._dedupe.close()
+
+    async def _read(self, subscription: Subscription) -> None:
+        while True:
+            self._waiting_for_slot = True
+            try:
+                await self._slots.acquire()
+            finally:
+                self._waiting_for_slot = False
+            try:
+                delivery = await anext(subscription)
+            except StopAsyncIteration:
+                self._slots.release()
+                return
+            self._held.add(delivery)
+            task = asyncio.create_task(self._receive(delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _tick(self, every: float) -> None:
+        """Tell the broker about everything held here, so it redelivers none of it."""
+        while True:
+            await self._clock.sleep(every)
+            for delivery in list(self._held):
+                try:
+                    await delivery.in_progress()
+                except Exception as exc:  # the next tick tries again; ack_wait is 3 ticks
+                    log.debug("in-progress signal failed on %s: %r", self._sub.topic, exc)
+
+    # -- one delivery ----------------------------------------------------------------------------
+
+    async def _receive(self, delivery: Delivery) -> None:
+        held = [delivery]
+        try:
+            await self._process(delivery, held)
+        except asyncio.CancelledError:
+            await self._give_back(held, 0.0)
+            raise
+        except Exception as exc:  # outside the handler: a store, the broker, a bug here
+            log.warning(
+                "%s could not settle a message from %s (%r); returning it",
+                self._sub.name,
+                delivery.topic,
+                exc,
+            )
+            await self._give_back(held, _RETURN_DELAY)
+        finally:
+            await self._give_back(held, _RETURN_DELAY)  # no-op unless something was missed
+
+    async def _process(self, delivery: Delivery, held: list[Delivery]) -> None:
+        sub = self._sub
+        try:
+            envelope = Envelope.from_bytes(delivery.body)
+            message = sub.message.decode(bytes(envelope.data))
+        except CodecError as exc:
+            await self._dead_letter(held, exc, None, runs=0)
+            return
+        replay_group = delivery.headers.get(H.REPLAY_GROUP)
+        if replay_group is not None and replay_group != sub.group:
+            await self._settle(held, "ack")  # replayed for another group only
+            return
+        running = self._work.get(envelope.id)
+        if running is not None:  # a redelivery or a copy of what is already here
+            running.append(delivery)
+            held.clear()
+            self.joined_copies += 1
+            return
+        self._work[envelope.id] = held
+        try:
+            await self._run(delivery, held, envelope, message)
+        finally:
+            del self._work[envelope.id]
+
+    async def _run(
+        self, delivery: Delivery, held: list[Delivery], envelope: Envelope, message: Any
+    ) -> None:
+        sub = self._sub
+        if delivery.attempt > 1 + sub.max_redeliveries:
+            poison = PoisonMessage(
+                f"delivered {delivery.attempt} times without finishing (its consumer crashed "
+                "or lost it each time)"
+            )
+            await self._dead_letter(held, poison, envelope, runs=0)
+            return
+        key = delivery.key
+        if key is None:
+            await self._attempts(held, envelope, message)
+            return
+        await self._lane_turn(key)
+        try:
+            await self._attempts(held, envelope, message)
+        finally:
+            self._lane_done(key)
+
+    async def _attempts(self, held: list[Delivery], envelope: Envelope, message: Any) -> None:
+        retry = self._sub.retry
+        runs, previous = 0, None
+        first_failure: str | None = None
+        while True:
+            runs += 1
+            try:
+                reply = await self._attempt(held[0], envelope, message)
+            except Exception as exc:
+                first_failure = first_failure or format_time(self._clock.time())
+                if runs >= retry.attempts or not retry.allows(exc):
+                    await self._dead_letter(held, exc, envelope, runs, first_failure)
+                    return
+                delay = retry.delay_before(runs, previous, exc)
+                log.info("%s failed on %s (run %d): %r", self._sub.name, envelope.id, runs, exc)
+                await self._clock.sleep(delay)
+                previous = delay
+                continue
+            if reply is not None:
+                await self._reply(held[0], envelope, 200, reply)
+            await self._settle(held, "ack")
+            return
+
+    async def _attempt(self, delivery: Delivery, envelope: Envelope, message: Any) -> bytes | None:
+        """One run: claim, handler, remember. Returns the reply to send, if any."""
+        dedupe, store = self._sub.dedupe, self._dedupe
+        if dedupe is None or store is None:
+            return await self._handle(delivery, envelope, message)
+        while True:
+            claim = await store.claim(self._scope, envelope.id, lease=dedupe.lease_seconds)
+            if claim is Claim.CLAIMED:
+                break
+            if claim is Claim.DONE:
+                self.skipped_duplicates += 1
+                return None
+            await self._clock.sleep(_BUSY_POLL)  # another member runs it right now
+        try:
+            reply = await self._handle(delivery, envelope, message)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await store.release(self._scope, envelope.id)
+            raise
+        try:
+            await store.remember(self._scope, envelope.id, window=dedupe.seconds)
+        except Exception as exc:  # done is done: acking beats running the effect twice
+            log.warning("%s: could not remember %s as done: %r", self._sub.name, envelope.id, exc)
+        return reply
+
+    async def _handle(self, delivery: Delivery, envelope: Envelope, message: Any) -> bytes | None:
+        replying = H.REPLY_TO in delivery.headers
+        return await self._dispatcher.handle_delivery(
+            self._sub, envelope, message, replying=replying
+        )
+
+    # -- key lanes ---------------------------------------------------------------------------------
+
+    async def _lane_turn(self, key: str) -> None:
+        """Wait until every earlier message of ``key`` taken here is settled."""
+        lane = self._lanes.get(key)
+        if lane is None:
+            self._lanes[key] = deque()
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lane.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._lane_done(key)  # it was our turn: pass it on
+            else:
+                lane.remove(turn)
+            raise
+
+    def _lane_done(self, key: str) -> None:
+        lane = self._lanes[key]
+        while lane:
+            turn = lane.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        del self._lanes[key]
+
+    # -- settling --------------------------------------------------------------------------------
+
+    async def _settle(self, held: list[Delivery], how: str, delay: float = 0.0) -> None:
+        """ack / term / nack every delivery in ``held`` and free their slots, whatever fails."""
+        deliveries = list(held)
+        held.clear()
+        for delivery in deliveries:
+            try:
+                if how == "nack":
+                    await delivery.nack(delay)
+                elif how == "term":
+                    await delivery.term()
+                else:
+                    await delivery.ack()
+            except Exception as exc:  # the broker redelivers it after its ack wait
+                self.settle_errors += 1
+                log.warning("%s could not %s a message: %r", self._sub.name, how, exc)
+            finally:
+                self._held.discard(delivery)
+                self._slots.release()
+
+    async def _give_back(self, held: list[Delivery], delay: float) -> None:
+        if held:
+            await self._settle(held, "nack", delay)
+
+    async def _reply(
+        self, delivery: Delivery, envelope: Envelope, status: int, body: bytes
+    ) -> None:
+        address = delivery.headers.get(H.REPLY_TO)
+        if address is None:
+            return
+        headers = {H.REQUEST_ID: envelope.id, H.STATUS: str(status)}
+        try:
+            await self._broker.send_reply(address, body, headers)
+        except Exception as exc:  # the requester times out; the event itself is done
+            log.warning("%s could not reply to %s: %r", self._sub.name, envelope.id, exc)
+
+    async def _dead_letter(
+        self,
+        held: list[Delivery],
+        exc: Exception,
+        envelope: Envelope | None,
+        runs: int,
+        first_failure: str | None = None,
+    ) -> None:
+        sub, delivery = self._sub, held[0]
+        now = format_time(self._clock.time())
+        log.warning(
+            "%s dead-letters a message from %s after %d run(s), %d deliveries: %r",
+            sub.name,
+            delivery.topic,
+            runs,
+            delivery.attempt,
+            exc,
+        )
+        headers = {k: v for k, v in delivery.headers.items() if k not in H.NOT_COPIED}
+        headers.update(
+            {
+                H.ERROR_TYPE: type(exc).__name__,
+                H.ERROR_MESSAGE: str(exc)[:2000],
+                H.ATTEMPTS: str(runs),
+                H.DELIVERIES: str(delivery.attempt),
+                H.ORIGINAL_TOPIC: delivery.topic,
+                H.GROUP: sub.group,
+                H.FIRST_FAILURE: first_failure or now,
+                H.LAST_FAILURE: now,
+            }
+        )
+        # The same message dead-lettered again (a crash before the term below) is the same
+        # broker message id: the broker drops the copy.
+        message_id = H.dead_letter_id(
+            sub.group,
+            envelope.id if envelope else None,
+            delivery.body,
+            delivery.headers.get(H.REPLAY_ID),
+        )
+        try:
+            await self._broker.publish(
+                sub.dead_letter_topic,
+                delivery.body,
+                key=delivery.key,
+                headers=headers,
+                message_id=message_id,
+            )
+        except Exception as error:
+            log.error(
+                "could not dead-letter a message from %s (%r); returning it", sub.topic, error
+            )
+            await self._give_back(held, sub.retry.delay_before(max(runs, 1), None, None))
+            return
+        if envelope is not None:
+            status, type_name, message = classify_failure(exc, sub.name, envelope.id)
+            answer = error_outcome(
+                status,
+                type_name,
+                message,
+                service=sub.service,
+                method=sub.topic,
+                correlation_id=envelope.correlationid or "",
+            )
+            await self._reply(delivery, envelope, answer.status, answer.body)
+        await self._settle(held, "term")

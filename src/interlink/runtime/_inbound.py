@@ -1,0 +1,206 @@
+"""The runtime's side of the Dispatcher seam: running handlers for transports and consumers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from interlink._clock import Clock
+from interlink._context import Context, Outbound
+from interlink._errors import (
+    ApplicationError,
+    CodecError,
+    DeadlineExceeded,
+    ValidationFailed,
+)
+from interlink._wire import Outcome, classify_failure, error_outcome
+
+if TYPE_CHECKING:
+    from interlink._envelope import Envelope
+    from interlink._handlers import Route, Rpc, Subscriber
+    from interlink._service import Service
+
+__all__ = ["Inbound"]
+
+_HEALTH_CHECK_TIMEOUT = 2.0
+
+
+class Inbound:
+    """Implements :class:`interlink._dispatch.Dispatcher` for one running App."""
+
+    def __init__(
+        self,
+        services: Mapping[str, Service],
+        outbound: Outbound,
+        clock: Clock,
+    ) -> None:
+        self.services = services
+        self._outbound = outbound
+        self._clock = clock
+        self._rpcs: dict[tuple[str, str], Rpc[Any, Any]] = {
+            (svc.name, rpc.name): rpc for svc in services.values() for rpc in svc.rpcs.values()
+        }
+        self.started = False
+        self.draining = False
+
+    # -- state -------------------------------------------------------------------------------
+
+    async def is_ready(self) -> bool:
+        """Started, not draining, and every ``@svc.health`` check passes (2 s each at most)."""
+        if not self.started or self.draining:
+            return False
+        for service in self.services.values():
+            for check in service.health_checks:
+                try:
+                    async with asyncio.timeout(_HEALTH_CHECK_TIMEOUT):
+                        if await check() is False:
+                            return False
+                except Exception:
+                    return False
+        return True
+
+    def rpc(self, service: str, method: str) -> Rpc[Any, Any] | None:
+        return self._rpcs.get((service, method))
+
+    # -- contexts and deadlines ----------------------------------------------------------------
+
+    def context(self, service: str, envelope: Envelope, deadline: float | None) -> Context:
+        return Context(
+            self._outbound,
+            service=service,
+            correlation_id=envelope.correlationid or envelope.id,
+            deadline=deadline,
+            traceparent=envelope.traceparent,
+            envelope=envelope,
+            defer_events=True,
+        )
+
+    def deadline(self, envelope: Envelope, timeout: float | None) -> float | None:
+        """The tighter of the caller's deadline and the handler's own timeout."""
+        deadline = envelope.deadline_at
+        now = self._clock.time()
+        if deadline is not None and deadline <= now:
+            raise DeadlineExceeded(f"arrived {now - deadline:.3f}s after its deadline")
+        if timeout is not None:
+            deadline = now + timeout if deadline is None else min(deadline, now + timeout)
+        return deadline
+
+    def time_limit(self, deadline: float | None) -> asyncio.Timeout:
+        if deadline is None:
+            return asyncio.timeout(None)
+        loop = asyncio.get_running_loop()
+        return asyncio.timeout_at(loop.time() + (deadline - self._clock.time()))
+
+    async def _run(
+        self, ctx: Context, deadline: float | None, run: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        """Run a handler within its deadline; send its held-back events only if it returns."""
+        try:
+            if deadline is None:  # the common case: no timeout scope to enter and leave
+                result = await run()
+            else:
+                async with self.time_limit(deadline):
+                    result = await run()
+            await ctx.flush()
+        except BaseException:
+            ctx.discard()
+            raise
+        return result
+
+    # -- work ------------------------------------------------------------------------------------
+
+    async def invoke_rpc(self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes) -> Outcome:
+        """Never raises for a handler's failure: every outcome is a status and a body."""
+        correlation_id = envelope.correlationid or envelope.id
+        retryable = handler.idempotent
+
+        def fail(status: int, type_name: str, message: str, errors: Any = None) -> Outcome:
+            return error_outcome(
+                status,
+                type_name,
+                message,
+                service=handler.service,
+                method=handler.name,
+                correlation_id=correlation_id,
+                errors=errors,
+                retryable=retryable,
+            )
+
+        try:
+            deadline = self.deadline(envelope, handler.timeout)
+            request = handler.request.decode(body)
+        except ValidationFailed as exc:
+            return fail(422, "ValidationError", str(exc), exc.errors)
+        except CodecError as exc:
+            return fail(400, "BadRequest", str(exc))
+        except DeadlineExceeded as exc:
+            return fail(504, "DeadlineExceeded", str(exc))
+        ctx = self.context(handler.service, envelope, deadline)
+        try:
+
+            async def run() -> bytes:
+                return handler.response.encode(await handler(request, ctx))
+
+            payload: bytes = await self._run(ctx, deadline, run)
+        except Exception as exc:
+            retryable = handler.idempotent or (isinstance(exc, ApplicationError) and exc.retryable)
+            return fail(*classify_failure(exc, handler.target, correlation_id))
+        return Outcome(200, payload)
+
+    async def invoke_route(
+        self, route: Route, envelope: Envelope, kwargs: dict[str, Any]
+    ) -> Outcome:
+        correlation_id = envelope.correlationid or envelope.id
+
+        def fail(status: int, type_name: str, message: str) -> Outcome:
+            return error_outcome(
+                status,
+                type_name,
+                message,
+                service=route.service,
+                method=route.name,
+                correlation_id=correlation_id,
+            )
+
+        try:
+            deadline = self.deadline(envelope, None)
+        except DeadlineExceeded as exc:
+            return fail(504, "DeadlineExceeded", str(exc))
+        ctx = self.context(route.service, envelope, deadline)
+        if route.params.context is not None:
+            kwargs[route.params.context] = ctx
+        try:
+
+            async def run() -> bytes:
+                return route.response.encode(await route.fn(**kwargs))
+
+            payload: bytes = await self._run(ctx, deadline, run)
+        except Exception as exc:
+            where = f"{route.method} {route.path}"
+            return fail(*classify_failure(exc, where, correlation_id))
+        return Outcome(route.status, payload)
+
+    async def handle_delivery(
+        self, subscriber: Subscriber[Any], envelope: Envelope, message: Any, *, replying: bool
+    ) -> bytes | None:
+        deadline = envelope.deadline_at if replying else None
+        if subscriber.timeout is not None:
+            limit = self._clock.time() + subscriber.timeout
+            deadline = limit if deadline is None else min(deadline, limit)
+        ctx = self.context(subscriber.service, envelope, deadline)
+        fn, response = subscriber.fn, subscriber.response
+
+        async def run() -> bytes | None:
+            if subscriber.context_param is None:
+                result = await fn(message)
+            else:
+                result = await fn(message, ctx)
+            if not replying:
+                return None
+            # Encoded before the held-back events go out: a reply that cannot be encoded is a
+            # failure of the handler, and its events must not be sent.
+            return b"null" if response is None else response.encode(result)
+
+        reply: bytes | None = await self._run(ctx, deadline, run)
+        return reply

@@ -1,0 +1,199 @@
+"""The composition root: everything that exists only while an App runs.
+
+Built in dependency order before anything serves or consumes (backends ▸ HTTP client ▸
+discovery ▸ calls, events and requests ▸ outbox relays ▸ consumers ▸ server ▸ registration) and
+torn down in reverse. Consumers and the server drain together, against one shared deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from typing import TYPE_CHECKING, Any
+
+from interlink._context import Context
+from interlink._envelope import new_id
+from interlink.broker import Broker, broker_from_url
+from interlink.discovery import Instance, Registry, registry_from_url
+from interlink.discovery._cache import Discovery
+from interlink.discovery._registration import SelfRegistration
+from interlink.messaging import Consumer, Requester
+from interlink.runtime._admin import AdminView
+from interlink.runtime._calls import Calls
+from interlink.runtime._inbound import Inbound
+from interlink.runtime._outbound import Outbound
+from interlink.runtime._remote import IDEMPOTENT, RemoteCalls
+from interlink.transport.http import HttpClient, HttpServer, HttpSettings
+
+if TYPE_CHECKING:
+    from interlink._app import App
+    from interlink._policies import PolicySet
+    from interlink.outbox import Outbox, OutboxRelay
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("interlink")
+
+
+class Runtime:
+    """Everything that exists only while an App runs. Built and torn down by ``App``."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.clock = app.clock
+        self.running = {name: app.services[name] for name in app.running_services}
+        self.broker: Broker
+        self.registry: Registry
+        self.requester: Requester
+        self.discovery: Discovery
+        self.inbound: Inbound
+        self.outbound: Outbound
+        self.server: HttpServer | None = None
+        self.consumers: list[Consumer] = []
+        self.relays: list[OutboxRelay] = []
+        self.registration: SelfRegistration | None = None
+        self._stack = contextlib.AsyncExitStack()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self._build()
+            await self._serve()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+
+    async def stop(self) -> None:
+        if hasattr(self, "inbound"):
+            self.inbound.draining = True
+        await self._stack.aclose()
+
+    async def _build(self) -> None:
+        """Everything a handler may use, before any handler can run."""
+        app, stack = self.app, self._stack
+        self.broker = await self._open(
+            app.broker, functools.partial(broker_from_url, directory=app.directory)
+        )
+        self.registry = await self._open(
+            app.registry, functools.partial(registry_from_url, directory=app.directory)
+        )
+        http = HttpClient()
+        stack.push_async_callback(http.close)
+        self.discovery = Discovery(self.registry, balancer=app.load_balancer, clock=self.clock)
+        stack.push_async_callback(self.discovery.close)
+        self.requester = Requester(self.broker)
+        stack.push_async_callback(self.requester.close)
+        self.outbound = Outbound(broker=self.broker, requester=self.requester, clock=self.clock)
+        self.inbound = Inbound(self.running, self.outbound, self.clock)
+        self.outbound.calls = Calls(
+            local=self.inbound,
+            remote=RemoteCalls(self.discovery, http, self.clock),
+            clock=self.clock,
+            policies=app.policies,
+            default_policy=app.default_policy,
+            listeners=app.policy_listeners,
+        )
+        self.relays = [await self._relay(outbox) for outbox in app.outboxes]
+
+    async def _serve(self) -> None:
+        app = self.app
+        self._stack.push_async_callback(self._drain)  # whatever started, drained together
+        for service in self.running.values():
+            for subscriber in service.subscribers:
+                consumer = Consumer(self.broker, subscriber, self.inbound, clock=self.clock)
+                self.consumers.append(consumer)
+                await consumer.start()
+        if app.serve_http:
+            settings = HttpSettings(
+                host=app.host,
+                port=app.port,
+                max_body_size=app.max_body_size,
+                drain_timeout=app.drain_timeout,
+                title=app.name,
+                version=app.version,
+            )
+            admin = AdminView(self) if app.admin_enabled else None
+            self.server = HttpServer(self.inbound, settings, admin)
+            await self.server.start()
+        self.inbound.started = True
+        if self.server is not None:
+            await self._register(self.server.port)
+
+    async def _drain(self) -> None:
+        """Stop taking work everywhere at once; all finish within one ``drain_timeout``."""
+        self.inbound.draining = True
+        timeout = self.app.drain_timeout
+        deadline = asyncio.get_running_loop().time() + timeout
+        stops = [consumer.stop(deadline) for consumer in self.consumers]
+        if self.server is not None:
+            stops.append(self.server.stop(timeout))
+        results = await asyncio.gather(*stops, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("a consumer or server failed to stop cleanly", exc_info=result)
+
+    async def _relay(self, outbox: Outbox[Any]) -> OutboxRelay:
+        """Publish what the outbox's transactions committed; stopped after the consumers."""
+        from interlink.outbox import OutboxRelay
+
+        await outbox.setup()
+        relay = OutboxRelay(outbox, self.broker, clock=self.clock)
+        await self._stack.enter_async_context(relay)
+        return relay
+
+    async def _open(self, spec: Any, from_url: Any) -> Any:
+        backend = from_url(spec) if isinstance(spec, str) else spec
+        if isinstance(spec, str):
+            await backend.connect()
+            self._stack.push_async_callback(backend.close)
+        return backend
+
+    async def _register(self, port: int) -> None:
+        """Register every running service once ready; deregistered first when stopping."""
+        address = self.app.advertise_host
+        instances = [
+            Instance(
+                id=f"{service.name}-{new_id()[:12]}",
+                service=service.name,
+                address=address,
+                port=port,
+                version=service.version,
+                # Callers learn from discovery which methods are safe to retry after a
+                # failure mid-call (the callee declares idempotency, not the caller).
+                metadata={
+                    IDEMPOTENT: ",".join(sorted(n for n, r in service.rpcs.items() if r.idempotent))
+                },
+            )
+            for service in self.running.values()
+        ]
+        self.registration = SelfRegistration(
+            self.registry,
+            instances,
+            ttl=self.app.registration_ttl,
+            ready=self.inbound.is_ready,
+            clock=self.clock,
+        )
+        await self.registration.start()
+        self._stack.push_async_callback(self.registration.stop)
+
+    # -- views -----------------------------------------------------------------------------
+
+    @property
+    def draining(self) -> bool:
+        return self.inbound.draining
+
+    @property
+    def instances(self) -> list[Instance]:
+        return [] if self.registration is None else self.registration.instances
+
+    @property
+    def policies(self) -> PolicySet:
+        return self.outbound.calls.policies
+
+    def root_context(self, service: str) -> Context:
+        return Context(
+            self.outbound, service=service, correlation_id=new_id(), deadline=None, traceparent=None
+        )
