@@ -1,0 +1,44 @@
+"""An acknowledged delivery is finished at the broker: nothing is left pending or redelivered."""
+
+from __future__ import annotations
+
+import asyncio
+
+import interlink as il
+from interlink.broker import Broker, MemoryBroker
+from interlink.broker._nats import NatsBroker
+from interlink.broker._nats_streams import stream_name
+from tests.conformance.broker.conftest import Backend, unique
+from tests.conftest import eventually
+
+
+async def unacknowledged(broker: Broker, topic: str) -> int:
+    """What the broker still waits to hear about, for every group of ``topic``."""
+    if isinstance(broker, MemoryBroker):
+        return broker.outstanding
+    assert isinstance(broker, NatsBroker)
+    infos = await broker.jetstream.consumers_info(stream_name(topic))
+    return sum(info.num_ack_pending + info.num_pending for info in infos)
+
+
+async def test_handled_messages_are_acknowledged_at_the_broker(backend: Backend) -> None:
+    topic = unique("acked.t")
+    handled: list[int] = []
+    svc = il.Service(unique("svc"))
+
+    @svc.subscribe(topic, max_in_flight=8)
+    async def work(n: int) -> None:
+        handled.append(n)
+
+    async with backend.app([svc]) as app:
+        for n in range(20):
+            await app.publish(topic, n, key=f"k{n % 3}" if n % 2 else None)
+        await eventually(lambda: len(handled) == 20)
+
+        async def settled() -> bool:
+            return await unacknowledged(backend.inspect, topic) == 0
+
+        await eventually(settled, timeout=5)
+        # With ack_wait=1 an unacknowledged message would be back by now.
+        await asyncio.sleep(0)  # let any stray delivery be taken
+    assert sorted(handled) == list(range(20))
