@@ -54,6 +54,8 @@ class SqliteDatabase(Database):
         synchronous: Synchronous = "NORMAL",
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, not {pool_size!r}")
         if synchronous not in ("NORMAL", "FULL"):
             raise ConfigurationError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
         self.url = url

@@ -36,8 +36,6 @@ class SqlitePool:
     def __init__(
         self, path: str, *, size: int, busy_timeout: float, synchronous: Synchronous
     ) -> None:
-        if size < 1:
-            raise ValueError(f"pool_size must be at least 1, not {size!r}")
         self.path = path
         self._busy_timeout = busy_timeout
         self._synchronous = synchronous
