@@ -84,7 +84,7 @@ async def test_schema_qualified_tables_work(url: str, observer: Any) -> None:
     assert await observer.fetchval(f"SELECT count(*) FROM {schema}.inbox") == 1
 
 
-async def test_close_closes_every_connection_it_opened(
+async def test_close_closes_every_connection_opened_even_by_concurrent_opens(
     url: str, prefix: str, observer: Any
 ) -> None:
     async def sessions() -> int:
@@ -97,6 +97,7 @@ async def test_close_closes_every_connection_it_opened(
 
     before = await sessions()
     db = Database(url, table=f"{prefix}_inbox", outbox_table=f"{prefix}_outbox")
+    await asyncio.gather(db.open(), db.open(), db.open())  # three tasks starting together
     async with db, db.outbox.claim(1):  # the relay's side opens a pool of its own
         assert await sessions() > before
 

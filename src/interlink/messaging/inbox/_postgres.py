@@ -10,6 +10,7 @@ waiting claim fails with a serialization error instead, and the message is retri
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -60,10 +61,14 @@ class PostgresDatabase(Database):
         self._clock = clock
         self._size = pool_size
         self._pool: PgPool | None = None
+        self._opening = asyncio.Lock()
 
     async def open(self) -> None:
-        if self._pool is not None:
-            return
+        async with self._opening:  # two tasks opening at once must not build two pools
+            if self._pool is None:
+                self._pool = await self._connect()
+
+    async def _connect(self) -> PgPool:
         driver = load_driver("asyncpg", "postgres", what="a PostgreSQL database")
         pool: PgPool = await driver.create_pool(self.url, min_size=1, max_size=self._size)
         try:
@@ -73,7 +78,7 @@ class PostgresDatabase(Database):
         except BaseException:
             await pool.close()
             raise
-        self._pool = pool
+        return pool
 
     async def _create(self, conn: PgConnection) -> None:
         t = self.table

@@ -8,6 +8,7 @@ is decided against every commit before it.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,10 +67,14 @@ class SqliteDatabase(Database):
         self._clock = clock
         self._size, self._timeout, self._synchronous = pool_size, timeout, synchronous
         self._pool: SqlitePool | None = None
+        self._opening = asyncio.Lock()
 
     async def open(self) -> None:
-        if self._pool is not None:
-            return
+        async with self._opening:  # two tasks opening at once must not build two pools
+            if self._pool is None:
+                self._pool = await self._connect()
+
+    async def _connect(self) -> SqlitePool:
         pool = SqlitePool(
             self.path, size=self._size, busy_timeout=self._timeout, synchronous=self._synchronous
         )
@@ -80,7 +85,7 @@ class SqliteDatabase(Database):
         except BaseException:
             await pool.close()
             raise
-        self._pool = pool
+        return pool
 
     async def _create(self, conn: aiosqlite.Connection) -> None:
         t = self.table
