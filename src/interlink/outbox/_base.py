@@ -117,22 +117,22 @@ class Outbox(ABC, Generic[ConnT]):
         await self.close()
 
 
-def table_name(name: str, *, qualified: bool) -> str:
+def table_name(name: str, *, qualified: bool, what: str = "outbox") -> str:
     """``name`` checked as a SQL identifier (``schema.table`` when ``qualified``)."""
     pattern = rf"{_IDENTIFIER}(\.{_IDENTIFIER})?" if qualified else _IDENTIFIER
     if not re.fullmatch(pattern, name):
         raise ConfigurationError(
-            f"outbox table name {name!r} is not a plain SQL identifier "
+            f"{what} table name {name!r} is not a plain SQL identifier "
             f"(letters, digits and _{', optionally schema.table' if qualified else ''})"
         )
     return name
 
 
-def load_driver(module: str, extra: str) -> ModuleType:
+def load_driver(module: str, extra: str, *, what: str = "this outbox") -> ModuleType:
     """Import a database driver on first use, naming the extra that installs it."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ConfigurationError(
-            f"this outbox needs {module}: pip install 'interlink[{extra}]'"
+            f"{what} needs {module}: pip install 'interlink[{extra}]'"
         ) from exc
