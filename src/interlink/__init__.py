@@ -28,6 +28,7 @@ from interlink._errors import (
 from interlink._handlers import Route, Rpc, Subscriber
 from interlink._service import Service
 from interlink.messaging import Dedupe
+from interlink.messaging.inbox import Database
 from interlink.resilience import (
     Backoff,
     Bulkhead,
@@ -53,6 +54,7 @@ __all__ = [
     "CodecError",
     "ConfigurationError",
     "Context",
+    "Database",
     "DeadlineExceeded",
     "Dedupe",
     "DefinitionError",

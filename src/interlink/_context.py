@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from interlink._errors import PublishError
@@ -53,6 +54,12 @@ class Outbound(Protocol):
     ) -> Any: ...
 
 
+class Transactions(Protocol):
+    """Where ``ctx.transaction()`` comes from (a subscriber with ``inbox=db``)."""
+
+    def transaction(self, ctx: Context) -> AbstractAsyncContextManager[Any]: ...
+
+
 class Context:
     """Per-request state: correlation, deadline, trace, and the means to call and publish.
 
@@ -64,6 +71,7 @@ class Context:
         "_deferred",
         "_dispatcher",
         "_envelope",
+        "_transactions",
         "correlation_id",
         "deadline",
         "service",
@@ -80,6 +88,7 @@ class Context:
         traceparent: str | None,
         envelope: Envelope | None = None,
         defer_events: bool = False,
+        transactions: Transactions | None = None,
     ) -> None:
         self._dispatcher = dispatcher
         self.service = service
@@ -91,6 +100,7 @@ class Context:
         self.traceparent = traceparent
         self._envelope = envelope
         self._deferred: list[tuple[str, Envelope]] | None = [] if defer_events else None
+        self._transactions = transactions
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -200,6 +210,29 @@ class Context:
         if len(self._deferred) >= MAX_DEFERRED:
             raise PublishError(f"a handler may publish at most {MAX_DEFERRED} events")
         self._deferred.append((topic, envelope))
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]:
+        """The inbox's transaction, in a subscriber declared with ``inbox=db``::
+
+            async with ctx.transaction() as conn:     # the driver's own connection
+                await conn.execute("insert into invoices ...")
+                await ctx.publish("invoices.created", ...)   # an outbox row, same transaction
+
+        Its writes, the record that this message was processed, and the events published so
+        far commit together when the block ends normally, or not at all. If the message was
+        processed already, entering raises and the delivery is acknowledged without effect.
+        Open it at most once per message.
+        """
+        if self._transactions is None:
+            raise RuntimeError(
+                "ctx.transaction() needs a subscriber declared with inbox=il.Database(...)"
+            )
+        return self._transactions.transaction(self)
+
+    def take_deferred(self) -> list[tuple[str, Envelope]]:
+        """The events held back so far, handed over (to an outbox) and no longer held."""
+        pending, self._deferred = self._deferred or [], []
+        return pending
 
     async def flush(self) -> None:
         """Send the events held back while the handler ran (the runtime calls this)."""

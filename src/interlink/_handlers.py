@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from interlink._context import Context
     from interlink._routes import RouteParams
     from interlink.messaging._dedupe import Dedupe
+    from interlink.messaging.inbox import Database
     from interlink.resilience import Retry
 
 __all__ = ["Route", "Rpc", "Subscriber"]
@@ -71,6 +72,14 @@ class Subscriber(Generic[ReqT]):
     max_redeliveries: int = 3
     """A message the broker delivered more than 1 + this many times without it ever finishing
     (its consumer crashed or lost it each time) is dead-lettered without running: a poison pill."""
+    inbox: Database | None = None
+    """Exactly-once effects: ``ctx.transaction()`` commits the handler's writes, the processed
+    message id and its events together in this database."""
+
+    @property
+    def scope(self) -> str:
+        """Names this subscription in dedupe stores and inboxes: one per group and topic."""
+        return f"{self.group}:{self.topic}"
 
     @property
     def name(self) -> str:

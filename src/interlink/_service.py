@@ -15,6 +15,7 @@ from interlink._handlers import Route, Rpc, Subscriber
 from interlink._routes import build_route_params
 from interlink._signature import Signature, read_signature
 from interlink.messaging._dedupe import Dedupe
+from interlink.messaging.inbox import Database
 from interlink.resilience import Backoff, Retry
 
 __all__ = ["Service"]
@@ -117,6 +118,7 @@ class Service:
         dedupe: Dedupe | None = None,
         timeout: float | timedelta | None = None,
         max_redeliveries: int = 3,
+        inbox: Database | None = None,
     ) -> Callable[[Callable[..., Awaitable[Any]]], Subscriber[Any]]:
         """Consume events from ``topic``, at least once.
 
@@ -126,7 +128,8 @@ class Service:
         with full jitter); then the message goes to ``dead_letter_topic`` (default
         ``{topic}.dlq``) with the reason. A message delivered more than ``1 +
         max_redeliveries`` times without finishing (it crashed its consumer) is dead-lettered
-        without running. ``dedupe`` runs each envelope id once. A handler that returns a value
+        without running. ``dedupe`` runs each envelope id once. ``inbox=il.Database(...)``
+        gives exactly-once effects through ``ctx.transaction()``. A handler that returns a value
         replies to ``ctx.request`` callers.
         """
         what = f"subscription {self.name}:{topic}"
@@ -156,6 +159,7 @@ class Service:
                 dedupe=dedupe,
                 timeout=handler_timeout,
                 max_redeliveries=max_redeliveries,
+                inbox=inbox,
             )
             if any(s.topic == topic and s.group == subscriber.group for s in self.subscribers):
                 raise DefinitionError(f"{what}: group {subscriber.group!r} already subscribes")

@@ -17,6 +17,7 @@ def test_public_api_is_pinned() -> None:
         "CodecError",
         "ConfigurationError",
         "Context",
+        "Database",
         "DeadlineExceeded",
         "Dedupe",
         "DefinitionError",

@@ -1,7 +1,7 @@
 """Messaging above the Broker seam, once for every backend: the consumer runtime (acks,
 retries, dead letters, key lanes, heartbeats), deduplication, request/reply, dead-letter tools."""
 
-from interlink.messaging._consumer import Consumer, PoisonMessage
+from interlink.messaging._consumer import AlreadyProcessed, Consumer, PoisonMessage
 from interlink.messaging._dedupe import (
     Claim,
     Dedupe,
@@ -19,6 +19,7 @@ from interlink.messaging._dlq import (
 from interlink.messaging._requests import Requester
 
 __all__ = [
+    "AlreadyProcessed",
     "Claim",
     "Consumer",
     "DeadLetter",

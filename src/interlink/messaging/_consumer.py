@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from interlink.broker import Broker, Delivery, Subscription
     from interlink.messaging._dedupe import DedupeStore
 
-__all__ = ["Consumer", "PoisonMessage"]
+__all__ = ["AlreadyProcessed", "Consumer", "PoisonMessage"]
 
 log = logging.getLogger("interlink")
 
@@ -51,6 +51,10 @@ class PoisonMessage(InterlinkError):
     """A message came back more often than ``max_redeliveries`` without ever finishing."""
 
 
+class AlreadyProcessed(InterlinkError):
+    """The inbox holds this message id already: its effects are committed; skip it."""
+
+
 class Consumer:
     """Pulls deliveries for one subscriber; at most ``max_in_flight`` are held at once (those
     waiting in a key's lane or joined to a running copy included)."""
@@ -62,7 +66,7 @@ class Consumer:
         self._sub = subscriber
         self._dispatcher = dispatcher
         self._clock = clock
-        self._scope = f"{subscriber.group}:{subscriber.topic}"
+        self._scope = subscriber.scope
         self._slots = asyncio.Semaphore(subscriber.max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[Delivery] = set()
@@ -219,6 +223,10 @@ class Consumer:
             runs += 1
             try:
                 reply = await self._attempt(held[0], envelope, message)
+            except AlreadyProcessed:
+                self.skipped_duplicates += 1
+                await self._settle(held, "ack")
+                return
             except Exception as exc:
                 first_failure = first_failure or format_time(self._clock.time())
                 if runs >= retry.attempts or not retry.allows(exc):
@@ -236,6 +244,14 @@ class Consumer:
 
     async def _attempt(self, delivery: Delivery, envelope: Envelope, message: Any) -> bytes | None:
         """One run: claim, handler, remember. Returns the reply to send, if any."""
+        inbox = self._sub.inbox
+        # A redelivery may have committed before its ack was lost: skip it without running.
+        if (
+            inbox is not None
+            and delivery.attempt > 1
+            and await inbox.processed(self._scope, envelope.id)
+        ):
+            raise AlreadyProcessed(envelope.id)
         dedupe, store = self._sub.dedupe, self._dedupe
         if dedupe is None or store is None:
             return await self._handle(delivery, envelope, message)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from interlink._clock import Clock
-from interlink._context import Context, Outbound
+from interlink._context import Context, Outbound, Transactions
 from interlink._errors import (
     ApplicationError,
     CodecError,
@@ -15,15 +15,21 @@ from interlink._errors import (
     ValidationFailed,
 )
 from interlink._wire import Outcome, classify_failure, error_outcome
+from interlink.runtime._inbox import InboxRun
 
 if TYPE_CHECKING:
     from interlink._envelope import Envelope
     from interlink._handlers import Route, Rpc, Subscriber
     from interlink._service import Service
+    from interlink.messaging.inbox import Database
 
 __all__ = ["Inbound"]
 
 _HEALTH_CHECK_TIMEOUT = 2.0
+
+
+def _nothing() -> None:
+    return None
 
 
 class Inbound:
@@ -34,10 +40,13 @@ class Inbound:
         services: Mapping[str, Service],
         outbound: Outbound,
         clock: Clock,
+        wakers: Mapping[Database, Callable[[], None]] | None = None,
     ) -> None:
         self.services = services
         self._outbound = outbound
         self._clock = clock
+        self._wakers = dict(wakers or {})
+        """per inbox database: wake its outbox relay after a commit"""
         self._rpcs: dict[tuple[str, str], Rpc[Any, Any]] = {
             (svc.name, rpc.name): rpc for svc in services.values() for rpc in svc.rpcs.values()
         }
@@ -65,7 +74,13 @@ class Inbound:
 
     # -- contexts and deadlines ----------------------------------------------------------------
 
-    def context(self, service: str, envelope: Envelope, deadline: float | None) -> Context:
+    def context(
+        self,
+        service: str,
+        envelope: Envelope,
+        deadline: float | None,
+        transactions: Transactions | None = None,
+    ) -> Context:
         return Context(
             self._outbound,
             service=service,
@@ -74,6 +89,7 @@ class Inbound:
             traceparent=envelope.traceparent,
             envelope=envelope,
             defer_events=True,
+            transactions=transactions,
         )
 
     def deadline(self, envelope: Envelope, timeout: float | None) -> float | None:
@@ -188,7 +204,11 @@ class Inbound:
         if subscriber.timeout is not None:
             limit = self._clock.time() + subscriber.timeout
             deadline = limit if deadline is None else min(deadline, limit)
-        ctx = self.context(subscriber.service, envelope, deadline)
+        db = subscriber.inbox
+        inbox = None
+        if db is not None:
+            inbox = InboxRun(db, subscriber.scope, envelope, self._wakers.get(db, _nothing))
+        ctx = self.context(subscriber.service, envelope, deadline, inbox)
         fn, response = subscriber.fn, subscriber.response
 
         async def run() -> bytes | None:
@@ -196,11 +216,14 @@ class Inbound:
                 result = await fn(message)
             else:
                 result = await fn(message, ctx)
-            if not replying:
-                return None
             # Encoded before the held-back events go out: a reply that cannot be encoded is a
             # failure of the handler, and its events must not be sent.
-            return b"null" if response is None else response.encode(result)
+            reply = None
+            if replying:
+                reply = b"null" if response is None else response.encode(result)
+            if inbox is not None:
+                await inbox.finish(ctx)
+            return reply
 
         reply: bytes | None = await self._run(ctx, deadline, run)
         return reply

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from interlink._context import Context
@@ -30,11 +31,16 @@ from interlink.transport.http import HttpClient, HttpServer, HttpSettings
 if TYPE_CHECKING:
     from interlink._app import App
     from interlink._policies import PolicySet
+    from interlink.messaging.inbox import Database
     from interlink.outbox import Outbox, OutboxRelay
 
 __all__ = ["Runtime"]
 
 log = logging.getLogger("interlink")
+
+
+def _nothing() -> None:
+    return None
 
 
 class Runtime:
@@ -87,7 +93,9 @@ class Runtime:
         self.requester = Requester(self.broker)
         stack.push_async_callback(self.requester.close)
         self.outbound = Outbound(broker=self.broker, requester=self.requester, clock=self.clock)
-        self.inbound = Inbound(self.running, self.outbound, self.clock)
+        self.relays = [await self._relay(outbox) for outbox in app.outboxes]
+        wakers = await self._inboxes({id(outbox) for outbox in app.outboxes})
+        self.inbound = Inbound(self.running, self.outbound, self.clock, wakers)
         self.outbound.calls = Calls(
             local=self.inbound,
             remote=RemoteCalls(self.discovery, http, self.clock),
@@ -96,7 +104,25 @@ class Runtime:
             default_policy=app.default_policy,
             listeners=app.policy_listeners,
         )
-        self.relays = [await self._relay(outbox) for outbox in app.outboxes]
+
+    async def _inboxes(self, relayed: set[int]) -> dict[Database, Callable[[], None]]:
+        """Open every inbox database the subscribers name, and relay its outbox."""
+        wakers: dict[Database, Callable[[], None]] = {}
+        for service in self.running.values():
+            for subscriber in service.subscribers:
+                db = subscriber.inbox
+                if db is None or db in wakers:
+                    continue
+                if not db.is_open:
+                    await db.open()
+                    self._stack.push_async_callback(db.close)
+                if id(db.outbox) in relayed:
+                    wakers[db] = _nothing
+                    continue
+                relay = await self._relay(db.outbox)
+                self.relays.append(relay)
+                wakers[db] = relay.wake
+        return wakers
 
     async def _serve(self) -> None:
         app = self.app

@@ -72,6 +72,12 @@ class Database:
         """Connect and create the inbox and outbox tables if they are missing (idempotent)."""
         raise NotImplementedError
 
+    @property
+    def is_open(self) -> bool:
+        """Opened and not closed since. An App opens an inbox database that is not open, and
+        then closes it when it stops; one you opened yourself stays yours to close."""
+        return getattr(self, "_pool", None) is not None
+
     async def close(self) -> None:
         """Close every connection this database opened (idempotent)."""
         raise NotImplementedError
