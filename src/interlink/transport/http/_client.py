@@ -12,7 +12,15 @@ from interlink._wire import Outcome
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["HttpClient"]
+__all__ = ["CLIENT_KEEPALIVE", "SERVER_KEEPALIVE", "HttpClient"]
+
+SERVER_KEEPALIVE = 5.0
+"""Seconds :class:`HttpServer` keeps an idle connection open (``timeout_keep_alive`` there)."""
+CLIENT_KEEPALIVE = 4.0
+"""Seconds :class:`HttpClient` keeps an idle pooled connection before it closes it itself."""
+# Invariant: CLIENT_KEEPALIVE < SERVER_KEEPALIVE. The client must let go of an idle connection
+# before the server closes it; otherwise a call can go out on a connection the server is
+# closing at that moment, and fail with a reset. The margin covers two loops' timer skew.
 
 
 class HttpClient:
@@ -24,7 +32,7 @@ class HttpClient:
     whose calls all stay in-process never pays for it.
     """
 
-    def __init__(self, *, max_connections: int = 512, keepalive: float = 30.0) -> None:
+    def __init__(self, *, max_connections: int = 512, keepalive: float = CLIENT_KEEPALIVE) -> None:
         self._max_connections = max_connections
         self._keepalive = keepalive
         self._session: aiohttp.ClientSession | None = None
