@@ -2,7 +2,11 @@
 
 A backend (one module each: SQLite, PostgreSQL) writes rows on the user's own connection and
 hands unsent rows to :class:`~interlink.outbox.OutboxRelay` in batches (a :class:`Claim`). The
-relay, its polling, backoff and shutdown are written once, above this seam.
+relay, its polling, backoff, parking and shutdown are written once, above this seam.
+
+Invariant (per key): a claim never holds a row while an older unsent row of the same key has
+failed before or is parked. So a later row of a key cannot overtake an earlier one that is
+failing; rows without a key, and rows of other keys, may.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ if TYPE_CHECKING:
     from interlink._context import Context
     from interlink._envelope import Envelope
 
-__all__ = ["Claim", "Outbox", "OutboxRow", "load_driver", "table_name"]
+__all__ = ["Claim", "Outbox", "OutboxRow", "load_driver", "ready_rows", "table_name"]
 
 ConnT = TypeVar("ConnT")
 
@@ -45,10 +49,17 @@ class OutboxRow:
     """Publish attempts so far, the successful one included."""
     sent_at: float | None = None
     last_error: str | None = None
+    parked_at: float | None = None
+    """When the relay gave up on it (see :meth:`Outbox.parked`); None while it is in line."""
 
 
 class Claim(Protocol):
-    """A batch of unsent rows, oldest first, held by one relay until the context exits."""
+    """A batch of rows to publish, held by one relay until the context exits.
+
+    Unsent, unparked rows that no failing or parked older row of their key holds back; those
+    with the fewest attempts first (so never-tried rows come before failing ones), then
+    oldest first.
+    """
 
     @property
     def rows(self) -> Sequence[OutboxRow]: ...
@@ -58,6 +69,10 @@ class Claim(Protocol):
 
     async def mark_failed(self, row: OutboxRow, error: str) -> None:
         """Publishing ``row`` failed: count the attempt, keep the row for a later round."""
+
+    async def mark_parked(self, row: OutboxRow, error: str) -> None:
+        """Publishing ``row`` failed for the last time: count the attempt, record the error,
+        and set the row aside until :meth:`Outbox.unpark`."""
 
 
 class Outbox(ABC, Generic[ConnT]):
@@ -88,11 +103,24 @@ class Outbox(ABC, Generic[ConnT]):
 
     @abstractmethod
     def claim(self, limit: int) -> AbstractAsyncContextManager[Claim]:
-        """Up to ``limit`` unsent rows, oldest first, held until the context exits."""
+        """Up to ``limit`` rows to publish (see :class:`Claim`), held until the context exits."""
 
     @abstractmethod
     async def pending(self) -> int:
-        """How many rows are not sent yet."""
+        """How many rows wait to be published: not sent and not parked."""
+
+    @abstractmethod
+    async def parked(self, limit: int = 100) -> list[OutboxRow]:
+        """Up to ``limit`` parked rows, oldest first, with ``last_error`` and ``parked_at``."""
+
+    @abstractmethod
+    async def parked_count(self) -> int:
+        """How many rows are parked."""
+
+    @abstractmethod
+    async def unpark(self, id: str | None = None) -> int:
+        """Put the parked row ``id`` (every parked row when None) back in line with its
+        attempts reset to 0; returns how many rows were unparked."""
 
     @abstractmethod
     async def get(self, id: str) -> OutboxRow | None:
@@ -115,6 +143,15 @@ class Outbox(ABC, Generic[ConnT]):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def ready_rows(table: str) -> str:
+    """The SQL condition for rows a claim may take (``r`` is the row, aliased in FROM)."""
+    return (
+        "r.sent_at IS NULL AND r.parked_at IS NULL AND NOT EXISTS ("
+        f"SELECT 1 FROM {table} AS e WHERE e.key = r.key AND e.seq < r.seq "
+        "AND e.sent_at IS NULL AND (e.attempts > 0 OR e.parked_at IS NOT NULL))"
+    )
 
 
 def table_name(name: str, *, qualified: bool, what: str = "outbox") -> str:

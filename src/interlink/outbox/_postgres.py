@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._errors import ConfigurationError
-from interlink.outbox._base import Claim, Outbox, OutboxRow, load_driver, table_name
+from interlink.outbox._base import (
+    Claim,
+    Outbox,
+    OutboxRow,
+    load_driver,
+    ready_rows,
+    table_name,
+)
 from interlink.resilience._config import Seconds, seconds
 
 if TYPE_CHECKING:
@@ -29,7 +36,7 @@ __all__ = ["PostgresOutbox"]
 
 log = logging.getLogger("interlink.outbox")
 
-_COLUMNS = "id, topic, key, body, created_at, attempts, sent_at, last_error"
+_COLUMNS = "id, topic, key, body, created_at, attempts, sent_at, last_error, parked_at"
 
 
 class PgConnection(Protocol):
@@ -115,12 +122,31 @@ class PostgresOutbox(Outbox[PgConnection]):
                     created_at TIMESTAMPTZ NOT NULL,
                     attempts INTEGER NOT NULL DEFAULT 0,
                     sent_at TIMESTAMPTZ,
-                    last_error TEXT
-                );
-                CREATE INDEX IF NOT EXISTS {index}_unsent ON {t} (seq) WHERE sent_at IS NULL;
-                CREATE INDEX IF NOT EXISTS {index}_sent ON {t} (sent_at) WHERE sent_at IS NOT NULL;
+                    last_error TEXT,
+                    parked_at TIMESTAMPTZ
+                )
                 """
             )
+            await self._migrate(conn)
+            await conn.execute(
+                f"""
+                CREATE INDEX IF NOT EXISTS {index}_unsent ON {t} (seq) WHERE sent_at IS NULL;
+                CREATE INDEX IF NOT EXISTS {index}_sent ON {t} (sent_at) WHERE sent_at IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS {index}_keys ON {t} (key, seq) WHERE sent_at IS NULL;
+                CREATE INDEX IF NOT EXISTS {index}_parked ON {t} (seq) WHERE parked_at IS NOT NULL;
+                """
+            )
+
+    async def _migrate(self, conn: PgConnection) -> None:
+        """Add what a table made by an older version lacks (checked first: ALTER TABLE would
+        lock the table against every writer even when there is nothing to add)."""
+        found = await conn.fetchval(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass "
+            "AND attname = 'parked_at' AND NOT attisdropped",
+            self.table,
+        )
+        if found is None:
+            await conn.execute(f"ALTER TABLE {self.table} ADD COLUMN parked_at TIMESTAMPTZ")
 
     async def add(self, conn: PgConnection, envelope: Envelope, *, topic: str) -> None:
         if not conn.is_in_transaction():
@@ -137,8 +163,8 @@ class PostgresOutbox(Outbox[PgConnection]):
     async def claim(self, limit: int) -> AsyncIterator[Claim]:
         async with self._acquire() as conn, conn.transaction():
             records = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM {self.table} WHERE sent_at IS NULL "
-                "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+                f"SELECT {_COLUMNS} FROM {self.table} AS r WHERE {ready_rows(self.table)} "
+                "ORDER BY r.attempts, r.seq LIMIT $1 FOR UPDATE OF r SKIP LOCKED",
                 limit,
             )
             # Invariant: marks are written in the claim's transaction, so they commit together
@@ -146,8 +172,32 @@ class PostgresOutbox(Outbox[PgConnection]):
             yield _PostgresClaim(self, conn, [_row(r) for r in records])
 
     async def pending(self) -> int:
+        return await self._count("sent_at IS NULL AND parked_at IS NULL")
+
+    async def parked(self, limit: int = 100) -> list[OutboxRow]:
         async with self._acquire() as conn:
-            count = await conn.fetchval(f"SELECT count(*) FROM {self.table} WHERE sent_at IS NULL")
+            records = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM {self.table} WHERE parked_at IS NOT NULL "
+                "ORDER BY seq LIMIT $1",
+                limit,
+            )
+        return [_row(r) for r in records]
+
+    async def parked_count(self) -> int:
+        return await self._count("parked_at IS NOT NULL")
+
+    async def unpark(self, id: str | None = None) -> int:
+        sql = f"UPDATE {self.table} SET parked_at = NULL, attempts = 0 WHERE parked_at IS NOT NULL"
+        async with self._acquire() as conn:
+            if id is None:
+                status = await conn.execute(sql)
+            else:
+                status = await conn.execute(f"{sql} AND id = $1", id)
+        return int(status.rpartition(" ")[2])
+
+    async def _count(self, where: str) -> int:
+        async with self._acquire() as conn:
+            count = await conn.fetchval(f"SELECT count(*) FROM {self.table} WHERE {where}")
         return int(count)
 
     async def get(self, id: str) -> OutboxRow | None:
@@ -225,9 +275,19 @@ class _PostgresClaim:
             row.id,
         )
 
+    async def mark_parked(self, row: OutboxRow, error: str) -> None:
+        await self.conn.execute(
+            f"UPDATE {self.outbox.table} "
+            "SET attempts = attempts + 1, last_error = $1, parked_at = $2 WHERE id = $3",
+            error,
+            self.outbox._now(),
+            row.id,
+        )
+
 
 def _row(record: Any) -> OutboxRow:
     sent_at: datetime | None = record["sent_at"]
+    parked_at: datetime | None = record["parked_at"]
     return OutboxRow(
         id=record["id"],
         topic=record["topic"],
@@ -237,4 +297,5 @@ def _row(record: Any) -> OutboxRow:
         attempts=int(record["attempts"]),
         sent_at=None if sent_at is None else sent_at.timestamp(),
         last_error=record["last_error"],
+        parked_at=None if parked_at is None else parked_at.timestamp(),
     )

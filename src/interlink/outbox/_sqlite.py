@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._errors import ConfigurationError
-from interlink.outbox._base import Claim, Outbox, OutboxRow, load_driver, table_name
+from interlink.outbox._base import (
+    Claim,
+    Outbox,
+    OutboxRow,
+    load_driver,
+    ready_rows,
+    table_name,
+)
 from interlink.resilience._config import Seconds, seconds
 
 if TYPE_CHECKING:
@@ -25,7 +32,15 @@ if TYPE_CHECKING:
 
 __all__ = ["SqliteOutbox"]
 
-_COLUMNS = "id, topic, key, body, created_at, attempts, sent_at, last_error"
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS {t}_unsent ON {t} (seq) WHERE sent_at IS NULL",
+    "CREATE INDEX IF NOT EXISTS {t}_sent ON {t} (sent_at) WHERE sent_at IS NOT NULL",
+    # For claim()'s look back at older rows of the same key, and for listing parked rows.
+    "CREATE INDEX IF NOT EXISTS {t}_keys ON {t} (key, seq) WHERE sent_at IS NULL",
+    "CREATE INDEX IF NOT EXISTS {t}_parked ON {t} (seq) WHERE parked_at IS NOT NULL",
+)
+
+_COLUMNS = "id, topic, key, body, created_at, attempts, sent_at, last_error, parked_at"
 
 
 class SqliteOutbox(Outbox["aiosqlite.Connection"]):
@@ -67,23 +82,38 @@ class SqliteOutbox(Outbox["aiosqlite.Connection"]):
     async def setup(self) -> None:
         conn = await self._connection()
         t = self.table
-        await conn.executescript(
-            f"""
-            CREATE TABLE IF NOT EXISTS {t} (
-                seq INTEGER PRIMARY KEY,
-                id TEXT NOT NULL UNIQUE,
-                topic TEXT NOT NULL,
-                key TEXT,
-                body BLOB NOT NULL,
-                created_at REAL NOT NULL,
-                attempts INTEGER NOT NULL DEFAULT 0,
-                sent_at REAL,
-                last_error TEXT
-            );
-            CREATE INDEX IF NOT EXISTS {t}_unsent ON {t} (seq) WHERE sent_at IS NULL;
-            CREATE INDEX IF NOT EXISTS {t}_sent ON {t} (sent_at) WHERE sent_at IS NOT NULL;
-            """
-        )
+        await conn.execute("BEGIN IMMEDIATE")  # two processes starting together take turns
+        try:
+            await conn.execute(
+                f"""
+                CREATE TABLE IF NOT EXISTS {t} (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    topic TEXT NOT NULL,
+                    key TEXT,
+                    body BLOB NOT NULL,
+                    created_at REAL NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    sent_at REAL,
+                    last_error TEXT,
+                    parked_at REAL
+                )
+                """
+            )
+            await self._migrate(conn)
+            for index in _INDEXES:
+                await conn.execute(index.format(t=t))
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        """Add what a table made by an older version lacks."""
+        async with conn.execute(f"PRAGMA table_info({self.table})") as cursor:
+            columns = {column[1] for column in await cursor.fetchall()}
+        if "parked_at" not in columns:
+            await conn.execute(f"ALTER TABLE {self.table} ADD COLUMN parked_at REAL")
 
     async def add(self, conn: aiosqlite.Connection, envelope: Envelope, *, topic: str) -> None:
         # Python's sqlite3 opens a transaction before the INSERT unless the connection is in
@@ -101,15 +131,37 @@ class SqliteOutbox(Outbox["aiosqlite.Connection"]):
     @asynccontextmanager
     async def claim(self, limit: int) -> AsyncIterator[Claim]:
         conn = await self._connection()
-        async with conn.execute(
-            f"SELECT {_COLUMNS} FROM {self.table} WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
-            (limit,),
-        ) as cursor:
+        sql = (
+            f"SELECT {_COLUMNS} FROM {self.table} AS r WHERE {ready_rows(self.table)} "
+            "ORDER BY r.attempts, r.seq LIMIT ?"
+        )
+        async with conn.execute(sql, (limit,)) as cursor:
             rows = [_row(r) for r in await cursor.fetchall()]
         yield _SqliteClaim(self, rows)
 
     async def pending(self) -> int:
-        return await self._count(f"SELECT count(*) FROM {self.table} WHERE sent_at IS NULL", ())
+        sql = f"SELECT count(*) FROM {self.table} WHERE sent_at IS NULL AND parked_at IS NULL"
+        return await self._count(sql, ())
+
+    async def parked(self, limit: int = 100) -> list[OutboxRow]:
+        conn = await self._connection()
+        sql = (
+            f"SELECT {_COLUMNS} FROM {self.table} WHERE parked_at IS NOT NULL ORDER BY seq LIMIT ?"
+        )
+        async with conn.execute(sql, (limit,)) as cursor:
+            return [_row(r) for r in await cursor.fetchall()]
+
+    async def parked_count(self) -> int:
+        return await self._count(
+            f"SELECT count(*) FROM {self.table} WHERE parked_at IS NOT NULL", ()
+        )
+
+    async def unpark(self, id: str | None = None) -> int:
+        conn = await self._connection()
+        sql = f"UPDATE {self.table} SET parked_at = NULL, attempts = 0 WHERE parked_at IS NOT NULL"
+        params: tuple[str, ...] = () if id is None else (id,)
+        async with conn.execute(sql if id is None else f"{sql} AND id = ?", params) as cursor:
+            return int(cursor.rowcount)
 
     async def get(self, id: str) -> OutboxRow | None:
         conn = await self._connection()
@@ -171,9 +223,16 @@ class _SqliteClaim:
             (error, row.id),
         )
 
+    async def mark_parked(self, row: OutboxRow, error: str) -> None:
+        await self.outbox._update(
+            f"UPDATE {self.outbox.table} "
+            "SET attempts = attempts + 1, last_error = ?, parked_at = ? WHERE id = ?",
+            (error, self.outbox._clock.time(), row.id),
+        )
+
 
 def _row(values: Any) -> OutboxRow:
-    id_, topic, key, body, created_at, attempts, sent_at, last_error = values
+    id_, topic, key, body, created_at, attempts, sent_at, last_error, parked_at = values
     return OutboxRow(
         id=id_,
         topic=topic,
@@ -183,4 +242,5 @@ def _row(values: Any) -> OutboxRow:
         attempts=int(attempts),
         sent_at=None if sent_at is None else float(sent_at),
         last_error=last_error,
+        parked_at=None if parked_at is None else float(parked_at),
     )

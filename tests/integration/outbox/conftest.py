@@ -128,3 +128,34 @@ class CountingBroker:
         if self.interleave:
             await asyncio.sleep(0)
         await self.inner.publish(topic, body, key=key, message_id=message_id)
+
+
+class PickyBroker:
+    """Our Broker seam around a real MemoryBroker, refusing what the test says: every publish
+    to a topic in ``refused_topics``, and the next ``n`` publishes of an id put in
+    ``refuse_next``. ``log`` keeps every publish in order as ``(message_id, accepted)``."""
+
+    def __init__(self, inner: MemoryBroker, *, refused_topics: set[str] | None = None) -> None:
+        self.url = "picky+memory://"
+        self.inner = inner
+        self.refused_topics = set() if refused_topics is None else refused_topics
+        self.refuse_next: Counter[str] = Counter()
+        self.log: list[tuple[str, bool]] = []
+
+    async def publish(
+        self,
+        topic: str,
+        body: bytes,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        assert message_id is not None
+        once = self.refuse_next[message_id] > 0
+        refused = once or topic in self.refused_topics
+        self.log.append((message_id, not refused))
+        self.refuse_next[message_id] -= once
+        if refused:
+            raise PublishError(f"the broker refuses {topic!r}")
+        await self.inner.publish(topic, body, key=key, message_id=message_id)

@@ -10,9 +10,17 @@ from interlink._errors import CallError, DeadlineExceeded, ServiceUnavailable
 from interlink._wire import Outcome
 
 if TYPE_CHECKING:
-    import aiohttp
+    from interlink.transport.http._pool import Pool
 
-__all__ = ["HttpClient"]
+__all__ = ["CLIENT_KEEPALIVE", "SERVER_KEEPALIVE", "HttpClient"]
+
+SERVER_KEEPALIVE = 5.0
+"""Seconds :class:`HttpServer` keeps an idle connection open (``timeout_keep_alive`` there)."""
+CLIENT_KEEPALIVE = 4.0
+"""Seconds :class:`HttpClient` keeps an idle pooled connection before it closes it itself."""
+# Invariant: CLIENT_KEEPALIVE < SERVER_KEEPALIVE. The client must let go of an idle connection
+# before the server closes it; otherwise a call can go out on a connection the server is
+# closing at that moment, and fail with a reset. The margin covers two loops' timer skew.
 
 
 class HttpClient:
@@ -20,35 +28,31 @@ class HttpClient:
 
     A refused connection is :class:`ServiceUnavailable` (the request was provably not
     processed); a connection lost mid-call is a plain :class:`CallError` (it may have been).
-    The session (and aiohttp itself, ~25 MB) is created on the first remote call, so an App
+    One exception: a pooled connection the server had closed while it was idle (see
+    ``_pool.lost_while_idle``) is not a lost call; the request goes again, once, on a fresh
+    connection, within the same timeout.
+    The pool (and aiohttp itself, ~25 MB) is created on the first remote call, so an App
     whose calls all stay in-process never pays for it.
     """
 
-    def __init__(self, *, max_connections: int = 512, keepalive: float = 30.0) -> None:
+    def __init__(self, *, max_connections: int = 512, keepalive: float = CLIENT_KEEPALIVE) -> None:
         self._max_connections = max_connections
         self._keepalive = keepalive
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Pool | None = None
 
     async def open(self) -> None:
         """Nothing to do until the first call; kept so the lifecycle reads symmetrically."""
 
-    def _connect(self) -> aiohttp.ClientSession:
-        import aiohttp
+    def _connect(self) -> Pool:
+        from interlink.transport.http._pool import Pool
 
-        connector = aiohttp.TCPConnector(
-            limit=self._max_connections, keepalive_timeout=self._keepalive, ttl_dns_cache=60
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_read=None),
-            auto_decompress=False,
-        )
-        return self._session
+        self._pool = Pool(max_connections=self._max_connections, keepalive=self._keepalive)
+        return self._pool
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     async def send(
         self,
@@ -63,13 +67,14 @@ class HttpClient:
         policy's timer): arming a second timer for the same deadline costs ~5 µs a call."""
         import aiohttp
 
-        session = self._session or self._connect()
+        pool = self._pool or self._connect()
         url = f"{base_url}/rpc/{service}/{method}"
+        headers = envelope.http_headers()
         try:
             if timeout is None:
-                return await _post(session, url, body, envelope)
+                return await pool.post(url, body, headers)
             async with asyncio.timeout(timeout):
-                return await _post(session, url, body, envelope)
+                return await pool.post(url, body, headers)
         except TimeoutError:
             raise DeadlineExceeded(
                 f"{service}.{method} at {base_url} did not answer in time"
@@ -80,10 +85,3 @@ class HttpClient:
             ) from exc
         except aiohttp.ClientError as exc:
             raise CallError(f"{service}.{method} at {base_url} failed mid-call: {exc}") from exc
-
-
-async def _post(
-    session: aiohttp.ClientSession, url: str, body: bytes, envelope: Envelope
-) -> Outcome:
-    async with session.post(url, data=body, headers=envelope.http_headers()) as response:
-        return Outcome(response.status, await response.read())

@@ -74,6 +74,7 @@ class HttpServer:
             access_log=False,
             server_header=False,
             proxy_headers=False,
+            timeout_keep_alive=5,  # SERVER_KEEPALIVE (_client.py): the client's must stay below
             timeout_graceful_shutdown=max(1, math.ceil(self._settings.drain_timeout)),
         )
         config.load()
