@@ -37,9 +37,7 @@ async def main(broker: str, database: str, ready: str) -> None:
             failed_once.add(n)
             raise ConnectionError(f"transient {n}")
         async with ctx.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO effects (n, key) VALUES (?, ?)", (n, evt["key"] or "")
-            )
+            await conn.execute("INSERT INTO effects (n, key) VALUES (?, ?)", (n, evt["key"] or ""))
 
     async with db:
         async with db.transaction() as tx:

@@ -9,6 +9,7 @@ exactly once (and nothing else), no key's events applied out of publish order, n
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import sqlite3
 import subprocess
@@ -139,9 +140,7 @@ async def test_ten_thousand_events_through_kills_and_a_broker_restart(
     for n, key in rows:
         if key:
             per_key[key].append(n)
-    out_of_order = sum(
-        1 for ns in per_key.values() for a, b in zip(ns, ns[1:], strict=False) if b < a
-    )
+    out_of_order = sum(1 for ns in per_key.values() for a, b in itertools.pairwise(ns) if b < a)
     report = {
         "seconds": round(time.monotonic() - started, 1),
         "effects": len(rows),
@@ -163,9 +162,7 @@ def _envelope(n: int) -> il.Envelope:
         type=TOPIC,
         specversion="1.0",
         partitionkey=key_of(n),
-        data=msgspec.Raw(
-            msgspec.json.encode({"n": n, "key": key_of(n), "kind": kind_of(n)})
-        ),
+        data=msgspec.Raw(msgspec.json.encode({"n": n, "key": key_of(n), "kind": kind_of(n)})),
     )
 
 

@@ -86,7 +86,7 @@ class Runtime:
         self.registry = await self._open(
             app.registry, functools.partial(registry_from_url, directory=app.directory)
         )
-        http = HttpClient()
+        self.http = http = HttpClient()
         stack.push_async_callback(http.close)
         self.discovery = Discovery(self.registry, balancer=app.load_balancer, clock=self.clock)
         stack.push_async_callback(self.discovery.close)
