@@ -99,7 +99,8 @@ def dlq_list(
         for column in (
             "envelope id",
             "group",
-            "attempts",
+            "runs",
+            "deliveries",
             "error",
             "first failure",
             "last failure",
@@ -110,6 +111,7 @@ def dlq_list(
                 d.envelope_id or "(undecodable)",
                 d.group,
                 str(d.attempts),
+                str(d.deliveries),
                 f"{d.error_type}: {d.error_message}",
                 d.first_failure,
                 d.last_failure,

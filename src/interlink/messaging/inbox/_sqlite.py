@@ -67,6 +67,7 @@ class SqliteDatabase(Database):
         self._clock = clock
         self._size, self._timeout, self._synchronous = pool_size, timeout, synchronous
         self._pool: SqlitePool | None = None
+        self._writer = asyncio.Lock()
         self._opening = asyncio.Lock()
 
     async def open(self) -> None:
@@ -109,7 +110,9 @@ class SqliteDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self._opened().connection() as conn:
+        # SQLite has one writer at a time. Queueing this process's writers here, rather than
+        # letting them race for the file lock, spares them SQLite's busy-wait sleeps.
+        async with self._writer, self._opened().connection() as conn:
             try:
                 await conn.execute("BEGIN IMMEDIATE")
                 yield _SqliteTransaction(conn, self)
