@@ -311,3 +311,32 @@ async def test_graceful_shutdown_loses_nothing(backend: Backend) -> None:
     async with backend.app([worker()]):
         await eventually(lambda: len(handled) == 40, timeout=10)
     assert stopped_with >= 5
+
+
+async def test_the_nats_dedupe_store_takes_any_id_and_runs_it_once(backend: Backend) -> None:
+    topic = unique("kvdedupe.t")
+    handled: list[int] = []
+    svc = il.Service(unique("svc"))
+
+    @svc.subscribe(topic, dedupe=Dedupe(window=60, store="nats"))
+    async def handle(job: Job) -> None:
+        handled.append(job.n)
+
+    if backend.kind == "memory":  # the store lives on the NATS server: a clear refusal here
+        with pytest.raises(il.ConfigurationError, match="needs the App's broker to be NATS"):
+            async with backend.app([svc]):
+                pass
+        return
+    async with backend.app([svc]) as app:
+        envelope = app.context().event(topic, Job(n=1), key=None)
+        envelope.id = f"urn:uuid:{unique('id')}"  # not a valid NATS KV key as it is
+        raw = envelope.to_bytes()
+        await backend.inspect.publish(topic, raw)
+        await eventually(lambda: handled == [1])
+        await backend.inspect.publish(topic, raw)  # later, the same id again
+        sentinel = app.context().event(topic, Job(n=2), key=None)
+        await backend.inspect.publish(topic, sentinel.to_bytes())
+        await eventually(lambda: 2 in handled)
+        consumer = app.runtime.consumers[0]
+        await eventually(lambda: consumer.skipped_duplicates == 1)
+    assert handled == [1, 2]
