@@ -105,13 +105,17 @@ class Consumer:
         then cancel them: cancelled work hands its deliveries back to the broker."""
         if self._subscription is not None:
             await self._subscription.close()
+        loop = asyncio.get_running_loop()
         reader = self._reader
         if reader is not None:
             if self._waiting_for_slot:  # full: it would wait for a slot, not notice the close
                 reader.cancel()
-            await asyncio.wait({reader})
+            await asyncio.wait({reader}, timeout=max(0.0, deadline - loop.time()))
+            if not reader.done():  # a subscription that did not end on close
+                reader.cancel()
+                await asyncio.wait({reader})
         if self._tasks:
-            timeout = max(0.0, deadline - asyncio.get_running_loop().time())
+            timeout = max(0.0, deadline - loop.time())
             _, pending = await asyncio.wait(self._tasks, timeout=timeout)
             for task in pending:
                 task.cancel()
@@ -312,10 +316,13 @@ class Consumer:
     # -- settling --------------------------------------------------------------------------------
 
     async def _settle(self, held: list[Delivery], how: str, delay: float = 0.0) -> None:
-        """ack / term / nack every delivery in ``held`` and free their slots, whatever fails."""
-        deliveries = list(held)
-        held.clear()
-        for delivery in deliveries:
+        """ack / term / nack every delivery in ``held`` and free their slots, whatever fails.
+
+        ``held`` is drained as it goes: a copy that joins while an earlier one is being
+        settled (the list is the running work's) is settled the same way.
+        """
+        while held:
+            delivery = held.pop(0)
             try:
                 if how == "nack":
                     await delivery.nack(delay)
