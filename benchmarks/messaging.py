@@ -353,22 +353,24 @@ async def interlink_throughput(
             await tx.connection.execute("CREATE TABLE effects (id INTEGER)")
 
     app = il.App([svc], broker=opts.url, serve_http=False)
-    async with app:
-        wire = len(app.context().event(topic, orders[0]).to_bytes())
-        print(f"  (interlink envelope on the wire: {wire} B)", flush=True)
-        js = inspect.jetstream()
-        try:
-            return await run_throughput(
-                opts,
-                tally,
-                lambda: publish_all(opts, orders, lambda o: app.publish(topic, o)),
-                lambda: settled(js, stream_name(topic), consumer_name(svc.name)),
-            )
-        finally:
-            await js.delete_stream(stream_name(topic))
-            if db is not None:
-                await db.close()
-            shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        async with app:
+            wire = len(app.context().event(topic, orders[0]).to_bytes())
+            print(f"  (interlink envelope on the wire: {wire} B)", flush=True)
+            js = inspect.jetstream()
+            try:
+                return await run_throughput(
+                    opts,
+                    tally,
+                    lambda: publish_all(opts, orders, lambda o: app.publish(topic, o)),
+                    lambda: settled(js, stream_name(topic), consumer_name(svc.name)),
+                )
+            finally:
+                await js.delete_stream(stream_name(topic))
+    finally:  # only after the App stopped relaying db.outbox
+        if db is not None:
+            await db.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # -- throughput: FastStream ---------------------------------------------------------------------

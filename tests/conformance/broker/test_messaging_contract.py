@@ -340,3 +340,28 @@ async def test_the_nats_dedupe_store_takes_any_id_and_runs_it_once(backend: Back
         consumer = app.runtime.consumers[0]
         await eventually(lambda: consumer.skipped_duplicates == 1)
     assert handled == [1, 2]
+
+
+async def test_a_handler_longer_than_the_ack_wait_runs_once(backend: Backend) -> None:
+    # The backend fixture runs NATS with ack_wait=1: without the in-progress signal the
+    # message would be redelivered (to this or another member) while it still runs.
+    topic = unique("long.t")
+    runs: list[int] = []
+    svc = il.Service("longrunner")
+
+    @svc.subscribe(topic, max_in_flight=4)
+    async def slow(job: Job) -> None:
+        runs.append(job.n)
+        await asyncio.sleep(2.5)
+
+    async with backend.app([svc]) as app, backend.app([svc]):
+        await app.publish(topic, Job(n=1), key="k")
+        await app.publish(topic, Job(n=2))
+        await eventually(lambda: sorted(runs) == [1, 2], timeout=10)
+        consumers = app.runtime.consumers
+
+        async def settled() -> bool:
+            return sum(len(c._held) for c in consumers) == 0
+
+        await eventually(settled, timeout=10)
+    assert sorted(runs) == [1, 2]
