@@ -8,7 +8,7 @@
     ├── CodecError                 bytes that are not a valid envelope or payload
     │   └── ValidationFailed       the payload parsed but does not fit the model (``.errors``)
     ├── ApplicationError           raised by a handler to answer with a chosen status and type
-    ├── PublishError               a message could not be handed to the broker
+    ├── PublishError               a message could not be handed to the broker (``.maybe_stored``)
     ├── IllegalStateTransition     a circuit breaker was asked for a transition it cannot make
     └── CallError                  a call did not produce a result (``.not_processed``)
         ├── ServiceUnavailable     nobody to send it to: no instance, connection refused
@@ -102,6 +102,15 @@ class ApplicationError(InterlinkError):
 
 class PublishError(InterlinkError):
     """A message could not be handed to the broker."""
+
+    maybe_stored: bool = False
+    """True when the message was sent but its acknowledgement never came (a timeout, a lost
+    connection): the broker may have stored it, so a retry should reuse its message id. False
+    when the broker refused it or it was never sent."""
+
+    def __init__(self, message: str, *, maybe_stored: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_stored = maybe_stored
 
 
 class IllegalStateTransition(InterlinkError):

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
-import json
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from interlink._errors import ConfigurationError, PublishError
 from interlink.broker._base import StoredMessage
+from interlink.broker._nats_publish import PubAcks
 from interlink.broker._nats_streams import StreamSettings, consumer_name, stream_config, stream_name
 from interlink.broker._nats_subscription import KEY_HEADER, NatsInbox, NatsSubscription
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
-    from nats.aio.msg import Msg
     from nats.js import JetStreamContext
     from nats.js.api import ConsumerConfig
 
@@ -113,12 +110,12 @@ class NatsBroker:
             hdrs["Nats-Msg-Id"] = message_id
         if self._acks is None:
             raise RuntimeError("the NATS broker is not connected")
-        try:
-            if topic not in self._topics:
+        if topic not in self._topics:
+            try:
                 await self._ensure_stream(topic)
-            await self._acks.publish(topic, body, hdrs or None)
-        except self._errors as exc:
-            raise PublishError(f"NATS did not accept a message for {topic!r}: {exc!r}") from exc
+            except self._errors as exc:
+                raise PublishError(f"cannot set up a stream for {topic!r}: {exc!r}") from exc
+        await self._acks.publish(topic, body, hdrs or None)
 
     async def subscribe(
         self, topic: str, *, group: str | None, max_in_flight: int
@@ -219,55 +216,3 @@ class NatsBroker:
             # Created earlier (perhaps by another process, perhaps with other limits): use it.
             await self.jetstream.stream_info(name)
         self._topics.add(topic)
-
-
-class PubAcks:
-    """JetStream publishes awaiting their acks on one wildcard inbox, matched by a counter.
-
-    ``js.publish`` does the same through ``nc.request``, at a NUID, ``wait_for`` and a PubAck
-    dataclass per message; this keeps only a future and a timer.
-    """
-
-    def __init__(self, nc: Client, timeout: float) -> None:
-        self._nc = nc
-        self._timeout = timeout
-        self._prefix = f"{nc.new_inbox()}."
-        self._waiting: dict[str, asyncio.Future[Msg]] = {}
-        self._tokens = itertools.count()
-
-    async def open(self) -> None:
-        await self._nc.subscribe(f"{self._prefix}*", cb=self._on_ack)
-
-    async def publish(self, subject: str, body: bytes, headers: dict[str, str] | None) -> None:
-        loop = asyncio.get_running_loop()
-        token = str(next(self._tokens))
-        future = self._waiting[token] = loop.create_future()
-        timer = loop.call_later(self._timeout, _expire, future)
-        try:
-            await self._nc.publish(subject, body, reply=self._prefix + token, headers=headers)
-            _check_ack(await future)
-        finally:
-            timer.cancel()
-            self._waiting.pop(token, None)
-
-    async def _on_ack(self, msg: Msg) -> None:
-        future = self._waiting.pop(msg.subject[len(self._prefix) :], None)
-        if future is not None and not future.done():
-            future.set_result(msg)
-
-
-def _expire(future: asyncio.Future[Msg]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError("no acknowledgement from JetStream"))
-
-
-def _check_ack(msg: Msg) -> None:
-    """A PubAck is ``{"stream": ..., "seq": ...}``; anything else is a refusal."""
-    import nats.js.errors
-
-    if msg.headers and msg.headers.get("Status") == "503":
-        raise nats.js.errors.NoStreamResponseError
-    if b'"error"' in msg.data:
-        error = json.loads(msg.data).get("error")
-        if error:
-            raise nats.js.errors.APIError.from_error(error)
