@@ -72,6 +72,13 @@ class Subscription(Protocol):
 
     async def close(self) -> None: ...
 
+    @property
+    def heartbeat(self) -> float | None:
+        """Seconds within which a delivery being worked on must be marked
+        :meth:`Delivery.in_progress` again, or the broker gives it to another member (NATS:
+        a third of ``ack_wait``); ``None`` when the broker never redelivers on its own."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:

@@ -38,6 +38,11 @@ class MemorySubscription:
         self._waiting: asyncio.Future[Any] | None = None
         self._credit: asyncio.Future[None] | None = None
 
+    @property
+    def heartbeat(self) -> None:
+        """The memory broker never takes a delivery back on its own."""
+        return None
+
     def __aiter__(self) -> MemorySubscription:
         return self
 

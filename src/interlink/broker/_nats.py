@@ -134,7 +134,12 @@ class NatsBroker:
         stream = stream_name(topic)
         name = await self._consumer(stream, topic, group, config)
         subscription = NatsSubscription(
-            topic, self.connection, stream=stream, consumer=name, batch=min(max_in_flight, 256)
+            topic,
+            self.connection,
+            stream=stream,
+            consumer=name,
+            batch=min(max_in_flight, 256),
+            ack_wait=self.settings.ack_wait,
         )
         await subscription.open()
         return subscription

@@ -42,8 +42,11 @@ class NatsSubscription:
     for ack_wait.
     """
 
-    def __init__(self, topic: str, nc: Client, *, stream: str, consumer: str, batch: int) -> None:
+    def __init__(
+        self, topic: str, nc: Client, *, stream: str, consumer: str, batch: int, ack_wait: float
+    ) -> None:
         self._topic = topic
+        self._ack_wait = ack_wait
         self._nc = nc
         self._next = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._inbox = nc.new_inbox()
@@ -58,6 +61,11 @@ class NatsSubscription:
         self._sub: CoreSubscription | None = None
         self._closed = False
         self._refused = False
+
+    @property
+    def heartbeat(self) -> float:
+        """JetStream redelivers a message not acked within ``ack_wait``."""
+        return self._ack_wait / 3
 
     async def open(self) -> None:
         self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_msg)
