@@ -129,7 +129,11 @@ class Broker(Protocol):
         """Join ``group`` on ``topic``. Every group sees every message published after it was
         first created, and keeps them while it has no member; members of one group share them.
         ``group=None`` is a private, non-durable listener (for ``interlink tail``).
-        ``max_in_flight`` bounds unacknowledged deliveries to this member."""
+
+        Messages with the same key are handed out in publish order, one at a time across the
+        group: the next is handed out only once the previous one was acked or terminated, and
+        a returned one (nacked, or its member died) comes back first. ``max_in_flight`` bounds
+        what the broker has handed this member and not had settled (ack, nack or term)."""
 
     async def open_inbox(self) -> Inbox:
         """A private address to receive replies on."""
