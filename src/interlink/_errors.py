@@ -8,7 +8,7 @@
     ├── CodecError                 bytes that are not a valid envelope or payload
     │   └── ValidationFailed       the payload parsed but does not fit the model (``.errors``)
     ├── ApplicationError           raised by a handler to answer with a chosen status and type
-    ├── PublishError               a message could not be handed to the broker
+    ├── PublishError               a message could not be handed to the broker (``.maybe_stored``)
     ├── IllegalStateTransition     a circuit breaker was asked for a transition it cannot make
     └── CallError                  a call did not produce a result (``.not_processed``)
         ├── ServiceUnavailable     nobody to send it to: no instance, connection refused
@@ -106,6 +106,15 @@ class PublishError(InterlinkError):
     ``maybe_stored`` is True when the broker may have stored it all the same (it was sent, but
     no acknowledgement came back): publishing again with the same message id is safe.
     """
+
+    def __init__(self, message: str, *, maybe_stored: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_stored = maybe_stored
+
+    maybe_stored: bool = False
+    """True when the message was sent but its acknowledgement never came (a timeout, a lost
+    connection): the broker may have stored it, so a retry should reuse its message id. False
+    when the broker refused it or it was never sent."""
 
     def __init__(self, message: str, *, maybe_stored: bool = False) -> None:
         super().__init__(message)

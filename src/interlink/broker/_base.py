@@ -72,6 +72,13 @@ class Subscription(Protocol):
 
     async def close(self) -> None: ...
 
+    @property
+    def heartbeat(self) -> float | None:
+        """Seconds within which a delivery being worked on must be marked
+        :meth:`Delivery.in_progress` again, or the broker gives it to another member (NATS:
+        a third of ``ack_wait``); ``None`` when the broker never redelivers on its own."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -122,7 +129,11 @@ class Broker(Protocol):
         """Join ``group`` on ``topic``. Every group sees every message published after it was
         first created, and keeps them while it has no member; members of one group share them.
         ``group=None`` is a private, non-durable listener (for ``interlink tail``).
-        ``max_in_flight`` bounds unacknowledged deliveries to this member."""
+
+        Messages with the same key are handed out in publish order, one at a time across the
+        group: the next is handed out only once the previous one was acked or terminated, and
+        a returned one (nacked, or its member died) comes back first. ``max_in_flight`` bounds
+        what the broker has handed this member and not had settled (ack, nack or term)."""
 
     async def open_inbox(self) -> Inbox:
         """A private address to receive replies on."""

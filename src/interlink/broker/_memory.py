@@ -10,7 +10,8 @@ from collections.abc import Mapping
 
 from interlink._errors import PublishError
 from interlink.broker._base import Reply, StoredMessage
-from interlink.broker._memory_queues import Group, MemoryInbox, MemorySubscription
+from interlink.broker._memory_group import Group, Item
+from interlink.broker._memory_queues import MemoryInbox, MemorySubscription
 
 __all__ = ["MemoryBroker"]
 
@@ -25,10 +26,13 @@ class _Topic:
 
 
 class MemoryBroker:
-    """Topics with retained logs, durable consumer groups, redelivery on nack.
+    """Topics with retained logs, durable consumer groups, redelivery on nack, key order.
 
-    Bounded everywhere: each group buffers at most ``max_pending`` messages (a publisher waits
-    when a group is full: backpressure, not growth), each topic keeps its last ``retain``
+    Within a group, a key's messages go out one at a time, in publish order, whichever member
+    takes them (see ``Group``); each member holds at most ``max_in_flight`` unsettled
+    deliveries. Bounded everywhere: each group buffers at most ``max_pending`` messages (a
+    publisher waits when a group is full: backpressure, not growth), each topic keeps its last
+    ``retain``
     messages (for ``read``: dead letters are listed from there), publish deduplication remembers
     ids for ``duplicate_window`` seconds (at most ``retain`` of them), and each reply inbox holds
     at most ``max_pending`` replies. Messages published before a group first subscribes are not
@@ -81,14 +85,18 @@ class MemoryBroker:
     ) -> None:
         if self._closed:
             raise PublishError("the memory broker is closed")
+        state = self._topic(topic)
+        while (full := next((g for g in state.groups.values() if g.full()), None)) is not None:
+            await full.room()
+        # Invariant: no await from here on. Every group had room a moment ago and still has:
+        # a publish cancelled while it waited reached no group, one that gets here reaches all.
         if message_id is not None and self._seen(message_id):
             return
-        state = self._topic(topic)
         message = StoredMessage(topic, body, key, dict(headers or {}), next(state.seq))
         state.log.append(message)
-        for group in list(state.groups.values()):
+        for group in state.groups.values():
             self._track(1)
-            await group.put((message, 1))
+            group.publish((message, 1))
 
     async def subscribe(
         self, topic: str, *, group: str | None, max_in_flight: int
@@ -100,7 +108,7 @@ class MemoryBroker:
             entry = state.groups[name] = Group(self._max_pending)
         entry.members += 1
         forget = None if group is not None else (lambda: self._forget(state, name))
-        return MemorySubscription(self, entry, forget)
+        return MemorySubscription(self, entry, max_in_flight, forget)
 
     async def open_inbox(self) -> MemoryInbox:
         address = f"_INBOX.memory.{next(self._inbox_ids)}"
@@ -171,7 +179,8 @@ class MemoryBroker:
     def _forget(self, state: _Topic, name: str) -> None:
         group = state.groups.pop(name, None)
         if group is not None:
-            self._track(-len(group.items))
+            group.close()
+            self._track(-group.undelivered)
 
     def settle(self) -> None:
         """One delivery was acked or terminated (called by deliveries)."""
@@ -184,19 +193,25 @@ class MemoryBroker:
         else:
             self._idle.clear()
 
-    def redeliver(self, group: Group, message: StoredMessage, attempt: int, delay: float) -> None:
+    def redeliver(self, group: Group, item: Item, delay: float) -> None:
         """Put a nacked message back in its group after ``delay`` (called by deliveries)."""
         if self._closed:
             return
         if delay <= 0:
-            group.push((message, attempt))
+            self._return(group, item)
             return
         loop = asyncio.get_running_loop()
 
         def fire() -> None:
             self._timers.discard(timer)
             if not self._closed:
-                group.push((message, attempt))
+                self._return(group, item)
 
         timer = loop.call_later(delay, fire)
         self._timers.add(timer)
+
+    def _return(self, group: Group, item: Item) -> None:
+        if group.closed:  # a private listener that is gone: nobody will take it
+            self._track(-1)
+        else:
+            group.redeliver(item)

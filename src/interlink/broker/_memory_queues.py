@@ -1,81 +1,65 @@
-"""The moving parts of the memory broker: a group's queue, a member's subscription, a
-delivery, a reply inbox."""
+"""The moving parts of the memory broker: a member's subscription, a delivery, a reply inbox
+(a group's queue is in ``_memory_group``)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from interlink.broker._base import Reply, StoredMessage
+from interlink.broker._memory_group import Group
 
 if TYPE_CHECKING:
     from interlink.broker._memory import MemoryBroker
 
-__all__ = ["Group", "MemoryDelivery", "MemoryInbox", "MemorySubscription"]
+__all__ = ["MemoryDelivery", "MemoryInbox", "MemorySubscription"]
 
-_Item = tuple[StoredMessage, int]
-
-
-class Group:
-    """A consumer group's pending messages, handed straight to waiting members.
-
-    Invariant: ``items`` is non-empty only while no member waits. Publishers wait while
-    ``limit`` messages are pending; redeliveries never wait (they are bounded by in-flight).
-    """
-
-    __slots__ = ("_getters", "_space", "items", "limit", "members")
-
-    def __init__(self, limit: int) -> None:
-        self.items: deque[_Item] = deque()
-        self.limit = limit
-        self.members = 0
-        self._getters: deque[asyncio.Future[_Item]] = deque()
-        self._space = asyncio.Event()
-
-    def push(self, item: _Item) -> None:
-        while self._getters:
-            getter = self._getters.popleft()
-            if not getter.done():
-                getter.set_result(item)
-                return
-        self.items.append(item)
-
-    async def put(self, item: _Item) -> None:
-        while len(self.items) >= self.limit:
-            self._space.clear()
-            await self._space.wait()
-        self.push(item)
-
-    def waiter(self) -> asyncio.Future[_Item]:
-        future: asyncio.Future[_Item] = asyncio.get_running_loop().create_future()
-        if self.items:
-            future.set_result(self.items.popleft())
-            if len(self.items) < self.limit:
-                self._space.set()
-        else:
-            self._getters.append(future)
-        return future
+T = TypeVar("T")
 
 
 class MemorySubscription:
-    def __init__(self, broker: MemoryBroker, group: Group, forget: object) -> None:
+    """One member of a group. It takes a message only while fewer than ``max_in_flight`` of
+    its deliveries are unsettled; an ack, nack or term settles one."""
+
+    def __init__(
+        self,
+        broker: MemoryBroker,
+        group: Group,
+        max_in_flight: int,
+        forget: Callable[[], None] | None,
+    ) -> None:
         self._broker = broker
         self._group = group
+        self._max_in_flight = max_in_flight
         self._forget = forget
+        self._unsettled = 0
         self._closed = False
-        self._waiting: asyncio.Future[_Item] | None = None
+        self._waiting: asyncio.Future[Any] | None = None
+        self._credit: asyncio.Future[None] | None = None
+
+    @property
+    def heartbeat(self) -> None:
+        """The memory broker never takes a delivery back on its own."""
+        return None
 
     def __aiter__(self) -> MemorySubscription:
         return self
 
     async def __anext__(self) -> MemoryDelivery:
-        if self._closed:
+        while not self._closed and self._unsettled >= self._max_in_flight:
+            self._credit = asyncio.get_running_loop().create_future()
+            await self._wait(self._credit)
+        if self._closed:  # checked before asking the group: it may hand a message at once
             raise StopAsyncIteration
-        self._waiting = self._group.waiter()
+        message, attempt = await self._wait(self._group.waiter())
+        self._unsettled += 1
+        return MemoryDelivery(self, message, attempt)
+
+    async def _wait(self, future: asyncio.Future[T]) -> T:
+        self._waiting = future
         try:
-            message, attempt = await self._waiting
+            return await future
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if self._closed and (task is None or not task.cancelling()):
@@ -83,7 +67,22 @@ class MemorySubscription:
             raise
         finally:
             self._waiting = None
-        return MemoryDelivery(self._broker, self._group, message, attempt)
+
+    def settled(self, message: StoredMessage) -> None:
+        """Acked or terminated (called by deliveries)."""
+        self._release()
+        self._group.settled(message)
+        self._broker.settle()
+
+    def returned(self, message: StoredMessage, attempt: int, delay: float) -> None:
+        """Nacked: back to the group after ``delay`` (called by deliveries)."""
+        self._release()
+        self._broker.redeliver(self._group, (message, attempt), delay)
+
+    def _release(self) -> None:
+        self._unsettled -= 1
+        if self._credit is not None and not self._credit.done():
+            self._credit.set_result(None)
 
     async def close(self) -> None:
         if self._closed:
@@ -94,18 +93,15 @@ class MemorySubscription:
         # finishes or returns it. Only an empty wait is cancelled.
         if self._waiting is not None and not self._waiting.done():
             self._waiting.cancel()
-        if callable(self._forget):
+        if self._forget is not None:
             self._forget()
 
 
 class MemoryDelivery:
-    __slots__ = ("_broker", "_done", "_group", "_message", "attempt")
+    __slots__ = ("_done", "_member", "_message", "attempt")
 
-    def __init__(
-        self, broker: MemoryBroker, group: Group, message: StoredMessage, attempt: int
-    ) -> None:
-        self._broker = broker
-        self._group = group
+    def __init__(self, member: MemorySubscription, message: StoredMessage, attempt: int) -> None:
+        self._member = member
         self._message = message
         self.attempt = attempt
         self._done = False
@@ -136,15 +132,14 @@ class MemoryDelivery:
         return None
 
     async def nack(self, delay: float = 0.0) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._broker.redeliver(self._group, self._message, self.attempt + 1, delay)
+        if not self._done:
+            self._done = True
+            self._member.returned(self._message, self.attempt + 1, delay)
 
     def _settle(self) -> None:
         if not self._done:
             self._done = True
-            self._broker.settle()
+            self._member.settled(self._message)
 
 
 class MemoryInbox:

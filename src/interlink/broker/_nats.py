@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
-import json
-import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from interlink._errors import ConfigurationError, PublishError
 from interlink.broker._base import StoredMessage
-from interlink.broker._nats_streams import StreamSettings, consumer_name, stream_config, stream_name
-from interlink.broker._nats_subscription import KEY_HEADER, NatsInbox, NatsSubscription
+from interlink.broker._nats_delivery import KEY_HEADER, NatsInbox
+from interlink.broker._nats_publish import PubAcks
+from interlink.broker._nats_streams import (
+    StreamSettings,
+    consumer_name,
+    key_partition,
+    partition_subject,
+    stream_name,
+)
+from interlink.broker._nats_subscription import NatsSubscription
+from interlink.broker._nats_topology import ensure_group, ensure_stream, open_listener
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
-    from nats.aio.msg import Msg
     from nats.js import JetStreamContext
-    from nats.js.api import ConsumerConfig
 
     from interlink.embedded import EmbeddedNats
 
@@ -30,7 +33,8 @@ _INSTALL = 'pip install "interlink[nats]"'
 
 class NatsBroker:
     """Publishes are acknowledged by JetStream (stored on disk) before ``publish`` returns;
-    groups are durable pull consumers created on first subscribe."""
+    a keyed message goes to its key's partition. Groups are durable pull consumers (one for
+    unkeyed messages, one per partition) created on first subscribe; see ``_nats_streams``."""
 
     def __init__(
         self,
@@ -47,7 +51,8 @@ class NatsBroker:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._acks: PubAcks | None = None
-        self._topics: set[str] = set()
+        self._partitions: dict[str, int] = {}
+        """topic -> its stream's partition count, once the stream is known to exist"""
         self._errors: tuple[type[BaseException], ...] = ()
 
     async def connect(self) -> None:
@@ -113,51 +118,35 @@ class NatsBroker:
             hdrs["Nats-Msg-Id"] = message_id
         if self._acks is None:
             raise RuntimeError("the NATS broker is not connected")
-        try:
-            if topic not in self._topics:
-                await self._ensure_stream(topic)
-            await self._acks.publish(topic, body, hdrs or None)
-        except self._errors as exc:
-            raise PublishError(f"NATS did not accept a message for {topic!r}: {exc!r}") from exc
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            try:
+                partitions = await self._ensure_stream(topic)
+            except self._errors as exc:
+                raise PublishError(f"cannot set up a stream for {topic!r}: {exc!r}") from exc
+        subject = topic if key is None else partition_subject(topic, key_partition(key, partitions))
+        await self._acks.publish(subject, body, hdrs or None)
 
     async def subscribe(
         self, topic: str, *, group: str | None, max_in_flight: int
     ) -> NatsSubscription:
-        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
-        await self._ensure_stream(topic)
-        config = ConsumerConfig(
-            deliver_policy=DeliverPolicy.NEW,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self.settings.ack_wait,
-            max_deliver=-1,  # the runtime dead-letters; JetStream must never drop silently
-            max_ack_pending=self.settings.max_ack_pending,
-            inactive_threshold=None if group is not None else 30.0,
-        )
-        stream = stream_name(topic)
-        name = await self._consumer(stream, topic, group, config)
+        partitions = await self._ensure_stream(topic)
+        js, settings = self.jetstream, self.settings
+        if group is None:
+            lanes = [await open_listener(js, topic, settings)]
+        else:
+            lanes = await ensure_group(js, topic, consumer_name(group), partitions, settings)
         subscription = NatsSubscription(
-            topic, self.connection, stream=stream, consumer=name, batch=min(max_in_flight, 256)
+            topic,
+            self.connection,
+            stream=stream_name(topic),
+            lanes=lanes,
+            max_in_flight=max_in_flight,
+            ack_wait=settings.ack_wait,
+            settle_timeout=self._timeout,
         )
         await subscription.open()
         return subscription
-
-    async def _consumer(
-        self, stream: str, topic: str, group: str | None, config: ConsumerConfig
-    ) -> str:
-        """The group's durable consumer (created unless it exists), or a fresh ephemeral one."""
-        import nats.js.errors
-
-        config.filter_subject = topic
-        if group is None:
-            config.name = uuid.uuid4().hex
-        else:
-            config.name = config.durable_name = consumer_name(group)
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await self.jetstream.consumer_info(stream, config.name)
-                return config.name
-        await self.jetstream.add_consumer(stream, config=config)
-        return config.name
 
     async def open_inbox(self) -> NatsInbox:
         address = self.connection.new_inbox()
@@ -207,67 +196,7 @@ class NatsBroker:
         await self.jetstream.purge_stream(name)
         return int(info.state.messages)
 
-    async def _ensure_stream(self, topic: str) -> None:
-        import nats.js.errors
-
-        name = stream_name(topic)
-
-        config: dict[str, Any] = stream_config(topic, self.settings)
-        try:
-            await self.jetstream.add_stream(**config)
-        except nats.js.errors.BadRequestError:
-            # Created earlier (perhaps by another process, perhaps with other limits): use it.
-            await self.jetstream.stream_info(name)
-        self._topics.add(topic)
-
-
-class PubAcks:
-    """JetStream publishes awaiting their acks on one wildcard inbox, matched by a counter.
-
-    ``js.publish`` does the same through ``nc.request``, at a NUID, ``wait_for`` and a PubAck
-    dataclass per message; this keeps only a future and a timer.
-    """
-
-    def __init__(self, nc: Client, timeout: float) -> None:
-        self._nc = nc
-        self._timeout = timeout
-        self._prefix = f"{nc.new_inbox()}."
-        self._waiting: dict[str, asyncio.Future[Msg]] = {}
-        self._tokens = itertools.count()
-
-    async def open(self) -> None:
-        await self._nc.subscribe(f"{self._prefix}*", cb=self._on_ack)
-
-    async def publish(self, subject: str, body: bytes, headers: dict[str, str] | None) -> None:
-        loop = asyncio.get_running_loop()
-        token = str(next(self._tokens))
-        future = self._waiting[token] = loop.create_future()
-        timer = loop.call_later(self._timeout, _expire, future)
-        try:
-            await self._nc.publish(subject, body, reply=self._prefix + token, headers=headers)
-            _check_ack(await future)
-        finally:
-            timer.cancel()
-            self._waiting.pop(token, None)
-
-    async def _on_ack(self, msg: Msg) -> None:
-        future = self._waiting.pop(msg.subject[len(self._prefix) :], None)
-        if future is not None and not future.done():
-            future.set_result(msg)
-
-
-def _expire(future: asyncio.Future[Msg]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError("no acknowledgement from JetStream"))
-
-
-def _check_ack(msg: Msg) -> None:
-    """A PubAck is ``{"stream": ..., "seq": ...}``; anything else is a refusal."""
-    import nats.js.errors
-
-    if msg.headers and msg.headers.get("Status") == "503":
-        raise nats.js.errors.NoStreamResponseError
-    if b'"error"' in msg.data:
-        error = json.loads(msg.data).get("error")
-        if error:
-            raise nats.js.errors.APIError.from_error(error)
+    async def _ensure_stream(self, topic: str) -> int:
+        partitions = await ensure_stream(self.jetstream, topic, self.settings)
+        self._partitions[topic] = partitions
+        return partitions

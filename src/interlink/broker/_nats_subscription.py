@@ -1,241 +1,198 @@
-"""A JetStream pull consumer as a Subscription; JetStream messages as Deliveries."""
+"""A member's JetStream pull consumers read as one Subscription."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
+import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from interlink.broker._base import Reply
+from interlink.broker._nats_credit import Credit, Lane, Pull
+from interlink.broker._nats_delivery import NatsDelivery, ack_consumer
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.aio.msg import Msg
     from nats.aio.subscription import Subscription as CoreSubscription
 
-__all__ = ["KEY_HEADER", "NatsDelivery", "NatsInbox", "NatsSubscription"]
-
-KEY_HEADER = "Il-Key"
-_PULL_WAIT = 5.0
-"""Seconds one pull request waits on the server for messages before it lapses (408)."""
-_PULL_GRACE = 1.0
-"""Seconds past that after which a request the server never ended is forgotten."""
+__all__ = ["NatsSubscription"]
 
 
 class NatsSubscription:
-    """Keeps pull requests open on a JetStream consumer; the runtime takes messages one by one.
+    """Reads a member's lanes — the group's consumer of unkeyed messages and one consumer per
+    partition, or a private listener's one consumer — within ``max_in_flight`` (see
+    ``_nats_credit``).
 
-    Messages flow into ``_buffer`` as the server has them: no fetch round trip per batch, no
-    wait for a batch to fill. The runtime calls ``__anext__`` only with a free slot, and more
-    is asked for only then, when at most half of ``batch`` is buffered or still due.
+    A pump task sends the pull requests the credit plan calls for whenever something changes:
+    a message or a request's end arrives, a settlement is confirmed, a lane's rest is over.
+    Everything arrives on one inbox: a JetStream message names its consumer in its ack subject,
+    a request's end (a status) comes on that request's reply subject.
 
-    Deliveries do not say which request they answer, so ``_due`` counts down per message; a
-    request that ends early (408 lapsed, 409 or 503 refused) names its own reply subject and
-    how many it leaves undelivered. If the server goes quiet for longer than any request can
-    wait (a reconnect lost them), nothing is due any more.
-
-    Invariant: ``len(_buffer) + _due <= batch`` (outside that recovery). On close, anything
-    received but not handed out is nacked at once, so another member gets it without waiting
-    for ack_wait.
+    A delivery holds its credit until JetStream confirms its ack, nak or term (each is sent with
+    a reply subject): only then has the server's ``num_ack_pending`` dropped, so the next pull
+    cannot push it past the limit. On close, anything received but not handed out is nacked at
+    once, so another member gets it without waiting for ``ack_wait``.
     """
 
-    def __init__(self, topic: str, nc: Client, *, stream: str, consumer: str, batch: int) -> None:
+    def __init__(
+        self,
+        topic: str,
+        nc: Client,
+        *,
+        stream: str,
+        lanes: Sequence[Lane],
+        max_in_flight: int,
+        ack_wait: float,
+        settle_timeout: float = 5.0,
+    ) -> None:
         self._topic = topic
         self._nc = nc
-        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{stream}."
         self._inbox = nc.new_inbox()
-        self._batch = batch
-        self._buffer: deque[Msg] = deque()
-        self._pulls: dict[str, int] = {}
-        """reply subject of each open request -> how many it asked for"""
-        self._due = 0
+        self._credit = Credit(lanes, max_in_flight)
+        self._settle_timeout = settle_timeout
+        self._ack_wait = ack_wait
+        self._buffer: deque[tuple[Lane, Msg]] = deque()
+        self._settling: dict[str, tuple[Lane, float]] = {}
+        """token of a settlement awaiting confirmation -> its lane and when to stop waiting"""
         self._ids = itertools.count()
-        self._quiet_since = 0.0
-        self._wakeup: asyncio.Future[None] | None = None
+        self._changed = asyncio.Event()
+        self._arrived: asyncio.Future[None] | None = None
         self._sub: CoreSubscription | None = None
+        self._pump_task: asyncio.Task[None] | None = None
         self._closed = False
-        self._refused = False
+
+    @property
+    def heartbeat(self) -> float:
+        """JetStream redelivers a message not acked within ``ack_wait``."""
+        return self._ack_wait / 3
 
     async def open(self) -> None:
         self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_msg)
+        self._pump_task = asyncio.create_task(self._pump(), name=f"pull {self._topic}")
 
     def __aiter__(self) -> NatsSubscription:
         return self
 
     async def __anext__(self) -> NatsDelivery:
-        buffer = self._buffer
-        if len(buffer) + self._due <= self._batch // 2 and not self._closed:
-            await self._pull()
-        while not buffer:
+        while not self._buffer:
             if self._closed:
                 raise StopAsyncIteration
-            await self._idle()
-        return NatsDelivery(self._topic, buffer.popleft())
+            self._arrived = asyncio.get_running_loop().create_future()
+            try:
+                await self._arrived
+            finally:
+                self._arrived = None
+        lane, msg = self._buffer.popleft()
+        return NatsDelivery(self._topic, msg, functools.partial(self._settle, lane))
 
-    async def _pull(self) -> None:
+    async def _pump(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            if self._nc.is_closed:
+                self._stop()
+                return
+            self._changed.clear()
+            now = loop.time()
+            epoch = self._nc.stats["reconnects"]
+            self._credit.forget_lost(now, epoch)
+            self._forget_settling(now)
+            for pull in self._credit.plan(now, epoch):
+                await self._request(pull)
+            wake = min(self._credit.wake_at(now), self._settling_ends())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, wake - loop.time())):
+                    await self._changed.wait()
+
+    async def _request(self, pull: Pull) -> None:
         import nats.errors
 
-        count = self._batch - len(self._buffer) - self._due
-        reply = f"{self._inbox}.{next(self._ids)}"
-        request = b'{"batch":%d,"expires":%d}' % (count, int(_PULL_WAIT * 1e9))
-        self._pulls[reply] = count
-        self._due += count
-        self._quiet_since = asyncio.get_running_loop().time()
+        lane = pull.lane
+        if pull.expires is None:
+            body = b'{"batch":%d,"no_wait":true}' % pull.batch
+        else:
+            body = b'{"batch":%d,"expires":%d}' % (pull.batch, int(pull.expires * 1e9))
         try:
-            await self._nc.publish(self._next, request, reply=reply)
+            await self._nc.publish(
+                self._next + lane.consumer, body, reply=f"{self._inbox}.{lane.request}"
+            )
         except nats.errors.ConnectionClosedError:
-            self._closed = True
-        except nats.errors.Error:
-            self._ended(reply, None)
-            await asyncio.sleep(0.2)  # reconnecting: pull again shortly
-
-    async def _idle(self) -> None:
-        """Wait for a message; pull again when too little is due."""
-        loop = asyncio.get_running_loop()
-        if loop.time() >= self._quiet_since + _PULL_WAIT + _PULL_GRACE:
-            self._pulls.clear()
-            self._due = 0
-        if self._refused:  # the consumer is being replaced, or too many requests wait
-            self._refused = False
-            await asyncio.sleep(0.2)
-        if self._due <= self._batch // 2 and not self._closed:
-            await self._pull()
-            if self._buffer or self._closed:
-                return
-        self._wakeup = loop.create_future()
-        timer = loop.call_at(self._quiet_since + _PULL_WAIT + _PULL_GRACE, _wake, self._wakeup)
-        try:
-            await self._wakeup
-        finally:
-            timer.cancel()
-            self._wakeup = None
+            self._stop()
+        except nats.errors.Error:  # reconnecting: the lane rests, then asks again
+            self._credit.ended(lane.request, "503", asyncio.get_running_loop().time())
 
     async def _on_msg(self, msg: Msg) -> None:
-        self._quiet_since = asyncio.get_running_loop().time()
-        if not msg.reply:  # a status for one request: 408 lapsed, 409 or 503 refused
-            headers = msg.headers or {}
-            status = headers.get("Status")
+        if msg.reply:
+            await self._arrive(msg)
+        else:
+            token = msg.subject[len(self._inbox) + 1 :]
+            settling = self._settling.pop(token, None)
+            if settling is not None:
+                self._credit.settled(settling[0])
+            status = (msg.headers or {}).get("Status")
             if status is not None and status != "100":
-                self._ended(msg.subject, headers.get("Nats-Pending-Messages"))
-                self._refused = status not in ("404", "408")
-        elif self._closed:
+                self._credit.ended(token, status, asyncio.get_running_loop().time())
+        self._changed.set()
+
+    async def _arrive(self, msg: Msg) -> None:
+        lane = self._credit.lanes.get(ack_consumer(msg.reply))
+        if lane is None or self._closed:
             with contextlib.suppress(Exception):
                 await msg.nak()
             return
-        else:
-            self._due -= 1
-            if self._due <= 0:  # every open request is answered in full
-                self._due = 0
-                self._pulls.clear()
-            self._buffer.append(msg)
-        if self._wakeup is not None:
-            _wake(self._wakeup)
+        self._credit.delivered(lane)
+        self._buffer.append((lane, msg))
+        if self._arrived is not None and not self._arrived.done():
+            self._arrived.set_result(None)
 
-    def _ended(self, reply: str, undelivered: str | None) -> None:
-        asked = self._pulls.pop(reply, None)
-        if asked is not None:
-            left = asked if undelivered is None else int(undelivered)
-            self._due = max(0, self._due - left)
+    async def _settle(self, lane: Lane, msg: Msg, payload: bytes) -> None:
+        """Ack, nak or term; the credit comes back when JetStream confirms it."""
+        if self._closed:
+            await self._nc.publish(msg.reply, payload)
+            return
+        token = f"a{next(self._ids)}"
+        deadline = asyncio.get_running_loop().time() + self._settle_timeout
+        self._settling[token] = (lane, deadline)
+        try:
+            await self._nc.publish(msg.reply, payload, reply=f"{self._inbox}.{token}")
+        except BaseException:
+            self._settling.pop(token, None)
+            self._credit.settled(lane)
+            self._changed.set()
+            raise
+
+    def _forget_settling(self, now: float) -> None:
+        """Confirmations that never came (a reconnect lost them) give the credit back anyway."""
+        while self._settling:
+            token, (lane, deadline) = next(iter(self._settling.items()))
+            if deadline > now:
+                return
+            del self._settling[token]
+            self._credit.settled(lane)
+
+    def _settling_ends(self) -> float:
+        return next((deadline for _, deadline in self._settling.values()), math.inf)
+
+    def _stop(self) -> None:
+        self._closed = True
+        if self._arrived is not None and not self._arrived.done():
+            self._arrived.set_result(None)
 
     async def close(self) -> None:
-        if self._closed:
+        self._stop()
+        pump, self._pump_task = self._pump_task, None
+        if pump is None:
             return
-        self._closed = True
-        if self._wakeup is not None:
-            _wake(self._wakeup)
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
         while self._buffer:
             with contextlib.suppress(Exception):
-                await self._buffer.popleft().nak()
-
-
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-class NatsDelivery:
-    __slots__ = ("_done", "_msg", "attempt", "headers", "key", "topic")
-
-    def __init__(self, topic: str, msg: Msg) -> None:
-        self.topic = topic
-        self._msg = msg
-        headers = msg.headers
-        if headers:
-            headers = dict(headers)
-            self.key = headers.pop(KEY_HEADER, None)
-            headers.pop("Nats-Msg-Id", None)
-        else:
-            self.key, headers = None, {}
-        self.headers: Mapping[str, str] = headers
-        self.attempt = _delivered(msg.reply)
-        self._done = False
-
-    @property
-    def body(self) -> bytes:
-        return self._msg.data
-
-    async def ack(self) -> None:
-        if not self._done:
-            self._done = True
-            await self._msg.ack()
-
-    async def nack(self, delay: float = 0.0) -> None:
-        if not self._done:
-            self._done = True
-            await self._msg.nak(delay=delay if delay > 0 else None)
-
-    async def term(self) -> None:
-        if not self._done:
-            self._done = True
-            await self._msg.term()
-
-    async def in_progress(self) -> None:
-        if not self._done:
-            await self._msg.in_progress()
-
-
-def _delivered(reply: str) -> int:
-    """How many times JetStream has delivered this message, read from its ack subject:
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.…`` (9 tokens) or, with a domain and an account
-    hash after ``ACK``, ``$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.…``."""
-    tokens = reply.split(".")
-    try:
-        return int(tokens[4] if len(tokens) == 9 else tokens[6]) or 1
-    except (IndexError, ValueError):
-        return 1
-
-
-class NatsInbox:
-    def __init__(self, address: str, sub: CoreSubscription) -> None:
-        self.address = address
-        self._sub = sub
-        self._closed = False
-
-    def __aiter__(self) -> NatsInbox:
-        return self
-
-    async def __anext__(self) -> Reply:
-        import nats.errors
-
-        while not self._closed:
-            try:
-                msg = await self._sub.next_msg(timeout=None)
-            except (nats.errors.ConnectionClosedError, nats.errors.BadSubscriptionError):
-                break
-            except asyncio.CancelledError:
-                if self._closed:
-                    break
-                raise
-            return Reply(dict(msg.headers or {}), msg.data)
-        raise StopAsyncIteration
-
-    async def close(self) -> None:
-        self._closed = True
-        with contextlib.suppress(Exception):
-            await self._sub.unsubscribe()
+                await self._buffer.popleft()[1].nak()

@@ -19,11 +19,12 @@ _SETTINGS = {
     "duplicate_window": float,
     "ack_wait": float,
     "max_ack_pending": int,
+    "partitions": int,
 }
 
 
 def _stream_settings(url: str, query: str) -> StreamSettings:
-    """``nats://host:4222?ack_wait=5&max_bytes=1073741824``: stream and consumer defaults."""
+    """``nats://host:4222?ack_wait=5&partitions=16``: stream and consumer defaults."""
     values: dict[str, Any] = {}
     for name, raw in urllib.parse.parse_qsl(query, keep_blank_values=True):
         kind = _SETTINGS.get(name)

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 import interlink as il
-from interlink.broker import Broker, MemoryBroker, broker_from_url
+from interlink.broker import Broker, MemoryBroker, NatsBroker, broker_from_url
 
 BACKENDS = ["memory", "nats", "embedded"]
+JETSTREAM = ["nats", "embedded"]
 _names = itertools.count()
 
 
@@ -24,6 +25,18 @@ def unique(prefix: str) -> str:
 @pytest.fixture(params=BACKENDS)
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     backend = make_broker(request, request.param)
+    await backend.connect()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+@pytest.fixture(params=JETSTREAM)
+async def jetstream(request: pytest.FixtureRequest) -> AsyncIterator[NatsBroker]:
+    """A connected NATS broker (external server, then embedded) with ``ack_wait`` of 1 s."""
+    backend = make_broker(request, request.param, "?ack_wait=1")
+    assert isinstance(backend, NatsBroker)
     await backend.connect()
     try:
         yield backend

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from interlink.broker import Broker, Delivery, Subscription
+from interlink.broker import Broker, Delivery, MemoryBroker, NatsBroker, Subscription
 from tests.conftest import eventually
 
 
@@ -146,3 +146,15 @@ async def test_close_ends_iteration_and_keeps_handed_out_deliveries_valid(broker
     assert redelivered.body == b"x"
     await redelivered.ack()
     await again.close()
+
+
+async def test_a_subscription_says_how_often_work_in_progress_must_be_reported(
+    broker: Broker,
+) -> None:
+    sub = await broker.subscribe(topic(), group="g", max_in_flight=1)
+    if isinstance(broker, MemoryBroker):
+        assert sub.heartbeat is None  # it never takes a delivery back on its own
+    else:
+        assert isinstance(broker, NatsBroker)
+        assert sub.heartbeat == broker.settings.ack_wait / 3
+    await sub.close()

@@ -1,8 +1,11 @@
-"""Memory-backend specifics: bounded buffers with backpressure, idle tracking, retention."""
+"""Memory-backend specifics: bounded buffers with backpressure, all-or-nothing fan-out,
+in-flight bounds, idle tracking, retention."""
 
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 
 from interlink.broker import MemoryBroker
 
@@ -42,3 +45,42 @@ async def test_retention_is_bounded() -> None:
         for i in range(5):
             await broker.publish("t", str(i).encode())
         assert [m.body for m in broker.messages("t")] == [b"2", b"3", b"4"]
+
+
+async def test_a_publish_cancelled_while_waiting_reaches_no_group() -> None:
+    async with MemoryBroker(max_pending=1) as broker:
+        a = await broker.subscribe("t", group="a", max_in_flight=10)
+        b = await broker.subscribe("t", group="b", max_in_flight=10)
+        await broker.publish("t", b"1")
+        await anext(a)  # group a has room again; group b is still full
+        stuck = asyncio.create_task(broker.publish("t", b"2", message_id="m2"))
+        for _ in range(20):  # no I/O involved: a few loop turns are enough to observe it
+            await asyncio.sleep(0)
+        assert not stuck.done(), "publisher should wait while group b is full"
+        stuck.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stuck
+        assert broker.outstanding == 2, "only '1' (held by a, queued for b): '2' reached no group"
+        assert [m.body for m in broker.messages("t")] == [b"1"]
+        await anext(b)
+        await broker.publish("t", b"2", message_id="m2")  # the retry is no duplicate
+        assert (await asyncio.wait_for(anext(a), 1)).body == b"2"
+        assert (await asyncio.wait_for(anext(b), 1)).body == b"2"
+        await a.close()
+        await b.close()
+
+
+async def test_a_member_takes_no_more_than_max_in_flight() -> None:
+    async with MemoryBroker() as broker:
+        sub = await broker.subscribe("t", group="g", max_in_flight=3)
+        for n in range(5):
+            await broker.publish("t", b"%d" % n)
+        held = [await anext(sub) for _ in range(3)]
+        fourth = asyncio.create_task(anext(sub))
+        for _ in range(20):  # no I/O involved: a few loop turns are enough to observe it
+            await asyncio.sleep(0)
+        assert not fourth.done(), "a fourth delivery while three are unsettled"
+        await held[0].nack()  # a nack settles it for this member, like an ack
+        delivery = await asyncio.wait_for(fourth, 1)
+        assert delivery.body == b"3"
+        await sub.close()

@@ -1,0 +1,72 @@
+"""``max_in_flight`` bounds what the broker has handed a member and not had settled.
+
+Read from the server: ``num_ack_pending`` summed over the group's consumers
+(unkeyed and every partition) never exceeds it, while handlers hold every delivery and while
+they settle. It breaks, and ``test_jetstream_never_has_more_pending_for_a_member_than_its_bound``
+fails, if a member pulls more than its free credit (e.g. the unkeyed lane asking for
+``max_in_flight`` whatever is taken), forgets deliveries handed out, or frees a delivery's
+credit before JetStream confirmed its ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from interlink.broker import Delivery, NatsBroker
+from interlink.broker._nats_streams import stream_name
+from tests.conformance.broker.conftest import unique
+from tests.conftest import eventually
+
+MESSAGES = 200
+
+
+@pytest.mark.parametrize("max_in_flight", [1, 4, 16])
+async def test_jetstream_never_has_more_pending_for_a_member_than_its_bound(
+    jetstream: NatsBroker, max_in_flight: int
+) -> None:
+    topic = unique("bound.t")
+    sub = await jetstream.subscribe(topic, group="bounded", max_in_flight=max_in_flight)
+    for n in range(MESSAGES):  # half keyed (20 keys over the partitions), half not
+        await jetstream.publish(topic, b"%d" % n, key=f"k{n % 20}" if n % 2 else None)
+    release = asyncio.Event()
+    counts = {"handed": 0, "done": 0, "samples": 0, "peak": 0}
+
+    async def pending() -> int:
+        consumers = await jetstream.jetstream.consumers_info(stream_name(topic))
+        return sum(info.num_ack_pending or 0 for info in consumers)
+
+    async def sample() -> None:
+        while True:
+            counts["peak"] = max(counts["peak"], await pending())
+            counts["samples"] += 1
+
+    async def work(delivery: Delivery) -> None:
+        await release.wait()
+        await delivery.ack()
+        counts["done"] += 1
+
+    async def read() -> None:
+        async with asyncio.TaskGroup() as tasks:
+            async for delivery in sub:
+                counts["handed"] += 1
+                tasks.create_task(work(delivery))
+
+    sampler = asyncio.create_task(sample())
+    reader = asyncio.create_task(read())
+    try:
+        await eventually(lambda: counts["handed"] >= max_in_flight)
+        blocked_from = counts["samples"]
+        await eventually(lambda: counts["samples"] >= blocked_from + 20)
+        assert counts["handed"] == max_in_flight  # nothing more while all are held
+        assert await pending() == max_in_flight  # the bound is reached, not just respected
+        release.set()
+        await eventually(lambda: counts["done"] == MESSAGES, timeout=60)
+    finally:
+        sampler.cancel()
+        release.set()
+        await sub.close()
+        await reader
+    assert counts["peak"] <= max_in_flight
+    assert await pending() == 0
