@@ -107,10 +107,6 @@ class PublishError(InterlinkError):
     no acknowledgement came back): publishing again with the same message id is safe.
     """
 
-    def __init__(self, message: str, *, maybe_stored: bool = False) -> None:
-        super().__init__(message)
-        self.maybe_stored = maybe_stored
-
     maybe_stored: bool = False
     """True when the message was sent but its acknowledgement never came (a timeout, a lost
     connection): the broker may have stored it, so a retry should reuse its message id. False

@@ -93,11 +93,12 @@ async def test_a_copy_of_a_running_message_joins_it_and_is_settled_with_it() -> 
         await release.wait()
 
     async with app_on(broker, svc) as app:
-        envelope = app.context().event("jobs", 5, key="k")
-        for _ in range(3):  # a redelivery while running, then another
-            await broker.publish("jobs", envelope.to_bytes(), key="k")
-        await app.publish("jobs", 6, key="other")
-        await eventually(lambda: sorted(runs) == [5, 6])  # copies took no lane, no run
+        envelope = app.context().event("jobs", 5, key=None)
+        for _ in range(3):  # copies of one envelope, held here at once
+            await broker.publish("jobs", envelope.to_bytes())
+        await eventually(lambda: app.runtime.consumers[0].joined_copies == 2)
+        await app.publish("jobs", 6)
+        await eventually(lambda: sorted(runs) == [5, 6])  # the copies took no run
         release.set()
         await eventually(lambda: broker.outstanding == 0)
     assert sorted(runs) == [5, 6]
