@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from pydantic import BaseModel
 
 import interlink as il
+from interlink.testing import TestApp
 
 
 class Item(BaseModel):
@@ -92,3 +95,30 @@ def test_errors_must_be_application_error_subclasses() -> None:
         @svc.route("GET", "/x", errors=[OutOfStock()])  # type: ignore[list-item]
         async def x() -> None:
             return None
+
+
+declared = il.Service("declared")
+
+
+@declared.rpc(errors=[OutOfStock])
+async def take(req: Item) -> Item:
+    if req.sku == "declared":
+        raise OutOfStock("none left")
+    raise il.ApplicationError("ad hoc", status=402, type="PaymentDeclined")
+
+
+async def test_an_undeclared_answer_is_sent_and_warned_about_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="interlink")
+    async with TestApp(il.App([declared])) as t:
+        for _ in range(3):
+            with pytest.raises(il.RemoteError) as info:
+                await t.call(take, Item(sku="ad hoc"))
+            assert (info.value.status, info.value.remote_type) == (402, "PaymentDeclined")
+        with pytest.raises(il.RemoteError) as info:
+            await t.call(take, Item(sku="declared"))
+        assert (info.value.status, info.value.remote_type) == (409, "OutOfStock")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "declared.take answered 402 PaymentDeclined, which it does not declare" in warnings[0]
