@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._context import Context
 from interlink._errors import DefinitionError
+from interlink._http import DEFAULT_HTTP_TIMEOUTS, HttpTimeouts
 from interlink._policies import PolicyFactory, default_policy
 from interlink._service import Service
 from interlink.discovery._balancer import LoadBalancer
@@ -54,6 +55,7 @@ class _Config:
     outboxes: tuple[Outbox[Any], ...]
     registration_ttl: float
     load_balancer: Callable[[], LoadBalancer]
+    http_timeouts: HttpTimeouts
 
 
 class App:
@@ -88,6 +90,7 @@ class App:
         outboxes: Sequence[Outbox[Any]] = (),
         registration_ttl: float | timedelta = 10.0,
         load_balancer: Callable[[], LoadBalancer] | None = None,
+        http_timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -123,6 +126,7 @@ class App:
             registration_ttl=_seconds(registration_ttl),
             # Built here, not as the default argument: it must run on this App's clock.
             load_balancer=load_balancer or balancer("p2c", clock=clock),
+            http_timeouts=http_timeouts,
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -211,6 +215,11 @@ class App:
         """Makes the balancer for each target service (one per target). Default: power of two
         choices on calls in flight, with outlier ejection (``interlink.discovery.balancer``)."""
         return self._config.load_balancer
+
+    @property
+    def http_timeouts(self) -> HttpTimeouts:
+        """How long the HTTP server waits on a slow client: head, body, keep-alive."""
+        return self._config.http_timeouts
 
     @property
     def running_services(self) -> list[str]:

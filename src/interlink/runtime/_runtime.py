@@ -26,7 +26,7 @@ from interlink.runtime._calls import Calls
 from interlink.runtime._inbound import Inbound
 from interlink.runtime._outbound import Outbound
 from interlink.runtime._remote import IDEMPOTENT, RemoteCalls
-from interlink.transport.http import HttpClient, HttpServer, HttpSettings
+from interlink.transport.http import HttpApp, HttpClient, HttpServer, HttpSettings
 
 if TYPE_CHECKING:
     from interlink._app import App
@@ -57,6 +57,8 @@ class Runtime:
         self.inbound: Inbound
         self.outbound: Outbound
         self.server: HttpServer | None = None
+        self.http_app: HttpApp | None = None
+        """The HTTP surface as an ASGI app: what the server serves."""
         self.consumers: list[Consumer] = []
         self.relays: list[OutboxRelay] = []
         self.registration: SelfRegistration | None = None
@@ -133,20 +135,26 @@ class Runtime:
                 self.consumers.append(consumer)
                 await consumer.start()
         if app.serve_http:
-            settings = HttpSettings(
-                host=app.host,
-                port=app.port,
-                max_body_size=app.max_body_size,
-                drain_timeout=app.drain_timeout,
-                title=app.name,
-                version=app.version,
-            )
-            admin = AdminView(self) if app.admin_enabled else None
-            self.server = HttpServer(self.inbound, settings, admin)
-            await self.server.start()
+            await self._http()
         self.inbound.started = True
         if self.server is not None:
             await self._register(self.server.port)
+
+    async def _http(self) -> None:
+        app = self.app
+        settings = HttpSettings(
+            host=app.host,
+            port=app.port,
+            max_body_size=app.max_body_size,
+            drain_timeout=app.drain_timeout,
+            title=app.name,
+            version=app.version,
+            timeouts=app.http_timeouts,
+        )
+        admin = AdminView(self) if app.admin_enabled else None
+        self.http_app = HttpApp(self.inbound, settings, admin)
+        self.server = HttpServer(self.inbound, settings, app=self.http_app)
+        await self.server.start()
 
     async def _drain(self) -> None:
         """Stop taking work everywhere at once; all finish within one ``drain_timeout``."""
