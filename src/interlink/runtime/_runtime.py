@@ -46,8 +46,10 @@ def _nothing() -> None:
 class Runtime:
     """Everything that exists only while an App runs. Built and torn down by ``App``."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, mounted: bool = False) -> None:
         self.app = app
+        self.mounted = mounted
+        """Serving through another ASGI server (``App.lifespan``): no listening socket."""
         self.clock = app.clock
         self.running = {name: app.services[name] for name in app.running_services}
         self.broker: Broker
@@ -58,7 +60,7 @@ class Runtime:
         self.outbound: Outbound
         self.server: HttpServer | None = None
         self.http_app: HttpApp | None = None
-        """The HTTP surface as an ASGI app: what the server serves."""
+        """The HTTP surface as an ASGI app: what the server serves and ``App.asgi()`` mounts."""
         self.consumers: list[Consumer] = []
         self.relays: list[OutboxRelay] = []
         self.registration: SelfRegistration | None = None
@@ -134,7 +136,7 @@ class Runtime:
                 consumer = Consumer(self.broker, subscriber, self.inbound, clock=self.clock)
                 self.consumers.append(consumer)
                 await consumer.start()
-        if app.serve_http:
+        if app.serve_http or self.mounted:
             await self._http()
         self.inbound.started = True
         if self.server is not None:
@@ -151,10 +153,14 @@ class Runtime:
             version=app.version,
             timeouts=app.http_timeouts,
         )
-        admin = AdminView(self) if app.admin_enabled else None
+        # Mounted in another application, the admin API is served only when asked for: that
+        # application's address is not known to be loopback.
+        wanted = app.admin_requested if self.mounted else app.admin_enabled
+        admin = AdminView(self) if wanted else None
         self.http_app = HttpApp(self.inbound, settings, admin)
-        self.server = HttpServer(self.inbound, settings, app=self.http_app)
-        await self.server.start()
+        if not self.mounted:
+            self.server = HttpServer(self.inbound, settings, app=self.http_app)
+            await self.server.start()
 
     async def _drain(self) -> None:
         """Stop taking work everywhere at once; all finish within one ``drain_timeout``."""
