@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 
 import interlink as il
-from examples.shop.models import Reserve, Reserved, StockLevel
+from examples.shop.errors import OutOfStock, UnknownSku
+from examples.shop.models import Reserve, Reserved, Sku, StockLevel
 
 inventory = il.Service("inventory", version="1.0.0")
 
@@ -14,22 +15,20 @@ _stock = {"apple": 1000, "pear": 500, "plum": 20}
 _ids = itertools.count(1)
 
 
-@inventory.rpc(timeout=2.0)
+@inventory.rpc(timeout=2.0, errors=[UnknownSku, OutOfStock])
 async def reserve(req: Reserve, ctx: il.Context) -> Reserved:
     """Hold stock for an order."""
     if req.sku not in _stock:
-        raise il.ApplicationError(f"unknown sku {req.sku!r}", status=404, type="UnknownSku")
+        raise UnknownSku(f"unknown sku {req.sku!r}")
     if _stock[req.sku] < req.qty:
-        raise il.ApplicationError(
-            f"only {_stock[req.sku]} {req.sku} left", status=409, type="OutOfStock"
-        )
+        raise OutOfStock(f"only {_stock[req.sku]} {req.sku} left")
     _stock[req.sku] -= req.qty
     return Reserved(reservation_id=f"rsv-{next(_ids)}", unit_price_cents=PRICES[req.sku])
 
 
-@inventory.route("GET", "/inventory/{sku}")
-async def stock(sku: str) -> StockLevel:
+@inventory.route("GET", "/inventory/{sku}", errors=[UnknownSku])
+async def stock(sku: Sku) -> StockLevel:
     """How many units of a sku are available."""
     if sku not in _stock:
-        raise il.ApplicationError(f"unknown sku {sku!r}", status=404, type="UnknownSku")
+        raise UnknownSku(f"unknown sku {sku!r}")
     return StockLevel(sku=sku, available=_stock[sku])

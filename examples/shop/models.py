@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
+
+Sku = Annotated[str, Field(examples=["apple", "plum"])]
+"""A sku as a path parameter; the examples let a contract test reach stock that exists."""
+OrderId = Annotated[str, Field(examples=["ord-1"])]
 
 
 class PlaceOrder(BaseModel):
-    customer: str = Field(min_length=1)
-    sku: str = Field(min_length=1)
-    qty: int = Field(gt=0, le=1000)
+    customer: str = Field(min_length=1, examples=["ada"])
+    sku: str = Field(min_length=1, examples=["apple"])
+    qty: int = Field(gt=0, le=1000, examples=[2])
 
 
 class OrderAccepted(BaseModel):
@@ -19,9 +25,9 @@ class OrderAccepted(BaseModel):
 
 
 class Reserve(BaseModel):
-    order_id: str
-    sku: str
-    qty: int = Field(gt=0)
+    order_id: str = Field(examples=["ord-1"])
+    sku: str = Field(examples=["pear"])
+    qty: int = Field(gt=0, examples=[1])
 
 
 class Reserved(BaseModel):
@@ -30,9 +36,9 @@ class Reserved(BaseModel):
 
 
 class Charge(BaseModel):
-    order_id: str
-    customer: str
-    amount_cents: int = Field(gt=0)
+    order_id: str = Field(examples=["ord-1"])
+    customer: str = Field(examples=["ada"])
+    amount_cents: int = Field(gt=0, examples=[240])
 
 
 class Charged(BaseModel):

@@ -6,8 +6,17 @@ import itertools
 from collections import OrderedDict
 
 import interlink as il
+from examples.shop.errors import OrderNotFound, OutOfStock, PaymentDeclined, UnknownSku
 from examples.shop.inventory import reserve
-from examples.shop.models import Charge, Charged, OrderAccepted, OrderPlaced, PlaceOrder, Reserve
+from examples.shop.models import (
+    Charge,
+    Charged,
+    OrderAccepted,
+    OrderId,
+    OrderPlaced,
+    PlaceOrder,
+    Reserve,
+)
 
 orders = il.Service("orders", version="1.0.0")
 
@@ -16,7 +25,8 @@ _recent: OrderedDict[str, OrderAccepted] = OrderedDict()
 _KEEP = 10_000
 
 
-@orders.rpc
+# The errors of the calls it makes pass through to its own caller: it declares them too.
+@orders.rpc(errors=[UnknownSku, OutOfStock, PaymentDeclined])
 async def place(req: PlaceOrder, ctx: il.Context) -> OrderAccepted:
     """Place an order: reserve stock and charge synchronously, announce it as an event."""
     order_id = f"ord-{next(_ids)}"
@@ -46,9 +56,9 @@ async def place(req: PlaceOrder, ctx: il.Context) -> OrderAccepted:
     return accepted
 
 
-@orders.route("GET", "/orders/{order_id}")
-async def get_order(order_id: str) -> OrderAccepted:
+@orders.route("GET", "/orders/{order_id}", errors=[OrderNotFound])
+async def get_order(order_id: OrderId) -> OrderAccepted:
     """Look up a recent order."""
     if order_id not in _recent:
-        raise il.ApplicationError(f"no order {order_id!r}", status=404, type="OrderNotFound")
+        raise OrderNotFound(f"no order {order_id!r}")
     return _recent[order_id]

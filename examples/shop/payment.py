@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import interlink as il
+from examples.shop.errors import PaymentDeclined
 from examples.shop.models import Charge, Charged
 
 payment = il.Service("payment", version="1.0.0")
@@ -13,9 +14,9 @@ LIMIT_CENTS = 100_000
 _ids = itertools.count(1)
 
 
-@payment.rpc(timeout=2.0)
+@payment.rpc(timeout=2.0, errors=[PaymentDeclined])
 async def charge(req: Charge) -> Charged:
     """Charge a customer; amounts over the limit are declined."""
     if req.amount_cents > LIMIT_CENTS:
-        raise il.ApplicationError("amount over the card limit", status=402, type="PaymentDeclined")
+        raise PaymentDeclined(f"{req.amount_cents} cents is over the card limit")
     return Charged(payment_id=f"pay-{next(_ids)}")

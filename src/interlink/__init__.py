@@ -26,6 +26,7 @@ from interlink._errors import (
     ValidationFailed,
 )
 from interlink._handlers import Route, Rpc, Subscriber
+from interlink._http import HttpTimeouts
 from interlink._service import Service
 from interlink.messaging import Dedupe
 from interlink.messaging.inbox import Database
@@ -61,6 +62,7 @@ __all__ = [
     "Envelope",
     "Fallback",
     "Hedge",
+    "HttpTimeouts",
     "IllegalStateTransition",
     "InterlinkError",
     "InvalidRequest",

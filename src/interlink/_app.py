@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import ipaddress
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._context import Context
 from interlink._errors import DefinitionError
+from interlink._http import DEFAULT_HTTP_TIMEOUTS, HttpTimeouts
 from interlink._policies import PolicyFactory, default_policy
 from interlink._service import Service
 from interlink.discovery._balancer import LoadBalancer
@@ -20,6 +23,7 @@ from interlink.resilience._events import Listener
 
 if TYPE_CHECKING:
     from interlink._handlers import Rpc
+    from interlink._mount import AsgiApp
     from interlink.broker import Broker
     from interlink.discovery import Registry
     from interlink.outbox import Outbox
@@ -54,6 +58,7 @@ class _Config:
     outboxes: tuple[Outbox[Any], ...]
     registration_ttl: float
     load_balancer: Callable[[], LoadBalancer]
+    http_timeouts: HttpTimeouts
 
 
 class App:
@@ -88,6 +93,7 @@ class App:
         outboxes: Sequence[Outbox[Any]] = (),
         registration_ttl: float | timedelta = 10.0,
         load_balancer: Callable[[], LoadBalancer] | None = None,
+        http_timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -123,6 +129,7 @@ class App:
             registration_ttl=_seconds(registration_ttl),
             # Built here, not as the default argument: it must run on this App's clock.
             load_balancer=load_balancer or balancer("p2c", clock=clock),
+            http_timeouts=http_timeouts,
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -213,6 +220,11 @@ class App:
         return self._config.load_balancer
 
     @property
+    def http_timeouts(self) -> HttpTimeouts:
+        """How long the HTTP server waits on a slow client: head, body, keep-alive."""
+        return self._config.http_timeouts
+
+    @property
     def running_services(self) -> list[str]:
         only = self._config.only
         return [name for name in self.services if only is None or name in only]
@@ -221,6 +233,11 @@ class App:
     def admin_enabled(self) -> bool:
         admin = self._config.admin
         return _is_loopback(self._config.host) if admin is None else admin
+
+    @property
+    def admin_requested(self) -> bool:
+        """``admin=True`` was given: the admin API is served even off loopback, or mounted."""
+        return self._config.admin is True
 
     @property
     def advertise_host(self) -> str:
@@ -232,19 +249,53 @@ class App:
     # -- running -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> App:
+        await self._start(mounted=False)
+        return self
+
+    async def _start(self, *, mounted: bool) -> None:
         from interlink.runtime import Runtime
 
         if self._runtime is not None:
             raise RuntimeError("this App is already running; use app.replace() for a second copy")
-        runtime = Runtime(self)
+        runtime = Runtime(self, mounted=mounted)
         await runtime.start()
         self._runtime = runtime
-        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         runtime, self._runtime = self._runtime, None
         if runtime is not None:
             await runtime.stop()
+
+    def asgi(self) -> AsgiApp:
+        """This App's HTTP endpoints (RPC, REST routes, health, OpenAPI) as an ASGI application,
+        to mount in an existing one: ``api.mount("/svc", app.asgi())``.
+
+        It serves while the App runs: give the host application ``lifespan=app.lifespan`` (or
+        run ``async with app.lifespan():`` in its own), and its requests reach this App's
+        handlers; before and after, they are answered 503. Run on its own by an ASGI server,
+        it handles the lifespan protocol itself.
+        """
+        from interlink._mount import MountedApp
+
+        return MountedApp(self)
+
+    def lifespan(self, host: object = None) -> AbstractAsyncContextManager[None]:
+        """Run this App for as long as another ASGI application runs, without a server of its
+        own: ``FastAPI(lifespan=app.lifespan)``; ``host`` (that application) is not used.
+
+        Backends, consumers and handlers start as with ``async with app:``; HTTP is served
+        only through :meth:`asgi`, so the instances are not registered in the registry (their
+        address is the host's). The host server's own limits and timeouts apply.
+        """
+        return self._mounted()
+
+    @contextlib.asynccontextmanager
+    async def _mounted(self) -> AsyncIterator[None]:
+        await self._start(mounted=True)
+        try:
+            yield
+        finally:
+            await self.__aexit__(None, None, None)
 
     @property
     def runtime(self) -> Runtime:

@@ -7,7 +7,8 @@
     ├── ConfigurationError         a bad URL or option, or a backend whose extra is not installed
     ├── CodecError                 bytes that are not a valid envelope or payload
     │   └── ValidationFailed       the payload parsed but does not fit the model (``.errors``)
-    ├── ApplicationError           raised by a handler to answer with a chosen status and type
+    ├── ApplicationError           a handler's answer with a chosen status and type; subclass it
+    │                              to declare one (``status = 409``) and list it in ``errors=``
     ├── PublishError               a message could not be handed to the broker (``.maybe_stored``)
     ├── IllegalStateTransition     a circuit breaker was asked for a transition it cannot make
     └── CallError                  a call did not produce a result (``.not_processed``)
@@ -83,21 +84,72 @@ class ValidationFailed(CodecError):
 class ApplicationError(InterlinkError):
     """Raise from a handler to answer with a chosen HTTP status and error type.
 
-    ``ApplicationError("no such order", status=404, type="OrderNotFound")`` reaches an HTTP
-    caller as a 404 and an interlink caller as a :class:`RemoteError` whose ``remote_type`` is
-    ``"OrderNotFound"``. ``retryable=True`` tells callers that trying again is safe even though
-    the handler is not declared idempotent (the failure left nothing half done).
+    Declare the errors a handler can answer with as subclasses, and list them on the handler;
+    the OpenAPI document then shows each status with its description::
+
+        class OutOfStock(il.ApplicationError):
+            '''Not enough stock for the reservation.'''
+
+            status = 409  # the class name is the type; `type = "..."` chooses another
+
+        @inventory.rpc(errors=[OutOfStock])
+        async def reserve(req: Reserve) -> Reserved:
+            raise OutOfStock(f"only {left} left")
+
+    A declared error reaches an HTTP caller as its status with ``{"error": {"type":
+    "OutOfStock", ...}}``, and an interlink caller as a :class:`RemoteError` whose
+    ``remote_type`` is ``"OutOfStock"``. ``retryable = True`` (on the class or the instance)
+    tells callers that trying again is safe even though the handler is not declared idempotent
+    (the failure left nothing half done).
+
+    The base class can also be raised ad hoc:
+    ``ApplicationError("no such order", status=404, type="OrderNotFound")``; such an error is
+    answered all the same, but the handler's OpenAPI document does not list it (a warning
+    says so the first time it happens).
     """
 
+    status: int = 400
+    """The HTTP status (400-599) it is answered with."""
+    type: str = "ApplicationError"
+    """The stable name callers see; a subclass's own name unless it sets one."""
+    retryable: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type" not in cls.__dict__:
+            cls.type = cls.__name__
+        if not _is_error_status(cls.status):
+            raise DefinitionError(
+                f"{cls.__name__}.status must be an HTTP error status (400-599), not {cls.status!r}"
+            )
+
     def __init__(
-        self, message: str, *, status: int = 400, type: str | None = None, retryable: bool = False
+        self,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        type: str | None = None,
+        retryable: bool | None = None,
     ) -> None:
-        if not 400 <= status <= 599:
-            raise ValueError(f"status must be an HTTP error status (400-599), not {status}")
-        super().__init__(message)
-        self.status = status
-        self.type = type or "ApplicationError"
-        self.retryable = retryable
+        if status is not None:
+            if not _is_error_status(status):
+                raise ValueError(f"status must be an HTTP error status (400-599), not {status!r}")
+            self.status = status
+        if type is not None:
+            self.type = type
+        if retryable is not None:
+            self.retryable = retryable
+        super().__init__(message if message is not None else self.describe())
+
+    @classmethod
+    def describe(cls) -> str:
+        """The first line of the class's docstring, else its type: the default message."""
+        doc = cls.__doc__ if "__doc__" in cls.__dict__ and cls is not ApplicationError else None
+        return doc.strip().splitlines()[0] if doc and doc.strip() else cls.type
+
+
+def _is_error_status(status: object) -> bool:
+    return isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599
 
 
 class PublishError(InterlinkError):

@@ -10,6 +10,7 @@ from interlink._codec import Codec
 
 if TYPE_CHECKING:
     from interlink._context import Context
+    from interlink._errors import ApplicationError
     from interlink._routes import RouteParams
     from interlink.messaging._dedupe import Dedupe
     from interlink.messaging.inbox import Database
@@ -38,6 +39,8 @@ class Rpc(Generic[ReqT, RespT]):
     idempotent: bool = False
     timeout: float | None = None
     doc: str = ""
+    errors: tuple[type[ApplicationError], ...] = ()
+    """The application errors it declares it can answer with (listed in OpenAPI)."""
 
     @property
     def target(self) -> str:
@@ -99,6 +102,8 @@ class Route:
     status: int = 200
     doc: str = ""
     tags: tuple[str, ...] = field(default=())
+    errors: tuple[type[ApplicationError], ...] = ()
+    """The application errors it declares it can answer with (listed in OpenAPI)."""
 
     @property
     def name(self) -> str:

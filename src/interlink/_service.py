@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from interlink._codec import codec_for
 from interlink._context import Context
-from interlink._errors import DefinitionError
+from interlink._errors import ApplicationError, DefinitionError
 from interlink._handlers import Route, Rpc, Subscriber
 from interlink._routes import build_route_params
 from interlink._signature import Signature, read_signature
@@ -69,6 +69,7 @@ class Service:
         name: str | None = None,
         idempotent: bool = False,
         timeout: float | timedelta | None = None,
+        errors: Iterable[type[ApplicationError]] = (),
     ) -> Callable[[RpcFn[ReqT, RespT]], Rpc[ReqT, RespT]]: ...
 
     def rpc(
@@ -79,8 +80,13 @@ class Service:
         name: str | None = None,
         idempotent: bool = False,
         timeout: float | timedelta | None = None,
+        errors: Iterable[type[ApplicationError]] = (),
     ) -> Any:
-        """Declare a request/response handler: one message in, one model (or None) out."""
+        """Declare a request/response handler: one message in, one model (or None) out.
+
+        ``errors`` lists the :class:`ApplicationError` subclasses it may answer with (its own,
+        and those of the calls it makes that it lets through); OpenAPI shows each one.
+        """
 
         def register(f: Callable[..., Awaitable[Any]]) -> Rpc[Any, Any]:
             method = name if name is not None else f.__name__
@@ -91,6 +97,7 @@ class Service:
                 raise DefinitionError(f"{what} is declared twice")
             sig = read_signature(f, what, Context)
             message = _single_message(sig, what)
+            declared = _declared_errors(errors, what)
             handler = Rpc(
                 service=self.name,
                 name=method,
@@ -101,6 +108,7 @@ class Service:
                 idempotent=idempotent,
                 timeout=_seconds(timeout, what),
                 doc=inspect.getdoc(f) or "",
+                errors=declared,
             )
             self.rpcs[method] = handler
             return handler
@@ -180,21 +188,29 @@ class Service:
         return fn
 
     def route(
-        self, method: str, path: str, *, status: int = 200
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 200,
+        errors: Iterable[type[ApplicationError]] = (),
     ) -> Callable[[Callable[..., Awaitable[Any]]], Route]:
         """Declare a REST resource, e.g. ``@svc.route("GET", "/orders/{order_id}")``.
 
         Path parameters are named in braces; other scalar parameters are query parameters; a
-        model parameter is the JSON body. Returning None answers 204.
+        model parameter is the JSON body. Returning None answers 204. ``errors`` lists the
+        :class:`ApplicationError` subclasses it may answer with, as for :meth:`rpc`.
         """
         verb = method.upper()
         what = f"route {verb} {path}"
         if verb not in _METHODS:
             raise DefinitionError(f"{what}: method must be one of {sorted(_METHODS)}")
-        if not path.startswith("/") or path.startswith(("/rpc/", "/health/", "/_interlink/")):
+        reserved = path.startswith(("/rpc/", "/health/", "/_interlink/")) or path == "/openapi.json"
+        if not path.startswith("/") or reserved:
             raise DefinitionError(
-                f"{what}: paths start with '/' and avoid /rpc, /health, /_interlink"
+                f"{what}: paths start with '/' and avoid /rpc, /health, /_interlink, /openapi.json"
             )
+        declared = _declared_errors(errors, what)
 
         def register(f: Callable[..., Awaitable[Any]]) -> Route:
             if (verb, path) in self.routes:
@@ -210,6 +226,7 @@ class Service:
                 status=204 if sig.returns in (None, type(None)) else status,
                 doc=inspect.getdoc(f) or "",
                 tags=(self.name,),
+                errors=declared,
             )
             self.routes[(verb, path)] = route
             return route
@@ -224,6 +241,19 @@ def default_consumer_retry() -> Retry:
         backoff=Backoff.exponential(initial=0.1, multiplier=2.0, max_delay=30.0, jitter="full"),
         on=Exception,
     )
+
+
+def _declared_errors(
+    errors: Iterable[type[ApplicationError]], what: str
+) -> tuple[type[ApplicationError], ...]:
+    declared = tuple(errors)
+    for error in declared:
+        if not (isinstance(error, type) and issubclass(error, ApplicationError)):
+            raise DefinitionError(
+                f"{what}: errors= takes ApplicationError subclasses (e.g. `class OutOfStock("
+                f"il.ApplicationError): status = 409`), not {error!r}"
+            )
+    return declared
 
 
 def _single_message(sig: Signature, what: str) -> Any:

@@ -100,7 +100,9 @@ def classify_failure(exc: Exception, where: str, correlation_id: str) -> tuple[i
     """Status, type and message for an exception that escaped a handler.
 
     A downstream client error (4xx) passes through unchanged: the original request caused it.
-    Anything unexpected is logged here with its traceback and never sent to the caller.
+    Anything unexpected is logged here with its traceback; the caller gets its type name and a
+    generic message naming the correlation id, never its text (which may hold a password in a
+    connection string, a query, a path).
     """
     if isinstance(exc, (TimeoutError, DeadlineExceeded)):
         return 504, "DeadlineExceeded", f"{where} did not finish before its deadline"
@@ -109,4 +111,8 @@ def classify_failure(exc: Exception, where: str, correlation_id: str) -> tuple[i
     if isinstance(exc, RemoteError) and 400 <= exc.status < 500:
         return exc.status, exc.remote_type, str(exc.args[0])
     log.error("%s failed (correlation id %s)", where, correlation_id, exc_info=exc)
-    return 500, type(exc).__name__, str(exc) or type(exc).__name__
+    return (
+        500,
+        type(exc).__name__,
+        f"{where} failed; its log has the details under correlation id {correlation_id}",
+    )

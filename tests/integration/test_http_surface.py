@@ -28,6 +28,8 @@ class Echoed(BaseModel):
     subject: str | None
 
 
+JSON = {"content-type": "application/json"}
+
 shop = il.Service("shop", version="3.0.0")
 _stock = {"apple": 5}
 
@@ -40,7 +42,7 @@ async def add(req: Item) -> Stock:
 
 @shop.rpc
 async def broken(req: Item) -> Stock:
-    raise KeyError("internal detail")
+    raise KeyError("postgresql://orders:s3cret@db/orders")
 
 
 @shop.rpc
@@ -104,7 +106,7 @@ async def test_invalid_body_is_422_with_every_field_error(http: Client) -> None:
 
 
 async def test_malformed_json_is_422(http: Client) -> None:
-    status, body = await http.request("POST", "/rpc/shop/add", data=b"{not json")
+    status, body = await http.request("POST", "/rpc/shop/add", data=b"{not json", headers=JSON)
     assert status == 422
     assert body["error"]["errors"][0]["type"] == "json_invalid"
 
@@ -130,7 +132,7 @@ async def test_handler_failure_is_a_stable_500_body(http: Client) -> None:
     assert body == {
         "error": {
             "type": "KeyError",
-            "message": "'internal detail'",
+            "message": "shop.broken failed; its log has the details under correlation id corr-1",
             "service": "shop",
             "method": "broken",
             "correlation_id": "corr-1",
@@ -138,8 +140,22 @@ async def test_handler_failure_is_a_stable_500_body(http: Client) -> None:
     }
 
 
+async def test_an_unexpected_exception_is_logged_not_sent(
+    http: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, body = await http.request(
+        "POST", "/rpc/shop/broken", json={"sku": "a", "qty": 1}, headers={"ce-correlationid": "c-9"}
+    )
+    assert status == 500
+    assert "s3cret" not in str(body)
+    (record,) = [r for r in caplog.records if r.name == "interlink" and r.levelname == "ERROR"]
+    assert "c-9" in record.getMessage()
+    assert record.exc_info is not None
+    assert "s3cret" in str(record.exc_info[1])
+
+
 async def test_body_over_the_limit_is_413(http: Client) -> None:
-    status, body = await http.request("POST", "/rpc/shop/add", data=b"x" * 2048)
+    status, body = await http.request("POST", "/rpc/shop/add", data=b"x" * 2048, headers=JSON)
     assert (status, body["error"]["type"]) == (413, "PayloadTooLarge")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from interlink._errors import (
     ApplicationError,
     CodecError,
     DeadlineExceeded,
+    RemoteError,
     ValidationFailed,
 )
 from interlink._wire import Outcome, classify_failure, error_outcome
@@ -25,7 +27,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Inbound"]
 
+log = logging.getLogger("interlink")
+
 _HEALTH_CHECK_TIMEOUT = 2.0
+_BAD_REQUEST = frozenset({400, 413, 415, 422})
+"""Statuses that say the request itself is wrong: sending it again cannot help."""
+_WARNINGS_KEPT = 1000
 
 
 def _nothing() -> None:
@@ -52,6 +59,8 @@ class Inbound:
         }
         self.started = False
         self.draining = False
+        self._undeclared: set[tuple[str, int, str]] = set()
+        """(handler, status, type) of undeclared errors already warned about"""
 
     # -- state -------------------------------------------------------------------------------
 
@@ -129,7 +138,6 @@ class Inbound:
     async def invoke_rpc(self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes) -> Outcome:
         """Never raises for a handler's failure: every outcome is a status and a body."""
         correlation_id = envelope.correlationid or envelope.id
-        retryable = handler.idempotent
 
         def fail(status: int, type_name: str, message: str, errors: Any = None) -> Outcome:
             return error_outcome(
@@ -140,7 +148,7 @@ class Inbound:
                 method=handler.name,
                 correlation_id=correlation_id,
                 errors=errors,
-                retryable=retryable,
+                retryable=handler.idempotent and status >= 500,
             )
 
         try:
@@ -160,8 +168,7 @@ class Inbound:
 
             payload: bytes = await self._run(ctx, deadline, run)
         except Exception as exc:
-            retryable = handler.idempotent or (isinstance(exc, ApplicationError) and exc.retryable)
-            return fail(*classify_failure(exc, handler.target, correlation_id))
+            return self._failed(exc, handler.target, handler, correlation_id, handler.idempotent)
         return Outcome(200, payload)
 
     async def invoke_route(
@@ -181,6 +188,8 @@ class Inbound:
 
         try:
             deadline = self.deadline(envelope, None)
+        except CodecError as exc:
+            return fail(400, "BadRequest", str(exc))
         except DeadlineExceeded as exc:
             return fail(504, "DeadlineExceeded", str(exc))
         ctx = self.context(route.service, envelope, deadline)
@@ -194,8 +203,54 @@ class Inbound:
             payload: bytes = await self._run(ctx, deadline, run)
         except Exception as exc:
             where = f"{route.method} {route.path}"
-            return fail(*classify_failure(exc, where, correlation_id))
+            return self._failed(exc, where, route, correlation_id, idempotent=False)
         return Outcome(route.status, payload)
+
+    def _failed(
+        self,
+        exc: Exception,
+        where: str,
+        handler: Rpc[Any, Any] | Route,
+        correlation_id: str,
+        idempotent: bool,
+    ) -> Outcome:
+        """The outcome of a handler that raised. A retry is offered only where it can help:
+        never for a bad request, on a 5xx of an idempotent handler, or where the error says so."""
+        status, type_name, message = classify_failure(exc, where, correlation_id)
+        if isinstance(exc, (ApplicationError, RemoteError)) and status not in (500, 504):
+            self._check_declared(where, handler, status, type_name)
+        explicit = isinstance(exc, ApplicationError) and exc.retryable
+        retryable = status not in _BAD_REQUEST and (explicit or (idempotent and status >= 500))
+        return error_outcome(
+            status,
+            type_name,
+            message,
+            service=handler.service,
+            method=handler.name,
+            correlation_id=correlation_id,
+            retryable=retryable,
+        )
+
+    def _check_declared(
+        self, where: str, handler: Rpc[Any, Any] | Route, status: int, type_name: str
+    ) -> None:
+        """Warn, once per handler, status and type, of an answer its declaration leaves out
+        (its OpenAPI document does not list it)."""
+        if any(e.status == status and e.type == type_name for e in handler.errors):
+            return
+        key = (where, status, type_name)
+        if key in self._undeclared or len(self._undeclared) >= _WARNINGS_KEPT:
+            return
+        self._undeclared.add(key)
+        log.warning(
+            "%s answered %d %s, which it does not declare: declare `class %s(il.ApplicationError)"
+            ": status = %d` and list it in errors=[...] so its OpenAPI document tells callers",
+            where,
+            status,
+            type_name,
+            type_name,
+            status,
+        )
 
     async def handle_delivery(
         self, subscriber: Subscriber[Any], envelope: Envelope, message: Any, *, replying: bool

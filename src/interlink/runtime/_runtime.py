@@ -26,7 +26,7 @@ from interlink.runtime._calls import Calls
 from interlink.runtime._inbound import Inbound
 from interlink.runtime._outbound import Outbound
 from interlink.runtime._remote import IDEMPOTENT, RemoteCalls
-from interlink.transport.http import HttpClient, HttpServer, HttpSettings
+from interlink.transport.http import HttpApp, HttpClient, HttpServer, HttpSettings
 
 if TYPE_CHECKING:
     from interlink._app import App
@@ -46,8 +46,10 @@ def _nothing() -> None:
 class Runtime:
     """Everything that exists only while an App runs. Built and torn down by ``App``."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, mounted: bool = False) -> None:
         self.app = app
+        self.mounted = mounted
+        """Serving through another ASGI server (``App.lifespan``): no listening socket."""
         self.clock = app.clock
         self.running = {name: app.services[name] for name in app.running_services}
         self.broker: Broker
@@ -57,6 +59,8 @@ class Runtime:
         self.inbound: Inbound
         self.outbound: Outbound
         self.server: HttpServer | None = None
+        self.http_app: HttpApp | None = None
+        """The HTTP surface as an ASGI app: what the server serves and ``App.asgi()`` mounts."""
         self.consumers: list[Consumer] = []
         self.relays: list[OutboxRelay] = []
         self.registration: SelfRegistration | None = None
@@ -132,21 +136,31 @@ class Runtime:
                 consumer = Consumer(self.broker, subscriber, self.inbound, clock=self.clock)
                 self.consumers.append(consumer)
                 await consumer.start()
-        if app.serve_http:
-            settings = HttpSettings(
-                host=app.host,
-                port=app.port,
-                max_body_size=app.max_body_size,
-                drain_timeout=app.drain_timeout,
-                title=app.name,
-                version=app.version,
-            )
-            admin = AdminView(self) if app.admin_enabled else None
-            self.server = HttpServer(self.inbound, settings, admin)
-            await self.server.start()
+        if app.serve_http or self.mounted:
+            await self._http()
         self.inbound.started = True
         if self.server is not None:
             await self._register(self.server.port)
+
+    async def _http(self) -> None:
+        app = self.app
+        settings = HttpSettings(
+            host=app.host,
+            port=app.port,
+            max_body_size=app.max_body_size,
+            drain_timeout=app.drain_timeout,
+            title=app.name,
+            version=app.version,
+            timeouts=app.http_timeouts,
+        )
+        # Mounted in another application, the admin API is served only when asked for: that
+        # application's address is not known to be loopback.
+        wanted = app.admin_requested if self.mounted else app.admin_enabled
+        admin = AdminView(self) if wanted else None
+        self.http_app = HttpApp(self.inbound, settings, admin)
+        if not self.mounted:
+            self.server = HttpServer(self.inbound, settings, app=self.http_app)
+            await self.server.start()
 
     async def _drain(self) -> None:
         """Stop taking work everywhere at once; all finish within one ``drain_timeout``."""

@@ -1,78 +1,105 @@
-"""An OpenAPI 3.1 document generated from the handlers' models."""
+"""An OpenAPI 3.1 document generated from the handlers' models, listing every status each
+operation can answer: its result, the errors it declares, and the framework's own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from interlink._codec import Codec
+from interlink._errors import ApplicationError
 from interlink._handlers import Route, Rpc
 from interlink._service import Service
+from interlink.transport.http._asgi import CORRELATION_HEADER
+from interlink.transport.http._openapi_errors import (
+    ERROR_COMPONENTS,
+    ERROR_SCHEMA,
+    FRAMEWORK_ERRORS,
+    correlation_header,
+)
 
 __all__ = ["openapi_document"]
 
 _REF = "#/components/schemas/{model}"
-_ERROR = {"$ref": "#/components/schemas/Error"}
-_ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "type": {"type": "string"},
-                "message": {"type": "string"},
-                "service": {"type": "string"},
-                "method": {"type": "string"},
-                "correlation_id": {"type": "string"},
-                "errors": {"type": "array", "items": {"type": "object"}},
-            },
-            "required": ["type", "message"],
-        }
-    },
-    "required": ["error"],
-}
+_CONVERTOR = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*):[a-z]+}")
+
+Schema = Callable[[Codec[Any]], dict[str, Any]]
+
+_DESCRIPTION = (
+    'Every error is `{"error": {"type", "message", "service", "method", '
+    '"correlation_id"}}` (plus `errors` for field errors, and `retryable` when a retry is '
+    f"safe), and every RPC and route answer carries its correlation id in `{CORRELATION_HEADER}`. "
+    "Any path may also answer 400 (a malformed request), 408 (a request head or body that "
+    "arrives too slowly) and 431 (a request head over 64 KiB); a known path asked with another "
+    "method answers 405 with `Allow`."
+)
+
+# The framework statuses an RPC can answer (a route's depend on its parameters and body).
+_RPC_STATUSES = (400, 408, 413, 415, 422, 431, 500, 503, 504)
 
 
 def openapi_document(title: str, version: str, services: Iterable[Service]) -> dict[str, Any]:
-    components: dict[str, Any] = {"Error": _ERROR_SCHEMA}
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA, **ERROR_COMPONENTS}
 
     def schema(codec: Codec[Any]) -> dict[str, Any]:
         root, defs = codec.schema(_REF)
-        components.update(defs)
+        schemas.update(defs)
         return root
 
-    paths: dict[str, dict[str, Any]] = {}
+    paths: dict[str, dict[str, Any]] = _interlink_paths()
     for service in services:
         for rpc in service.rpcs.values():
             paths[f"/rpc/{service.name}/{rpc.name}"] = {"post": _rpc_operation(rpc, schema)}
         for route in service.routes.values():
-            openapi_path = route.path.replace(":int}", "}").replace(":str}", "}")
+            openapi_path = _CONVERTOR.sub(r"{\1}", route.path)
             paths.setdefault(openapi_path, {})[route.method.lower()] = _route_operation(
                 route, schema
             )
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version},
+        "info": {"title": title, "version": version, "description": _DESCRIPTION},
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": schemas, "responses": FRAMEWORK_ERRORS},
     }
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
-    content = {"application/json": {"schema": _ERROR}}
-    return {str(s): {"description": _REASONS[s], "content": content} for s in statuses}
+def _responses(
+    statuses: Iterable[int], declared: Iterable[type[ApplicationError]]
+) -> dict[str, Any]:
+    """The framework's statuses by reference; a status the handler declares gets its own
+    response, whose description names every error type it can carry."""
+    by_status: dict[int, list[type[ApplicationError]]] = {}
+    for error in declared:
+        by_status.setdefault(error.status, []).append(error)
+    responses: dict[str, Any] = {}
+    for status in sorted({*statuses, *by_status}):
+        errors = by_status.get(status)
+        if errors is None:
+            responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
+            continue
+        lines = [f"`{e.type}`: {e.describe()}" for e in errors]
+        if status in _FRAMEWORK_STATUSES:
+            lines.append(FRAMEWORK_ERRORS[str(status)]["description"])
+        responses[str(status)] = {
+            "description": "\n\n".join(lines),
+            "headers": correlation_header(),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    return responses
 
 
-_REASONS = {
-    404: "Not found",
-    422: "Invalid request",
-    500: "Handler error",
-    503: "Shutting down",
-    504: "Deadline exceeded",
-}
+_FRAMEWORK_STATUSES = frozenset(int(s) for s in FRAMEWORK_ERRORS)
 
 
-def _rpc_operation(rpc: Rpc[Any, Any], schema: Any) -> dict[str, Any]:
+def _result(description: str, content: dict[str, Any] | None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "headers": correlation_header()}
+    if content is not None:
+        response["content"] = {"application/json": {"schema": content}}
+    return response
+
+
+def _rpc_operation(rpc: Rpc[Any, Any], schema: Schema) -> dict[str, Any]:
     return {
         "operationId": f"{rpc.service}.{rpc.name}",
         "tags": [rpc.service],
@@ -82,19 +109,16 @@ def _rpc_operation(rpc: Rpc[Any, Any], schema: Any) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema(rpc.request)}},
         },
         "responses": {
-            "200": {
-                "description": "Result",
-                "content": {"application/json": {"schema": schema(rpc.response)}},
-            },
-            **_errors(404, 422, 500, 503, 504),
+            "200": _result("Result", schema(rpc.response)),
+            **_responses(_RPC_STATUSES, rpc.errors),
         },
     }
 
 
-def _route_operation(route: Route, schema: Any) -> dict[str, Any]:
+def _route_operation(route: Route, schema: Schema) -> dict[str, Any]:
     params = route.params
-    fields = params.model.model_json_schema()["properties"]
-    required = set(params.model.model_json_schema().get("required", []))
+    model = params.model.model_json_schema()
+    fields, required = model.get("properties", {}), set(model.get("required", []))
     parameters = [
         {
             "name": name,
@@ -109,18 +133,40 @@ def _route_operation(route: Route, schema: Any) -> dict[str, Any]:
         "tags": list(route.tags),
         "summary": route.doc.splitlines()[0] if route.doc else route.name,
         "parameters": parameters,
-        "responses": _errors(422, 500, 504),
     }
+    statuses = {400, 408, 431, 500, 503, 504}
+    if params.path:
+        statuses.add(404)  # a value with a '/' in it leaves the route
+    if parameters or params.body_codec is not None:
+        statuses.add(422)
     if params.body_codec is not None:
+        statuses |= {413, 415}
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": schema(params.body_codec)}},
         }
     if route.status == 204:
-        operation["responses"]["204"] = {"description": "No content"}
+        result = _result("No content", None)
     else:
-        operation["responses"][str(route.status)] = {
-            "description": "Result",
-            "content": {"application/json": {"schema": schema(route.response)}},
-        }
+        result = _result("Result", schema(route.response))
+    operation["responses"] = {str(route.status): result, **_responses(statuses, route.errors)}
     return operation
+
+
+def _interlink_paths() -> dict[str, dict[str, Any]]:
+    def get(summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+        return {"get": {"tags": ["interlink"], "summary": summary, "responses": responses}}
+
+    health = {"$ref": "#/components/schemas/Health"}
+    return {
+        "/health/live": get("The process is up", {"200": _plain("Live", health)}),
+        "/health/ready": get(
+            "Ready to take work: started, not draining, every health check passing",
+            {"200": _plain("Ready", health), "503": _plain("Not ready", health)},
+        ),
+        "/openapi.json": get("This document", {"200": _plain("OpenAPI 3.1", {"type": "object"})}),
+    }
+
+
+def _plain(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}

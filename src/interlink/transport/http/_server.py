@@ -1,58 +1,54 @@
 """The serving side of HTTP: one uvicorn server per running App, all its services on one port.
 
-``POST /rpc/{service}/{method}`` is dispatched by a plain ASGI fast path; REST routes, health,
-OpenAPI and the admin API go through a Starlette router.
+It serves an :class:`HttpApp` through :class:`GuardedProtocol` (uvicorn's, with time and size
+limits on slow clients), and stops within ``drain_timeout`` whatever its clients do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import socket
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import uvicorn
 
-from interlink._envelope import Envelope
 from interlink._errors import ConfigurationError
-from interlink._wire import error_outcome
-from interlink.transport.http._asgi import BodyTooLarge, Receive, Scope, Send, read_body, send_json
-from interlink.transport.http._rest import build_router
+from interlink.transport.http._application import HttpApp
+from interlink.transport.http._asgi import Receive, Scope, Send
+from interlink.transport.http._protocol import guarded_protocol
+from interlink.transport.http._settings import HttpSettings, as_seconds
 
 if TYPE_CHECKING:
     from interlink._dispatch import Dispatcher
     from interlink.transport.http._admin import Admin
 
-__all__ = ["HttpServer", "HttpSettings"]
+__all__ = ["HttpServer"]
 
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class HttpSettings:
-    host: str
-    port: int
-    max_body_size: int
-    drain_timeout: float
-    title: str
-    version: str
+log = logging.getLogger("interlink")
 
 
 class HttpServer:
-    """Serves one Dispatcher; ``admin`` adds the loopback admin API the CLI uses."""
+    """Serves one Dispatcher (or a ready :class:`HttpApp`); ``admin`` adds the admin API."""
 
     def __init__(
-        self, dispatcher: Dispatcher, settings: HttpSettings, admin: Admin | None = None
+        self,
+        dispatcher: Dispatcher,
+        settings: HttpSettings,
+        admin: Admin | None = None,
+        *,
+        app: HttpApp | None = None,
     ) -> None:
-        self._dispatcher = dispatcher
         self._settings = settings
         self._host = settings.host
         self._requested_port = settings.port
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._router = build_router(dispatcher, settings, admin)
-        self._limit = settings.max_body_size
+        self._app = app if app is not None else HttpApp(dispatcher, settings, admin)
+        self._cutting_off = False
 
     @property
     def port(self) -> int:
@@ -67,14 +63,17 @@ class HttpServer:
             raise ConfigurationError(
                 f"cannot listen on {self._host}:{self._requested_port}: {exc.strerror}"
             ) from None
+        timeouts = self._settings.timeouts
         config = uvicorn.Config(
             self,
+            http=guarded_protocol(timeouts),
             lifespan="off",
             log_level="warning",
             access_log=False,
             server_header=False,
             proxy_headers=False,
-            timeout_keep_alive=5,  # SERVER_KEEPALIVE (_client.py): the client's must stay below
+            # SERVER_KEEPALIVE (_client.py) by default: the client's must stay below.
+            timeout_keep_alive=as_seconds(timeouts.keep_alive),  # type: ignore[arg-type]
             timeout_graceful_shutdown=max(1, math.ceil(self._settings.drain_timeout)),
         )
         config.load()
@@ -85,9 +84,13 @@ class HttpServer:
         self._ticker = asyncio.create_task(self._server.main_loop(), name="http ticker")
 
     async def stop(self, drain_timeout: float) -> None:
-        """Stop accepting, let in-flight requests finish (up to ``drain_timeout``), close.
+        """Stop accepting, let in-flight requests finish, close: all within ``drain_timeout``.
 
-        uvicorn's own shutdown sleeps a fixed 0.1 s per step; this polls its state instead.
+        Idle connections and those still sending a head close at once; a request whose body is
+        still arriving is answered 503 at once (its handler never ran). Whatever still runs
+        near the deadline is cut off: its connection is closed (which also frees a handler
+        blocked on a client that does not read its answer) and its task cancelled, with one
+        warning line each instead of a traceback.
         """
         server, self._server = self._server, None
         if server is None:
@@ -101,55 +104,44 @@ class HttpServer:
             listener.close()
         state = server.server_state
         for connection in list(state.connections):
-            connection.shutdown()  # idle keep-alive connections close now, busy ones after replying
+            connection.shutdown()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + drain_timeout
+        # A slice of the budget is kept for cutting off what is left and letting it unwind.
+        cut_off = deadline - min(0.25, drain_timeout / 10)
         # uvicorn exposes no event for "last connection closed"; its own shutdown polls too.
-        while (state.connections or state.tasks) and loop.time() < deadline:  # noqa: ASYNC110
+        while (state.connections or state.tasks) and loop.time() < cut_off:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
-        for task in list(state.tasks):
-            task.cancel()
+        if state.connections or state.tasks:
+            await self._cut_off(state, deadline - loop.time())
         if self._socket is not None:
             self._socket.close()
             self._socket = None
 
+    async def _cut_off(self, state: uvicorn.server.ServerState, budget: float) -> None:
+        self._cutting_off = True
+        for connection in list(state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        tasks = list(state.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=max(budget, 0.01))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith("/rpc/") and scope["method"] == "POST":
-            await self._rpc(scope, receive, send, path)
-        else:
-            await self._router(scope, receive, send)
-
-    async def _rpc(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
-        service, _, method = path[5:].partition("/")
-        dispatcher = self._dispatcher
-        handler = dispatcher.rpc(service, method)
-
-        def fail(status: int, type_name: str, message: str) -> bytes:
-            return error_outcome(
-                status, type_name, message, service=service, method=method, correlation_id=""
-            ).body
-
-        if handler is None:
-            known = service in dispatcher.services
-            text = (
-                f"{service} has no method {method!r}" if known else f"no service {service!r} here"
-            )
-            await send_json(send, 404, fail(404, "MethodNotFound", text))
-            return
-        if dispatcher.draining:
-            await send_json(
-                send, 503, fail(503, "ServiceUnavailable", f"{service} is shutting down")
-            )
-            return
         try:
-            body = await read_body(receive, self._limit)
-        except BodyTooLarge:
-            await send_json(
-                send, 413, fail(413, "PayloadTooLarge", f"body over {self._limit} bytes")
+            await self._app(scope, receive, send)
+        except asyncio.CancelledError:
+            if not self._cutting_off:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # we cancelled it to end the request, and it has ended
+            log.warning(
+                "%s %s was still running at the end of the %.1f s drain and was cut off",
+                scope.get("method"),
+                scope.get("path"),
+                self._settings.drain_timeout,
             )
-            return
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        envelope = Envelope.from_http(headers, body, default_type=handler.target)
-        outcome = await dispatcher.invoke_rpc(handler, envelope, body)
-        await send_json(send, outcome.status, outcome.body)
