@@ -96,7 +96,7 @@ class Consumer:
         self._reader = asyncio.create_task(
             self._read(self._subscription), name=f"consume {sub.topic}"
         )
-        heartbeat = getattr(self._subscription, "heartbeat", None)
+        heartbeat = self._subscription.heartbeat
         if heartbeat:
             self._ticker = asyncio.create_task(self._tick(heartbeat), name=f"heartbeat {sub.topic}")
 

@@ -19,11 +19,15 @@ def quick(attempts: int) -> il.Retry:
     return il.Retry(attempts=attempts, backoff=il.Backoff.constant(0.01), on=Exception)
 
 
-def billing(db: Database, effects: Effects, **options: Any) -> il.Service:
+def billing(
+    db: Database, effects: Effects, runs: list[str] | None = None, **options: Any
+) -> il.Service:
     svc = il.Service("billing")
 
     @svc.subscribe("orders.placed", inbox=db, **options)
     async def on_placed(evt: dict[str, Any], ctx: il.Context) -> None:
+        if runs is not None:
+            runs.append(str(evt["order"]))
         async with ctx.transaction() as conn:
             await effects.insert(SimpleNamespace(connection=conn), str(evt["order"]))
             await ctx.publish("invoices.created", {"order": evt["order"]})
@@ -58,11 +62,13 @@ async def test_a_lost_ack_after_the_commit_has_no_second_effect(
 ) -> None:
     broker = FaultyBroker()
     broker.fail_acks = 1  # the commit happened; the broker never heard the ack
-    async with on(broker, billing(db, effects)) as app:
+    runs: list[str] = []
+    async with on(broker, billing(db, effects, runs)) as app:
         await app.publish("orders.placed", {"order": "o2"})
         await eventually(lambda: broker.outstanding == 0)
         await eventually(lambda: len(broker.messages("invoices.created")) == 1)
     assert await effects.message_ids() == ["o2"]
+    assert runs == ["o2"]  # the redelivery was found processed before the handler ran
 
 
 async def test_a_failure_inside_the_transaction_rolls_everything_back(
@@ -96,9 +102,12 @@ async def test_a_failure_after_the_commit_does_not_repeat_the_effect(
     async with on(broker, billing(db, effects, retry=quick(3))) as app:
         await app.publish("orders.placed", {"order": "o4", "fail_after_commit": True})
         await eventually(lambda: broker.outstanding == 0)
-    # The retry found the message processed and acknowledged it without running again.
+        await eventually(lambda: len(broker.messages("invoices.created")) == 1)
+    # The retry found the message processed and acknowledged it without running again; the
+    # event committed with the effect was published although the handler failed afterwards.
     assert await effects.message_ids() == ["o4"]
     assert broker.messages("orders.placed.dlq") == []
+    assert len(broker.messages("invoices.created")) == 1
 
 
 async def test_a_handler_without_a_transaction_is_still_recorded_with_its_events(
