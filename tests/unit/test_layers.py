@@ -1,0 +1,39 @@
+"""Dependencies point down the layers (DESIGN.md §2-3): a backend or a transport never imports
+the App, the runtime, or the messaging layer above the Broker seam."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "interlink"
+
+FORBIDDEN = {
+    "broker": ("interlink._app", "interlink.runtime", "interlink.messaging", "interlink.transport"),
+    "transport": ("interlink._app", "interlink.runtime", "interlink.messaging", "interlink.broker"),
+    "messaging": ("interlink._app", "interlink.runtime", "interlink.transport"),
+    "resilience": ("interlink._app", "interlink.runtime", "interlink.messaging", "interlink.broker"),
+}
+
+
+def imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_a_layer_imports_nothing_above_it(layer: str) -> None:
+    wrong = {
+        f"{path.relative_to(SRC)} imports {name}"
+        for path in (SRC / layer).rglob("*.py")
+        for name in imports(path)
+        if name.startswith(FORBIDDEN[layer])
+    }
+    assert not wrong, sorted(wrong)
