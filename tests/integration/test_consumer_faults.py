@@ -383,6 +383,30 @@ async def test_the_drain_deadline_holds_when_every_slot_is_taken() -> None:
     assert broker.outstanding == 5  # the two running were handed back, three never taken
 
 
+async def test_a_full_consumer_stops_as_soon_as_its_work_is_done() -> None:
+    broker = FaultyBroker()
+    svc = il.Service("worker")
+    running = 0
+    release = asyncio.Event()
+
+    @svc.subscribe("jobs", max_in_flight=2)
+    async def busy(job: int) -> None:
+        nonlocal running
+        running += 1
+        await release.wait()
+
+    app = app_on(broker, svc, drain_timeout=5.0)
+    async with app:
+        for n in range(5):
+            await app.publish("jobs", n)
+        await eventually(lambda: running == 2)
+        asyncio.get_running_loop().call_later(0.1, release.set)
+        started = time.monotonic()
+    # Full, the reader waited for a slot: stopping must not wait out drain_timeout for it.
+    assert time.monotonic() - started < 2.0
+    assert broker.outstanding == 3  # the two running finished and were acked
+
+
 async def test_consumers_drain_together_against_one_deadline() -> None:
     broker = FaultyBroker()
     running = 0
@@ -428,6 +452,81 @@ async def test_a_retry_pause_cut_by_shutdown_hands_the_message_back() -> None:
     async with app_on(broker, worker(fail=False)):
         await eventually(lambda: broker.outstanding == 0)
     assert runs == [1, 1]
+
+
+class _Delivery:
+    def __init__(self, body: bytes, key: str) -> None:
+        self.topic, self.body, self.headers, self.key, self.attempt = "jobs", body, {}, key, 1
+        self.acked = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+    async def nack(self, delay: float = 0.0) -> None:
+        raise AssertionError("not expected")
+
+    term = nack
+
+    async def in_progress(self) -> None:
+        return None
+
+
+class _Burst:
+    """Hands out every message at once, a key's included (as a Kafka partition reader does):
+    only the consumer's key lanes keep that key's messages one at a time, in order."""
+
+    heartbeat = None
+
+    def __init__(self, deliveries: list[_Delivery]) -> None:
+        self._left = list(deliveries)
+        self._closed = asyncio.Event()
+
+    def __aiter__(self) -> _Burst:
+        return self
+
+    async def __anext__(self) -> _Delivery:
+        if self._left:
+            return self._left.pop(0)
+        await self._closed.wait()
+        raise StopAsyncIteration
+
+    async def close(self) -> None:
+        self._closed.set()
+
+
+class _BurstBroker(FaultyBroker):
+    def __init__(self) -> None:
+        super().__init__()
+        self.deliveries: list[_Delivery] = []
+
+    async def subscribe(self, topic: str, *, group: str | None, max_in_flight: int) -> Any:
+        return _Burst(self.deliveries)
+
+
+async def test_key_lanes_keep_order_when_the_broker_hands_out_a_key_at_once() -> None:
+    broker = _BurstBroker()
+    seen: list[int] = []
+    active = overlap = 0
+    svc = il.Service("worker")
+
+    @svc.subscribe("jobs", max_in_flight=16)
+    async def work(job: int) -> None:
+        nonlocal active, overlap
+        active += 1
+        overlap = max(overlap, active)
+        await asyncio.sleep(0.001 * (10 - job))  # earlier ones take longer
+        seen.append(job)
+        active -= 1
+
+    async with app_on(broker, il.Service("setup")) as setup:
+        for n in range(10):
+            raw = setup.context().event("jobs", n, key="k").to_bytes()
+            broker.deliveries.append(_Delivery(raw, "k"))
+    deliveries = list(broker.deliveries)
+    async with app_on(broker, svc):
+        await eventually(lambda: all(d.acked for d in deliveries))
+    assert seen == list(range(10))
+    assert overlap == 1
 
 
 async def test_a_backlogged_handler_can_call_out_as_soon_as_it_starts() -> None:

@@ -75,7 +75,6 @@ class Consumer:
         self._lanes: dict[str, deque[asyncio.Future[None]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._waiting_for_slot = False
         self._subscription: Subscription | None = None
         self._dedupe: DedupeStore | None = None
         self.skipped_duplicates = 0
@@ -108,10 +107,10 @@ class Consumer:
         loop = asyncio.get_running_loop()
         reader = self._reader
         if reader is not None:
-            if self._waiting_for_slot:  # full: it would wait for a slot, not notice the close
-                reader.cancel()
+            # It ends at the close, or (every slot taken) once a slot frees; at the latest at
+            # the deadline, so neither full slots nor a backend that misses the close hold on.
             await asyncio.wait({reader}, timeout=max(0.0, deadline - loop.time()))
-            if not reader.done():  # a subscription that did not end on close
+            if not reader.done():
                 reader.cancel()
                 await asyncio.wait({reader})
         if self._tasks:
@@ -129,11 +128,7 @@ class Consumer:
 
     async def _read(self, subscription: Subscription) -> None:
         while True:
-            self._waiting_for_slot = True
-            try:
-                await self._slots.acquire()
-            finally:
-                self._waiting_for_slot = False
+            await self._slots.acquire()
             try:
                 delivery = await anext(subscription)
             except StopAsyncIteration:
