@@ -15,7 +15,7 @@ import msgspec
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._codec import Codec, codec_for, encode_any
 from interlink._context import Context
-from interlink._envelope import Envelope, format_time, new_id, new_traceparent
+from interlink._envelope import Envelope, format_time, new_id
 from interlink._errors import (
     CallError,
     DeadlineExceeded,
@@ -24,6 +24,7 @@ from interlink._errors import (
 )
 from interlink._handlers import Rpc
 from interlink._policies import PolicyFactory, PolicySet
+from interlink._tracecontext import child_traceparent
 from interlink._wire import Outcome, outcome_to_error
 
 if TYPE_CHECKING:
@@ -126,7 +127,8 @@ class Calls:
             source=f"/{parent.service}",
             type=f"{out.service}.{out.method}",
             specversion="1.0",
-            traceparent=new_traceparent(parent.traceparent),
+            traceparent=child_traceparent(parent.traceparent),
+            tracestate=parent.tracestate,
             correlationid=parent.correlation_id,
             causationid=parent.message_id,
             deadline=None if deadline is None else format_time(deadline),

@@ -14,6 +14,7 @@ from interlink._errors import (
     DeadlineExceeded,
     ValidationFailed,
 )
+from interlink._tracecontext import continue_trace
 from interlink._wire import Outcome, classify_failure, error_outcome
 from interlink.runtime._inbox import InboxRun
 
@@ -81,12 +82,15 @@ class Inbound:
         deadline: float | None,
         transactions: Transactions | None = None,
     ) -> Context:
+        # An invalid or missing traceparent restarts the trace here, for all the work below.
+        traceparent, tracestate = continue_trace(envelope.traceparent, envelope.tracestate)
         return Context(
             self._outbound,
             service=service,
             correlation_id=envelope.correlationid or envelope.id,
             deadline=deadline,
-            traceparent=envelope.traceparent,
+            traceparent=traceparent,
+            tracestate=tracestate,
             envelope=envelope,
             defer_events=True,
             transactions=transactions,
@@ -147,8 +151,10 @@ class Inbound:
             deadline = self.deadline(envelope, handler.timeout)
             request = handler.request.decode(body)
         except ValidationFailed as exc:
+            retryable = False  # the same request would fail the same way
             return fail(422, "ValidationError", str(exc), exc.errors)
         except CodecError as exc:
+            retryable = False
             return fail(400, "BadRequest", str(exc))
         except DeadlineExceeded as exc:
             return fail(504, "DeadlineExceeded", str(exc))

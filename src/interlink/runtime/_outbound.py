@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from interlink._codec import encode_any
-from interlink._envelope import Envelope, format_time, new_id, new_traceparent
+from interlink._envelope import Envelope, format_time, new_id
 from interlink._errors import DeadlineExceeded, PublishError
+from interlink._tracecontext import child_traceparent
 from interlink._wire import Outcome, outcome_to_error
 from interlink.messaging._headers import STATUS as REPLY_STATUS
 
@@ -66,7 +67,8 @@ class Outbound:
             type=topic,
             specversion="1.0",
             time=format_time(self._clock.time()),
-            traceparent=new_traceparent(parent.traceparent),
+            traceparent=child_traceparent(parent.traceparent),
+            tracestate=parent.tracestate,
             correlationid=parent.correlation_id,
             causationid=parent.message_id,
             partitionkey=key,

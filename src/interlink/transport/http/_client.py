@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from interlink._envelope import Envelope
+from interlink._envelope_http import to_headers
 from interlink._errors import CallError, DeadlineExceeded, ServiceUnavailable
 from interlink._wire import Outcome
 
@@ -69,7 +70,7 @@ class HttpClient:
 
         pool = self._pool or self._connect()
         url = f"{base_url}/rpc/{service}/{method}"
-        headers = envelope.http_headers()
+        headers = to_headers(envelope)
         try:
             if timeout is None:
                 return await pool.post(url, body, headers)

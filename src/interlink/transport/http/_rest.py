@@ -91,9 +91,12 @@ def _endpoint(dispatcher: Dispatcher, route: Route, limit: int) -> Endpoint:
     params = route.params
 
     async def endpoint(request: Request) -> Response:
-        envelope = Envelope.from_http(
-            request.headers.items(), b"", default_type=f"{route.service}.{route.name}"
-        )
+        try:
+            envelope = Envelope.from_http(
+                request.headers.items(), b"", default_type=f"{route.service}.{route.name}"
+            )
+        except CodecError as exc:
+            return _bad_envelope(route, str(exc))
         if envelope.correlationid is None:
             envelope.correlationid = request.headers.get("x-correlation-id") or new_id()
 
@@ -126,6 +129,13 @@ def _endpoint(dispatcher: Dispatcher, route: Route, limit: int) -> Endpoint:
         return json_response(outcome.status, outcome.body)
 
     return endpoint
+
+
+def _bad_envelope(route: Route, message: str) -> Response:
+    outcome = error_outcome(
+        400, "BadRequest", message, service=route.service, method=route.name, correlation_id=""
+    )
+    return json_response(outcome.status, outcome.body)
 
 
 def _lists(request: Request) -> dict[str, list[str]]:

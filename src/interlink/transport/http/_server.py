@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from interlink._envelope import Envelope
-from interlink._errors import ConfigurationError
+from interlink._envelope_http import from_asgi
+from interlink._errors import CodecError, ConfigurationError
 from interlink._wire import error_outcome
 from interlink.transport.http._asgi import BodyTooLarge, Receive, Scope, Send, read_body, send_json
 from interlink.transport.http._rest import build_router
@@ -149,7 +149,10 @@ class HttpServer:
                 send, 413, fail(413, "PayloadTooLarge", f"body over {self._limit} bytes")
             )
             return
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        envelope = Envelope.from_http(headers, body, default_type=handler.target)
-        outcome = await dispatcher.invoke_rpc(handler, envelope, body)
+        try:
+            envelope = from_asgi(scope["headers"], body, default_type=handler.target)
+        except CodecError as exc:
+            await send_json(send, 400, fail(400, "BadRequest", str(exc)))
+            return
+        outcome = await dispatcher.invoke_rpc(handler, envelope, bytes(envelope.data))
         await send_json(send, outcome.status, outcome.body)
