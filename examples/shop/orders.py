@@ -9,7 +9,7 @@ import interlink as il
 from examples.shop.inventory import reserve
 from examples.shop.models import Charge, Charged, OrderAccepted, OrderPlaced, PlaceOrder, Reserve
 
-orders = il.Service("orders", version="1.0.0")
+orders = il.Service("orders", version="1.0.0", publishes={"orders.placed": OrderPlaced})
 
 _ids = itertools.count(1)
 _recent: OrderedDict[str, OrderAccepted] = OrderedDict()

@@ -16,6 +16,7 @@ from interlink._errors import CodecError, ValidationFailed
 from interlink._handlers import Route
 from interlink._wire import error_outcome
 from interlink.transport.http._asgi import BodyTooLarge, read_body
+from interlink.transport.http._asyncapi import asyncapi_route
 from interlink.transport.http._openapi import openapi_document
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ def build_router(dispatcher: Dispatcher, settings: HttpSettings, admin: Admin | 
         StarletteRoute("/health/live", _live, methods=["GET"]),
         StarletteRoute("/health/ready", _ready(dispatcher), methods=["GET"]),
         StarletteRoute("/openapi.json", _openapi(dispatcher, settings), methods=["GET"]),
+        asyncapi_route(settings.title, settings.version, dispatcher.services.values()),
     ]
     if admin is not None:
         from interlink.transport.http._admin import admin_routes
