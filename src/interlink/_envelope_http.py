@@ -44,23 +44,33 @@ _HEADER_ATTRS = (
     "partitionkey",
     "deadline",
 )
+_OPTIONAL_ATTRS = _HEADER_ATTRS[4:]
 _KNOWN = frozenset(_HEADER_ATTRS) | {"traceparent", "tracestate"}
+_ATTR_OF = {f"ce-{name}".encode(): name for name in _KNOWN}
 # Printable ASCII that may stand for itself: everything from ! to ~ but '"' and '%'.
 _PLAIN = re.compile(r"[\x21\x23\x24\x26-\x7e]*")
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
 _ESCAPES = re.compile(r"(?:[^%]|%[0-9A-Fa-f]{2})*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _QUOTED_PAIR = re.compile(r"\\(.)")
-_ASGI_NAMES = frozenset({b"traceparent", b"tracestate", b"content-type"})
 
 
 def to_headers(envelope: Envelope) -> dict[str, str]:
     """Binary-mode headers for ``envelope`` (the payload travels as the body)."""
-    headers = {"content-type": envelope.datacontenttype or _JSON}
-    for name in _HEADER_ATTRS:
+    headers = {
+        "ce-id": envelope.id,
+        "ce-source": envelope.source,
+        "ce-type": envelope.type,
+        "ce-specversion": envelope.specversion,
+    }
+    for name in _OPTIONAL_ATTRS:
         value = getattr(envelope, name)
         if value is not None:
-            headers[f"ce-{name}"] = encode_value(value)
+            headers[f"ce-{name}"] = value
+    # One check of all the values at once: nearly always none needs encoding.
+    if _PLAIN.fullmatch("".join(headers.values())) is None:
+        headers = {name: encode_value(value) for name, value in headers.items()}
+    headers["content-type"] = envelope.datacontenttype or _JSON
     if envelope.traceparent is not None:
         headers["traceparent"] = envelope.traceparent
         if envelope.tracestate is not None:
@@ -75,32 +85,30 @@ def encode_value(value: str) -> str:
 
 
 def from_asgi(raw: Iterable[tuple[bytes, bytes]], body: bytes, *, default_type: str) -> Envelope:
-    """:func:`from_http` on an ASGI scope's headers (lowercase names, bytes)."""
-    headers = [
-        (key.decode("latin-1"), value.decode("latin-1"))
-        for key, value in raw
-        if key[:3] == b"ce-" or key in _ASGI_NAMES
-    ]
-    return from_http(headers, body, default_type=default_type)
-
-
-def from_http(headers: Iterable[tuple[str, str]], body: bytes, *, default_type: str) -> Envelope:
+    """:func:`from_http` on an ASGI scope's headers (lowercase names, latin-1 bytes)."""
     attrs: dict[str, str] = {}
     traceparents: list[str] = []
     tracestates: list[str] = []
     content_type = None
-    for key, value in headers:
-        name = key.lower()
-        if name[:3] == "ce-":
-            if name[3:] in attrs:
-                raise CodecError(f"the header {key} is given twice")
-            attrs[name[3:]] = value
-        elif name == "traceparent":
-            traceparents.append(value)
-        elif name == "tracestate":
-            tracestates.append(value)
-        elif name == "content-type":
-            content_type = value
+    for key, value in raw:
+        attr = _ATTR_OF.get(key)
+        if attr is None:
+            if key[:3] == b"ce-":
+                attr = key[3:].decode("latin-1")
+            elif key == b"traceparent":
+                traceparents.append(value.decode("latin-1"))
+                continue
+            elif key == b"tracestate":
+                tracestates.append(value.decode("latin-1"))
+                continue
+            elif key == b"content-type":
+                content_type = value.decode("latin-1")
+                continue
+            else:
+                continue
+        if attr in attrs:
+            raise CodecError(f"the header ce-{attr} is given twice")
+        attrs[attr] = decode_value(attr, value.decode("latin-1"))
     if content_type is not None and _media_type(content_type) == STRUCTURED:
         envelope = Envelope.from_bytes(body)
     else:
@@ -112,25 +120,33 @@ def from_http(headers: Iterable[tuple[str, str]], body: bytes, *, default_type: 
     return envelope
 
 
+def from_http(headers: Iterable[tuple[str, str]], body: bytes, *, default_type: str) -> Envelope:
+    try:
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    except UnicodeEncodeError:
+        raise CodecError("header values are ASCII: percent-encode other characters") from None
+    return from_asgi(raw, body, default_type=default_type)
+
+
 def _binary(
     attrs: dict[str, str], content_type: str | None, body: bytes, default_type: str
 ) -> Envelope:
-    values = {name: decode_value(name, raw) for name, raw in attrs.items()}
-    if "datacontenttype" in values:
-        raise CodecError(
-            "binary mode carries datacontenttype as Content-Type, never as ce-datacontenttype"
-        )
-    known = {name: value for name, value in values.items() if name in _KNOWN}
-    if "specversion" in known:
-        missing = [f"ce-{name}" for name in ("id", "source", "type") if not known.get(name)]
-        if missing:
+    if not _KNOWN.issuperset(attrs):
+        if "datacontenttype" in attrs:
+            raise CodecError(
+                "binary mode carries datacontenttype as Content-Type, never as ce-datacontenttype"
+            )
+        attrs = {name: value for name, value in attrs.items() if name in _KNOWN}
+    if "specversion" in attrs:
+        if not (attrs.get("id") and attrs.get("source") and attrs.get("type")):
+            missing = [f"ce-{name}" for name in ("id", "source", "type") if not attrs.get(name)]
             raise CodecError(f"a CloudEvent in binary mode needs {', '.join(missing)}")
     else:  # a plain HTTP request
-        known["id"] = known.get("id") or new_id()
-        known["source"] = known.get("source") or "/http"
-        known["type"] = known.get("type") or default_type
-        known["specversion"] = "1.0"
-    envelope = Envelope(**known, data=msgspec.Raw(body or b"null"))
+        attrs["id"] = attrs.get("id") or new_id()
+        attrs["source"] = attrs.get("source") or "/http"
+        attrs["type"] = attrs.get("type") or default_type
+        attrs["specversion"] = "1.0"
+    envelope = Envelope(**attrs, data=msgspec.Raw(body or b"null"))
     check_attributes(envelope)
     if content_type is not None and content_type != _JSON:
         envelope.datacontenttype = content_type
@@ -139,11 +155,16 @@ def _binary(
 
 def decode_value(name: str, raw: str) -> str:
     """One ``ce-*`` header value: unquoted, then percent-decoded once."""
-    if ATTRIBUTE_NAME.fullmatch(name) is None:
-        raise CodecError(f"ce-{name}: CloudEvents attribute names are lowercase letters and digits")
-    if name == "data":
-        raise CodecError("ce-data: 'data' is no attribute; in binary mode the body is the data")
+    if name not in _KNOWN:
+        if ATTRIBUTE_NAME.fullmatch(name) is None:
+            raise CodecError(
+                f"ce-{name}: CloudEvents attribute names are lowercase letters and digits"
+            )
+        if name == "data":
+            raise CodecError("ce-data: 'data' is no attribute; in binary mode the body is the data")
     value = raw.strip(_OWS)
+    if value.isascii() and value.isprintable() and "%" not in value and value[:1] != '"':
+        return value  # the common case: nothing to undo
     if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
         value = _QUOTED_PAIR.sub(r"\1", value[1:-1])
     if not value.isascii():

@@ -55,15 +55,13 @@ def parse_time(text: str) -> float:
     match = _DATE_TIME.fullmatch(text)
     if match is None:
         raise CodecError(f"not an RFC 3339 time with a zone: {text!r}")
-    year, month, day, hour, minute, second, fraction, sign, off_h, off_m = match.groups()
-    try:
-        days = date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
-    except ValueError:
-        raise CodecError(f"not an RFC 3339 time (no such date): {text!r}") from None
-    h, m, s = int(hour), int(minute), int(second)
-    if h > 23 or m > 59 or s > 60:
-        raise CodecError(f"not an RFC 3339 time (no such time of day): {text!r}")
-    epoch = days * 86400 + h * 3600 + m * 60 + s + (float(fraction) if fraction else 0.0)
+    # Deadlines of calls in flight share few whole seconds: the checked date and time of day
+    # are kept by their text (the first 19 characters), as format_time keeps its prefixes.
+    whole = _WHOLE_SECONDS.get(text[:19])
+    if whole is None:
+        whole = _whole_seconds(text, *match.groups()[:6])
+    fraction, sign, off_h, off_m = match.groups()[6:]
+    epoch = whole + float(fraction) if fraction else float(whole)
     if sign is not None:
         oh, om = int(off_h), int(off_m)
         if oh > 23 or om > 59:
@@ -71,3 +69,23 @@ def parse_time(text: str) -> float:
         offset = oh * 3600 + om * 60
         epoch -= offset if sign == "+" else -offset
     return epoch
+
+
+_WHOLE_SECONDS: dict[str, int] = {}
+
+
+def _whole_seconds(
+    text: str, year: str, month: str, day: str, hour: str, minute: str, second: str
+) -> int:
+    try:
+        days = date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        raise CodecError(f"not an RFC 3339 time (no such date): {text!r}") from None
+    h, m, s = int(hour), int(minute), int(second)
+    if h > 23 or m > 59 or s > 60:
+        raise CodecError(f"not an RFC 3339 time (no such time of day): {text!r}")
+    whole = days * 86400 + h * 3600 + m * 60 + s
+    if len(_WHOLE_SECONDS) >= 64:
+        _WHOLE_SECONDS.clear()
+    _WHOLE_SECONDS[text[:19]] = whole
+    return whole

@@ -14,6 +14,7 @@ from interlink._errors import (
     DeadlineExceeded,
     ValidationFailed,
 )
+from interlink._timer import CoarseTimeout, timeout_after
 from interlink._tracecontext import continue_trace
 from interlink._wire import Outcome, classify_failure, error_outcome
 from interlink.runtime._inbox import InboxRun
@@ -106,11 +107,10 @@ class Inbound:
             deadline = now + timeout if deadline is None else min(deadline, now + timeout)
         return deadline
 
-    def time_limit(self, deadline: float | None) -> asyncio.Timeout:
+    def time_limit(self, deadline: float | None) -> asyncio.Timeout | CoarseTimeout:
         if deadline is None:
             return asyncio.timeout(None)
-        loop = asyncio.get_running_loop()
-        return asyncio.timeout_at(loop.time() + (deadline - self._clock.time()))
+        return timeout_after(deadline - self._clock.time())
 
     async def _run(
         self, ctx: Context, deadline: float | None, run: Callable[[], Awaitable[Any]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -47,7 +48,7 @@ class Outbound:
         self._publish_timeout = publish_timeout
         self.calls: Calls
 
-    async def call(
+    def call(
         self,
         parent: Context,
         target: Rpc[Any, Any] | str,
@@ -56,8 +57,9 @@ class Outbound:
         timeout: float | None,
         policy: Policy | None = None,
         key: str | None = None,
-    ) -> Any:
-        return await self.calls.call(parent, target, message, returns, timeout, policy, key)
+    ) -> Coroutine[Any, Any, Any]:
+        # Hands back the call itself instead of awaiting it: one frame less on every call.
+        return self.calls.call(parent, target, message, returns, timeout, policy, key)
 
     def prepare_event(self, parent: Context, topic: str, message: Any, key: str | None) -> Envelope:
         deadline = parent.deadline

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from interlink._envelope import Envelope
 from interlink._envelope_http import to_headers
 from interlink._errors import CallError, DeadlineExceeded, ServiceUnavailable
+from interlink._timer import timeout_after
 from interlink._wire import Outcome
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class HttpClient:
         try:
             if timeout is None:
                 return await pool.post(url, body, headers)
-            async with asyncio.timeout(timeout):
+            async with timeout_after(timeout):
                 return await pool.post(url, body, headers)
         except TimeoutError:
             raise DeadlineExceeded(
