@@ -76,21 +76,14 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     def from_bytes(cls, raw: bytes) -> Envelope:
         """A CloudEvent in the JSON format; CodecError unless it is a valid 1.0 event."""
         try:
-            members = _MEMBERS.decode(raw)
-            envelope = _DECODER.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            envelope: Envelope = _STRICT_DECODER.decode(raw)  # only known attributes: names valid
+            # Invariant: _Strict adds no field, so its objects have Envelope's layout.
+            envelope.__class__ = Envelope
+        except msgspec.ValidationError:
+            envelope = _with_extensions(raw)  # other extensions, or data_base64
+        except msgspec.DecodeError as exc:
             raise CodecError(f"not a CloudEvents envelope: {exc}") from None
         check_attributes(envelope)
-        for name in members:
-            if name not in _JSON_MEMBERS and ATTRIBUTE_NAME.fullmatch(name) is None:
-                raise CodecError(
-                    f"invalid CloudEvents attribute name {name!r}: lowercase letters and digits"
-                )
-        encoded = members.get("data_base64")
-        if encoded is not None:
-            if "data" in members:
-                raise CodecError("a CloudEvent has data or data_base64, not both")
-            envelope.data = msgspec.Raw(_base64(encoded))
         return envelope
 
     def http_headers(self) -> dict[str, str]:
@@ -121,10 +114,35 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
         }
 
 
+class _Strict(Envelope, forbid_unknown_fields=True):
+    """Decodes an envelope with no attribute interlink does not know: the common case, whose
+    attribute names need no check."""
+
+
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Envelope)
+_STRICT_DECODER = msgspec.json.Decoder(_Strict)
 _MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _JSON_MEMBERS = frozenset({"data", "data_base64"})
+
+
+def _with_extensions(raw: bytes) -> Envelope:
+    try:
+        members = _MEMBERS.decode(raw)
+        envelope = _DECODER.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise CodecError(f"not a CloudEvents envelope: {exc}") from None
+    for name in members:
+        if name not in _JSON_MEMBERS and ATTRIBUTE_NAME.fullmatch(name) is None:
+            raise CodecError(
+                f"invalid CloudEvents attribute name {name!r}: lowercase letters and digits"
+            )
+    encoded = members.get("data_base64")
+    if encoded is not None:
+        if "data" in members:
+            raise CodecError("a CloudEvent has data or data_base64, not both")
+        envelope.data = msgspec.Raw(_base64(encoded))
+    return envelope
 
 
 def check_attributes(envelope: Envelope) -> None:
