@@ -108,7 +108,7 @@ def from_asgi(raw: Iterable[tuple[bytes, bytes]], body: bytes, *, default_type: 
                 continue
         if attr in attrs:
             raise CodecError(f"the header ce-{attr} is given twice")
-        attrs[attr] = decode_value(attr, value.decode("latin-1"))
+        attrs[attr] = value.decode("latin-1")  # decoded in binary mode only
     if content_type is not None and _media_type(content_type) == STRUCTURED:
         envelope = Envelope.from_bytes(body)
     else:
@@ -129,8 +129,9 @@ def from_http(headers: Iterable[tuple[str, str]], body: bytes, *, default_type: 
 
 
 def _binary(
-    attrs: dict[str, str], content_type: str | None, body: bytes, default_type: str
+    raw: dict[str, str], content_type: str | None, body: bytes, default_type: str
 ) -> Envelope:
+    attrs = {name: decode_value(name, value) for name, value in raw.items()}
     if not _KNOWN.issuperset(attrs):
         if "datacontenttype" in attrs:
             raise CodecError(

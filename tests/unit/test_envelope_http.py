@@ -145,6 +145,12 @@ def test_structured_mode_takes_attributes_and_data_from_the_body() -> None:
     assert envelope.traceparent == "00-12345678901234567890123456789012-1234567890123456-01"
 
 
+def test_structured_mode_ignores_ce_headers_even_invalid_ones() -> None:
+    body = b'{"specversion":"1.0","id":"e","source":"/s","type":"t","subject":"from body"}'
+    headers = [*STRUCTURED, ("ce-subject", "100%"), ("ce-Bad_Name", "x")]
+    assert Envelope.from_http(headers, body, default_type="").subject == "from body"
+
+
 def test_structured_mode_a_traceparent_header_wins_over_the_attribute() -> None:
     body = b'{"specversion":"1.0","id":"e","source":"/s","type":"t","traceparent":"attr"}'
     header = "00-12345678901234567890123456789012-1234567890123456-01"
