@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 import pytest
 
@@ -184,3 +186,9 @@ def test_structured_mode_data_base64_is_the_payload() -> None:
 def test_invalid_structured_events_are_codec_errors(body: bytes, error: str) -> None:
     with pytest.raises(CodecError, match=error):
         Envelope.from_http(STRUCTURED, body, default_type="s.m")
+
+
+def test_interlinks_own_attribute_names_are_valid_and_short() -> None:
+    names = [name for name in Envelope.__struct_fields__ if name != "data"]
+    for name in names:
+        assert re.fullmatch(r"[a-z0-9]{1,20}", name), name
