@@ -18,7 +18,7 @@ from examples.shop.models import (
     Reserve,
 )
 
-orders = il.Service("orders", version="1.0.0")
+orders = il.Service("orders", version="1.0.0", publishes={"orders.placed": OrderPlaced})
 
 _ids = itertools.count(1)
 _recent: OrderedDict[str, OrderAccepted] = OrderedDict()

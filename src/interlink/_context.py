@@ -76,6 +76,7 @@ class Context:
         "deadline",
         "service",
         "traceparent",
+        "tracestate",
     )
 
     def __init__(
@@ -86,6 +87,7 @@ class Context:
         correlation_id: str,
         deadline: float | None,
         traceparent: str | None,
+        tracestate: str | None = None,
         envelope: Envelope | None = None,
         defer_events: bool = False,
         transactions: Transactions | None = None,
@@ -98,6 +100,9 @@ class Context:
         self.deadline = deadline
         """Absolute deadline in epoch seconds, or None when the work is unbounded."""
         self.traceparent = traceparent
+        """The W3C ``traceparent`` this work runs under; calls and events it sends continue it."""
+        self.tracestate = tracestate
+        """The W3C ``tracestate`` that came with it, passed on unchanged."""
         self._envelope = envelope
         self._deferred: list[tuple[str, Envelope]] | None = [] if defer_events else None
         self._transactions = transactions

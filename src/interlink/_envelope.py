@@ -1,30 +1,41 @@
 """The envelope every message and call travels in: CloudEvents 1.0 plus interlink's extensions.
 
 On a broker the envelope is CloudEvents *structured* JSON (``data`` inlined as raw JSON, never
-re-encoded); on HTTP it is *binary* mode: attributes in ``ce-*`` headers, ``traceparent`` as the
-W3C header, the payload as the body.
+re-encoded). On HTTP (``_envelope_http``) interlink sends *binary* mode: attributes in ``ce-*``
+headers, the trace in the W3C ``traceparent`` and ``tracestate`` headers, the payload as the
+body; it accepts binary and structured mode.
+
+``traceparent`` and ``tracestate`` are the attributes of CloudEvents' distributed-tracing
+extension; they are checked where work starts under them (``_tracecontext``), not here.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
-import time as _time
+import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
 import msgspec
 
 from interlink._errors import CodecError
+from interlink._rfc3339 import format_time, parse_time
 
 __all__ = [
+    "ATTRIBUTE_NAME",
     "Envelope",
+    "check_attributes",
     "format_time",
     "new_id",
-    "new_traceparent",
     "parse_time",
 ]
 
-_HTTP_ATTRS = (
+ATTRIBUTE_NAME = re.compile(r"[a-z0-9]+")
+"""CloudEvents attribute names: lowercase ASCII letters and digits (interlink's stay within
+the 20 characters the specification recommends)."""
+
+_CONTEXT_ATTRS = (
     "id",
     "source",
     "type",
@@ -36,7 +47,6 @@ _HTTP_ATTRS = (
     "partitionkey",
     "deadline",
 )
-_HEADER_TO_ATTR = {f"ce-{name}": name for name in _HTTP_ATTRS}
 
 
 class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -51,6 +61,7 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     """None means ``application/json``."""
     subject: str | None = None
     traceparent: str | None = None
+    tracestate: str | None = None
     correlationid: str | None = None
     causationid: str | None = None
     partitionkey: str | None = None
@@ -63,48 +74,33 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Envelope:
+        """A CloudEvent in the JSON format; CodecError unless it is a valid 1.0 event."""
         try:
-            envelope = _DECODER.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            envelope: Envelope = _STRICT_DECODER.decode(raw)  # only known attributes: names valid
+            # Invariant: _Strict adds no field, so its objects have Envelope's layout.
+            envelope.__class__ = Envelope
+        except msgspec.ValidationError:
+            envelope = _with_extensions(raw)  # other extensions, or data_base64
+        except msgspec.DecodeError as exc:
             raise CodecError(f"not a CloudEvents envelope: {exc}") from None
-        if envelope.specversion != "1.0":
-            raise CodecError(f"unsupported CloudEvents specversion {envelope.specversion!r}")
+        check_attributes(envelope)
         return envelope
 
     def http_headers(self) -> dict[str, str]:
         """Binary-mode headers for this envelope (the payload travels as the body)."""
-        headers = {"content-type": self.datacontenttype or "application/json"}
-        for name in _HTTP_ATTRS:
-            value = getattr(self, name)
-            if value is not None:
-                headers[f"ce-{name}"] = value
-        if self.traceparent is not None:
-            headers["traceparent"] = self.traceparent
-        return headers
+        from interlink._envelope_http import to_headers
+
+        return to_headers(self)
 
     @classmethod
     def from_http(
         cls, headers: Iterable[tuple[str, str]], body: bytes, *, default_type: str
     ) -> Envelope:
-        """Rebuild an envelope from binary-mode headers; a plain HTTP request gets fresh ids."""
-        attrs: dict[str, str] = {}
-        traceparent = None
-        for key, value in headers:
-            lowered = key.lower()
-            name = _HEADER_TO_ATTR.get(lowered)
-            if name is not None:
-                attrs[name] = value
-            elif lowered == "traceparent":
-                traceparent = value
-        return cls(
-            id=attrs.pop("id", "") or new_id(),
-            source=attrs.pop("source", "") or "/http",
-            type=attrs.pop("type", "") or default_type,
-            specversion=attrs.pop("specversion", "1.0"),
-            traceparent=traceparent,
-            data=msgspec.Raw(body or b"null"),
-            **attrs,
-        )
+        """The envelope of an HTTP request in binary or structured mode; a plain HTTP request
+        gets fresh ids. CodecError when the request breaks the CloudEvents HTTP binding."""
+        from interlink._envelope_http import from_http
+
+        return from_http(headers, body, default_type=default_type)
 
     @property
     def deadline_at(self) -> float | None:
@@ -113,55 +109,60 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     def headers(self) -> Mapping[str, str]:
         """The attributes a handler may read as ``ctx.headers``."""
-        return {name: value for name in _HTTP_ATTRS if (value := getattr(self, name)) is not None}
+        return {
+            name: value for name in _CONTEXT_ATTRS if (value := getattr(self, name)) is not None
+        }
+
+
+class _Strict(Envelope, forbid_unknown_fields=True):
+    """Decodes an envelope with no attribute interlink does not know: the common case, whose
+    attribute names need no check."""
 
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Envelope)
+_STRICT_DECODER = msgspec.json.Decoder(_Strict)
+_MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_JSON_MEMBERS = frozenset({"data", "data_base64"})
+
+
+def _with_extensions(raw: bytes) -> Envelope:
+    try:
+        members = _MEMBERS.decode(raw)
+        envelope = _DECODER.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise CodecError(f"not a CloudEvents envelope: {exc}") from None
+    for name in members:
+        if name not in _JSON_MEMBERS and ATTRIBUTE_NAME.fullmatch(name) is None:
+            raise CodecError(
+                f"invalid CloudEvents attribute name {name!r}: lowercase letters and digits"
+            )
+    encoded = members.get("data_base64")
+    if encoded is not None:
+        if "data" in members:
+            raise CodecError("a CloudEvent has data or data_base64, not both")
+        envelope.data = msgspec.Raw(_base64(encoded))
+    return envelope
+
+
+def check_attributes(envelope: Envelope) -> None:
+    """The rules every received envelope meets, in any format and mode: specversion 1.0, the
+    required attributes present, ``time`` an RFC 3339 timestamp."""
+    if envelope.specversion != "1.0":
+        raise CodecError(f"unsupported CloudEvents specversion {envelope.specversion!r}")
+    for name in ("id", "source", "type"):
+        if not getattr(envelope, name):
+            raise CodecError(f"the CloudEvents attribute {name!r} must not be empty")
+    if envelope.time is not None:
+        parse_time(envelope.time)
+
+
+def _base64(member: msgspec.Raw) -> bytes:
+    try:
+        return base64.b64decode(msgspec.json.decode(member, type=str), validate=True)
+    except (msgspec.ValidationError, binascii.Error) as exc:
+        raise CodecError(f"data_base64 is not base64: {exc}") from None
 
 
 def new_id() -> str:
     return os.urandom(16).hex()
-
-
-def new_traceparent(parent: str | None = None) -> str:
-    """A W3C traceparent for a new span: same trace as ``parent`` if given, else a new trace."""
-    if parent is not None and len(parent) == 55 and parent[2] == "-":
-        trace_id, flags = parent[3:35], parent[53:55]
-    else:
-        trace_id, flags = os.urandom(16).hex(), "01"
-    return f"00-{trace_id}-{os.urandom(8).hex()}-{flags}"
-
-
-class _SecondCache:
-    """Formatting the date part costs microseconds and changes once a second. A call formats
-    two instants (its time and its deadline), so the last four seconds are kept."""
-
-    __slots__ = ("prefixes",)
-
-    def __init__(self) -> None:
-        self.prefixes: dict[int, str] = {}
-
-    def prefix(self, whole: int) -> str:
-        found = self.prefixes.get(whole)
-        if found is None:
-            if len(self.prefixes) >= 4:
-                self.prefixes.clear()
-            found = self.prefixes[whole] = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
-        return found
-
-
-_SECONDS = _SecondCache()
-
-
-def format_time(epoch: float) -> str:
-    """RFC 3339 UTC with milliseconds."""
-    whole = int(epoch)
-    return f"{_SECONDS.prefix(whole)}.{int((epoch - whole) * 1000):03d}Z"
-
-
-def parse_time(text: str) -> float:
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise CodecError(f"not an RFC 3339 time: {text!r}") from None

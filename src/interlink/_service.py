@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
-from interlink._codec import codec_for
+from interlink._codec import Codec, codec_for
 from interlink._context import Context
 from interlink._errors import ApplicationError, DefinitionError
 from interlink._handlers import Route, Rpc, Subscriber
@@ -41,7 +41,16 @@ class Service:
         async def reserve(req: Reserve, ctx: il.Context) -> Reserved: ...
     """
 
-    def __init__(self, name: str, *, version: str = "0.0.0", description: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: str = "0.0.0",
+        description: str = "",
+        publishes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``publishes={"orders.placed": OrderPlaced}`` declares the topics the service's
+        handlers publish to and the model of each; the AsyncAPI document describes them."""
         if not _NAME.match(name):
             raise DefinitionError(
                 f"service name {name!r} must start with a letter and use only letters, digits, "
@@ -54,6 +63,14 @@ class Service:
         self.routes: dict[tuple[str, str], Route] = {}
         self.subscribers: list[Subscriber[Any]] = []
         self.health_checks: list[Callable[[], Awaitable[bool | None]]] = []
+        self.publishes: dict[str, Codec[Any]] = {}
+        """The declared topics this service publishes to, each with the codec of its model."""
+        for topic, model in (publishes or {}).items():
+            if not _TOPIC.match(topic):
+                raise DefinitionError(
+                    f"service {name}: publishes {topic!r}, but topic names are dot-separated words"
+                )
+            self.publishes[topic] = codec_for(model)
 
     def __repr__(self) -> str:
         return f"Service({self.name!r}, version={self.version!r})"

@@ -132,13 +132,13 @@ async def test_a_body_that_is_not_json_is_415(app: il.App) -> None:
         assert_error_contract(answer, 415, "UnsupportedMediaType")
         answer = await ask(app, "PUT", "/items/a", data=b"{}", headers=headers)
         assert_error_contract(answer, 415, "UnsupportedMediaType")
-    for content_type in ("application/json; charset=utf-8", "application/cloudevents+json"):
+    structured = b'{"specversion": "1.0", "id": "e1", "source": "/t", "type": "t", "data": '
+    for content_type, body in (
+        ("application/json; charset=utf-8", b'{"sku": "a", "qty": 1}'),
+        ("application/cloudevents+json", structured + b'{"sku": "a", "qty": 1}}'),
+    ):
         answer = await ask(
-            app,
-            "POST",
-            "/rpc/contract/look",
-            data=b'{"sku": "a", "qty": 1}',
-            headers={"content-type": content_type},
+            app, "POST", "/rpc/contract/look", data=body, headers={"content-type": content_type}
         )
         assert answer.status == 200, content_type
     # A route that takes no body does not care what comes with the request.
@@ -191,7 +191,7 @@ async def test_the_callers_correlation_id_is_kept_and_returned(app: il.App) -> N
 
 
 async def test_an_unusable_correlation_id_is_replaced_not_echoed(app: il.App) -> None:
-    for bad in ("x" * 200, "two words"):
+    for bad in ("x" * 200, " padded ", "caf\u00e9"):
         answer = await ask(
             app, "POST", "/rpc/contract/nope", json={}, headers={"x-correlation-id": bad}
         )

@@ -1,8 +1,9 @@
-"""``interlink run | call | publish | services | tail | dlq``."""
+"""``interlink run | up | asyncapi | call | publish | services | tail | dlq | registrar``."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -109,6 +110,29 @@ def _print_started(app: App) -> None:
     err.print(table)
     err.print(f"broker {app.runtime.broker.url} · registry {app.runtime.registry.url}")
     sys.stderr.flush()
+
+
+@cli.command()
+def asyncapi(
+    app_spec: Annotated[str, typer.Argument(metavar="MODULE:APP", help="e.g. examples.shop:app")],
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Describe only this service (repeatable).")
+    ] = None,
+) -> None:
+    """Print the AsyncAPI 3.0 document of the app's events (what GET /asyncapi.json serves)."""
+    from interlink._asyncapi import asyncapi_document
+
+    try:
+        app = load_app(app_spec)
+        names = only or list(app.services)
+        unknown = sorted(set(names) - set(app.services))
+        if unknown:
+            raise CliError(f"no service {', '.join(unknown)} in {app_spec}", 2)
+    except CliError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(exc.code) from None
+    document = asyncapi_document(app.name, app.version, [app.services[n] for n in names])
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
 @cli.command()

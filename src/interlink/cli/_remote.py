@@ -8,8 +8,9 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from interlink._envelope import Envelope, format_time, new_id, new_traceparent
+from interlink._envelope import Envelope, format_time, new_id
 from interlink._errors import CallError, InvalidRequest, ServiceUnavailable
+from interlink._tracecontext import new_traceparent
 from interlink._wire import outcome_to_error
 from interlink.cli._load import CliError
 from interlink.transport.http import HttpClient

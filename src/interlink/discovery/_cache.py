@@ -94,7 +94,19 @@ class Discovery:
     async def pick(
         self, service: str, key: str | None = None, exclude: Collection[str] = ()
     ) -> tuple[Instance, LoadBalancer]:
-        view = await self.view(service)
+        return self._pick(await self.view(service), key, exclude)
+
+    def pick_now(
+        self, service: str, key: str | None = None, exclude: Collection[str] = ()
+    ) -> tuple[Instance, LoadBalancer] | None:
+        """:meth:`pick` without awaiting, once the service is being watched; else None."""
+        view = self._views.get(service)
+        return None if view is None else self._pick(view, key, exclude)
+
+    def _pick(
+        self, view: ServiceView, key: str | None, exclude: Collection[str]
+    ) -> tuple[Instance, LoadBalancer]:
+        service = view.service
         candidates = view.usable
         if exclude:
             candidates = [i for i in candidates if i.id not in exclude]

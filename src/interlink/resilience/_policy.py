@@ -24,8 +24,9 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-from interlink._clock import Clock
+from interlink._clock import Clock, SystemClock
 from interlink._errors import DeadlineExceeded
+from interlink._timer import timeout_after
 from interlink.resilience._breaker import CircuitBreaker
 from interlink.resilience._bulkhead import Bulkhead
 from interlink.resilience._config import Seconds, seconds
@@ -52,6 +53,7 @@ class Policy(PolicyBase):
 
     __slots__ = (
         "_plain",
+        "_system_clock",
         "_timed",
         "breaker",
         "bulkhead",
@@ -99,6 +101,7 @@ class Policy(PolicyBase):
             if timeout is None or isinstance(timeout, Timeout)
             else Timeout(timeout, clock=self.clock, name=name)
         )
+        self._system_clock = isinstance(self.clock, SystemClock)
         self._plain = self._chain(call_fn, bounded=self.deadline is not None)
         self._timed = self._chain(call_fn_with_deadline, bounded=True)
 
@@ -115,20 +118,19 @@ class Policy(PolicyBase):
 
     call = execute
 
-    async def execute_with_deadline(
+    def execute_with_deadline(
         self,
         deadline: float | None,
         fn: Callable[Concatenate[float | None, P], Awaitable[T]],
         /,
         *args: P.args,
         **kwargs: P.kwargs,
-    ) -> T:
+    ) -> Awaitable[T]:
         """Like :meth:`execute`, also bounded by ``deadline`` (absolute, on the policy clock's
         ``monotonic()``; None for none). Each attempt is called as ``fn(attempt_deadline,
         *args, **kwargs)``; a deadline already past raises :class:`DeadlineExceeded` without
-        calling ``fn``."""
-        result: T = await self._timed(fn, args, kwargs, deadline)
-        return result
+        calling ``fn``. Await what it returns (the chain itself, not a frame around it)."""
+        return cast(Awaitable[T], self._timed(fn, args, kwargs, deadline))
 
     def remaining(self, deadline: float | None) -> float | None:
         """Seconds left until ``deadline`` (never negative), or None when there is none."""
@@ -185,6 +187,14 @@ class Policy(PolicyBase):
         if deadline is None:
             return await nxt(fn, args, kwargs, None)
         delay = deadline - self.clock.monotonic()
+        if delay > 0 and self._system_clock:  # within()'s real-clock case, one frame shorter
+            try:
+                async with timeout_after(delay) as scope:
+                    return await nxt(fn, args, kwargs, deadline)
+            except TimeoutError:
+                if scope.expired():
+                    raise self._expired() from None
+                raise
         return await within(self.clock, delay, nxt(fn, args, kwargs, deadline), self._expired)
 
     def _expired(self) -> DeadlineExceeded:

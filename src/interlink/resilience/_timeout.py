@@ -1,7 +1,8 @@
 """Timeout: bound each attempt, and the shared helper that bounds any awaitable.
 
-On the real clock the bound is ``asyncio.timeout`` (measured 4.6 µs against ``wait_for``'s
-11.9 µs). Any other clock (a test's FakeClock) cannot drive asyncio's timer, so the call runs as
+On the real clock the bound is ``interlink._timer.timeout_after``: ``asyncio.timeout`` (measured
+4.6 µs against ``wait_for``'s 11.9 µs) below a second, a shared per-loop wheel (never early, at
+most 1% late) from a second up. Any other clock (a test's FakeClock) cannot drive asyncio's timer, so the call runs as
 a task raced against ``clock.sleep``.
 """
 
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 from interlink._clock import Clock, SystemClock
 from interlink._errors import DeadlineExceeded
+from interlink._timer import timeout_after
 from interlink.resilience._config import Seconds, seconds
 from interlink.resilience._events import EventKind
 from interlink.resilience._link import Next, PolicyBase
@@ -33,7 +35,7 @@ async def within(
         raise expired()
     if isinstance(clock, SystemClock):
         try:
-            async with asyncio.timeout(delay) as scope:
+            async with timeout_after(delay) as scope:
                 return await awaitable
         except TimeoutError:
             if scope.expired():

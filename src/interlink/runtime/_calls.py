@@ -7,7 +7,7 @@ failure proves the request never ran.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -15,7 +15,7 @@ import msgspec
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._codec import Codec, codec_for, encode_any
 from interlink._context import Context
-from interlink._envelope import Envelope, format_time, new_id, new_traceparent
+from interlink._envelope import Envelope, format_time, new_id
 from interlink._errors import (
     CallError,
     DeadlineExceeded,
@@ -24,6 +24,7 @@ from interlink._errors import (
 )
 from interlink._handlers import Rpc
 from interlink._policies import PolicyFactory, PolicySet
+from interlink._tracecontext import child_traceparent
 from interlink._wire import Outcome, outcome_to_error
 
 if TYPE_CHECKING:
@@ -111,10 +112,10 @@ class Calls:
             timeout=None if local is None else local.timeout,
         )
 
-    async def _attempt_on_policy_clock(self, deadline: float | None, out: Outgoing) -> Any:
+    def _attempt_on_policy_clock(self, deadline: float | None, out: Outgoing) -> Awaitable[Any]:
         # The policy already holds this attempt to ``deadline`` with its own timer.
         wall = None if deadline is None else self.clock.time() + (deadline - out.clock.monotonic())
-        return await self._attempt(wall, out, bounded=deadline is not None)
+        return self._attempt(wall, out, bounded=deadline is not None)
 
     async def _attempt(
         self, deadline: float | None, out: Outgoing, *, bounded: bool = False
@@ -126,14 +127,20 @@ class Calls:
             source=f"/{parent.service}",
             type=f"{out.service}.{out.method}",
             specversion="1.0",
-            traceparent=new_traceparent(parent.traceparent),
+            traceparent=child_traceparent(parent.traceparent),
+            tracestate=parent.tracestate,
             correlationid=parent.correlation_id,
             causationid=parent.message_id,
             deadline=None if deadline is None else format_time(deadline),
             data=msgspec.Raw(out.body),
         )
         try:
-            outcome = await self._send(out, envelope, deadline, bounded)
+            if out.service in self._local.services:
+                outcome = await self._send_local(out, envelope)
+            else:
+                outcome = await self._remote.send(
+                    out.service, out.method, envelope, out.body, deadline, out.key, bounded=bounded
+                )
             if outcome.status != 200:
                 raise outcome_to_error(outcome, out.service, out.method)
             if out.response is None:
@@ -150,18 +157,11 @@ class Calls:
                 exc.non_retryable = True
             raise
 
-    async def _send(
-        self, out: Outgoing, envelope: Envelope, deadline: float | None, bounded: bool
-    ) -> Outcome:
-        service, method, body = out.service, out.method, out.body
-        if service in self._local.services:
-            handler = self._local.rpc(service, method)
-            if handler is None:
-                raise MethodNotFound(f"{service} has no method {method!r}")
-            return await self._local.invoke_rpc(handler, envelope, body)
-        return await self._remote.send(
-            service, method, envelope, body, deadline, out.key, bounded=bounded
-        )
+    def _send_local(self, out: Outgoing, envelope: Envelope) -> Awaitable[Outcome]:
+        handler = self._local.rpc(out.service, out.method)
+        if handler is None:
+            raise MethodNotFound(f"{out.service} has no method {out.method!r}")
+        return self._local.invoke_rpc(handler, envelope, out.body)
 
     async def invoke_fallback(self, target: str, out: Outgoing) -> Any:
         """Fallback(to="service.method"): the same request, sent to another method."""

@@ -16,6 +16,8 @@ from interlink._errors import (
     RemoteError,
     ValidationFailed,
 )
+from interlink._timer import CoarseTimeout, timeout_after
+from interlink._tracecontext import continue_trace
 from interlink._wire import Outcome, classify_failure, error_outcome
 from interlink.runtime._inbox import InboxRun
 
@@ -90,12 +92,15 @@ class Inbound:
         deadline: float | None,
         transactions: Transactions | None = None,
     ) -> Context:
+        # An invalid or missing traceparent restarts the trace here, for all the work below.
+        traceparent, tracestate = continue_trace(envelope.traceparent, envelope.tracestate)
         return Context(
             self._outbound,
             service=service,
             correlation_id=envelope.correlationid or envelope.id,
             deadline=deadline,
-            traceparent=envelope.traceparent,
+            traceparent=traceparent,
+            tracestate=tracestate,
             envelope=envelope,
             defer_events=True,
             transactions=transactions,
@@ -111,11 +116,10 @@ class Inbound:
             deadline = now + timeout if deadline is None else min(deadline, now + timeout)
         return deadline
 
-    def time_limit(self, deadline: float | None) -> asyncio.Timeout:
+    def time_limit(self, deadline: float | None) -> asyncio.Timeout | CoarseTimeout:
         if deadline is None:
             return asyncio.timeout(None)
-        loop = asyncio.get_running_loop()
-        return asyncio.timeout_at(loop.time() + (deadline - self._clock.time()))
+        return timeout_after(deadline - self._clock.time())
 
     async def _run(
         self, ctx: Context, deadline: float | None, run: Callable[[], Awaitable[Any]]

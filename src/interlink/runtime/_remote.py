@@ -46,7 +46,10 @@ class RemoteCalls:
         """``bounded``: the caller already holds this attempt to ``deadline`` with a timer."""
         tried: list[str] = []
         while True:
-            instance, balancer = await self._discovery.pick(service, key, tried)
+            picked = self._discovery.pick_now(service, key, tried)
+            if picked is None:  # the first call to this service: start watching it
+                picked = await self._discovery.pick(service, key, tried)
+            instance, balancer = picked
             remaining = None if deadline is None or bounded else deadline - self._clock.time()
             balancer.started(instance)
             started = self._clock.monotonic()

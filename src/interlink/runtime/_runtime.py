@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from interlink._context import Context
 from interlink._envelope import new_id
+from interlink._tracecontext import new_traceparent
 from interlink.broker import Broker, broker_from_url
 from interlink.discovery import Instance, Registry, registry_from_url
 from interlink.discovery._cache import Discovery
@@ -235,5 +236,9 @@ class Runtime:
 
     def root_context(self, service: str) -> Context:
         return Context(
-            self.outbound, service=service, correlation_id=new_id(), deadline=None, traceparent=None
+            self.outbound,
+            service=service,
+            correlation_id=new_id(),
+            deadline=None,
+            traceparent=new_traceparent(),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from interlink._envelope import Envelope
+from interlink._envelope_http import from_asgi
 from interlink._errors import CodecError
 from interlink.transport.http._asgi import (
     BodyTooLarge,
@@ -99,7 +99,7 @@ class HttpApp:
         except ClientDisconnected:
             return
         try:
-            envelope = Envelope.from_http(headers, body, default_type=handler.target)
+            envelope = from_asgi(scope["headers"], body, default_type=handler.target)
         except CodecError as exc:
             await fail(400, "BadRequest", str(exc))
             return

@@ -45,7 +45,7 @@ _JSON = (b"content-type", b"application/json")
 _STRUCTURED = "application/cloudevents+json"
 _JSON_MEDIA_TYPES = frozenset({"application/json", _STRUCTURED})
 # What may be echoed back in a header and a log line: visible ASCII, bounded.
-_CORRELATION_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_CORRELATION_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?")
 
 
 class BodyTooLarge(Exception):
@@ -106,7 +106,8 @@ def _media_type(content_type: str) -> str:
 
 def correlation_id(*candidates: str | None) -> str:
     """The first usable id the client sent (``ce-correlationid``, ``x-correlation-id``), or a
-    new one. An id that is not 1-128 visible ASCII characters is replaced, not echoed."""
+    new one. An id that is not 1-128 printable ASCII characters (no space at either end) is
+    replaced, not echoed."""
     for candidate in candidates:
         if candidate is not None and _CORRELATION_ID.fullmatch(candidate):
             return candidate

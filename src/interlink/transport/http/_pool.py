@@ -1,109 +1,186 @@
-"""The client's connection pool, and the one failure of a pooled connection worth repeating.
+"""The client's pool of keep-alive connections, and the one failure of a pooled connection worth
+repeating.
 
-A keep-alive connection can be closed by the server while it sits idle in the pool (its
-keep-alive ran out, or it is draining to stop). When that close crosses our next request on the
-wire, the request meets a FIN or a RST instead of an answer. Keeping the client's keep-alive
-below the server's makes this rare; :func:`lost_while_idle` recognises what is left, so the
-caller can send the request once more on a fresh connection.
+At most ``max_connections`` requests are in flight at once and at most that many connections
+are open; idle ones are kept per origin, the most recently used taken first, and closed after
+``keepalive`` seconds idle (below the server's own keep-alive, so that the client, not the
+server, ends an idle connection).
 
-Imported on the first remote call only (it imports aiohttp).
+A keep-alive connection can still be closed by the server while it sits idle (it is draining
+to stop, or its clock ran ahead). When that close crosses our next request on the wire, the
+request meets a FIN or a RST instead of an answer: nothing of the answer arrives (or a reset
+comes before its head). :meth:`Pool.post` recognises that case on a pooled connection and sends
+the request once more, on a fresh connection.
+
+That retry rests on one assumption: a server that has read a request answers it before it
+closes the connection, unless it dies (uvicorn closes a keep-alive connection only while no
+request is in it). A server killed after running the handler and before writing its answer
+looks the same from here; that is the risk this one retry takes, the one browsers take when
+they resend a POST.
 """
 
 from __future__ import annotations
 
-import errno
-import weakref
-from contextvars import ContextVar
-from typing import TYPE_CHECKING
-
-import aiohttp
+import asyncio
+import collections
+import ssl
 
 from interlink._wire import Outcome
+from interlink.transport.http._connection import Connection, Lost
 
-if TYPE_CHECKING:
-    from aiohttp.client_proto import ResponseHandler
-    from aiohttp.client_reqrep import ClientRequest
-    from aiohttp.connector import Connection
-    from aiohttp.tracing import Trace
+__all__ = ["ConnectFailed", "Pool", "lost_while_idle"]
 
-__all__ = ["Pool", "lost_while_idle"]
+Origin = tuple[str, int, bool]
+"""host, port, TLS"""
 
-# What a write into, or a read from, a connection the peer had already closed meets.
-_RESETS = frozenset({errno.ECONNRESET, errno.EPIPE})
 
-# Whether the connection of the calling task's request came out of the pool. A request runs
-# connect() in the caller's own task, so the caller reads what its connect() set.
-_reused: ContextVar[bool] = ContextVar("interlink_http_reused", default=False)
+class ConnectFailed(Exception):
+    """No connection could be made: the request was provably not sent."""
+
+
+def lost_while_idle(exc: Lost) -> bool:
+    """Whether ``exc`` is a connection taken from the pool that the server had already given
+    up: closed before a byte of the answer came back, or reset before the answer's head did."""
+    return exc.reused and (not exc.answered or (exc.reset and not exc.head))
 
 
 class Pool:
-    """One pooled keep-alive aiohttp session; :meth:`post` repeats a request lost while idle."""
+    def __init__(self, *, max_connections: int, keepalive: float, max_response: int) -> None:
+        self._max = max_connections
+        self._max_response = max_response
+        self._keepalive = keepalive
+        self._idle: dict[Origin, list[Connection]] = {}
+        self._open: set[Connection] = set()
+        self._in_flight = 0
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._tls: ssl.SSLContext | None = None
 
-    def __init__(self, *, max_connections: int, keepalive: float) -> None:
-        self._session = _session(_Connector(limit=max_connections, keepalive_timeout=keepalive))
-
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
-        _reused.set(False)
+    async def post(self, origin: Origin, request: bytes) -> Outcome:
+        """Send ``request`` (the whole HTTP/1.1 message) to ``origin``; the answer's status and
+        body. Raises :class:`ConnectFailed` or :class:`Lost`."""
+        if self._in_flight >= self._max:
+            await self._wait_for_slot()
+        self._in_flight += 1
         try:
-            return await _post(self._session, url, body, headers)
-        except aiohttp.ClientError as exc:
-            if not lost_while_idle(exc):
-                raise
-        # The one retry, on a connection of its own: another pooled one may be just as stale.
-        async with _session(aiohttp.TCPConnector(force_close=True)) as fresh:
-            return await _post(fresh, url, body, headers)
+            connection = self._take_idle(origin) or await self._connect(origin)
+            try:
+                return await self._exchange(connection, request)
+            except Lost as exc:
+                if not lost_while_idle(exc):
+                    raise
+            # The one retry, on a connection of its own: another pooled one may be just as stale.
+            return await self._exchange(await self._connect(origin), request)
+        finally:
+            self._in_flight -= 1
+            self._wake_one()
 
     async def close(self) -> None:
-        await self._session.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for connection in list(self._open):
+            connection.abort()
+        self._idle.clear()
 
+    def forget(self, connection: Connection) -> None:
+        """A connection ended (the Connection tells us)."""
+        self._open.discard(connection)
+        idle = self._idle.get(connection.origin)
+        if idle is not None and connection in idle:
+            idle.remove(connection)
 
-class _Connector(aiohttp.TCPConnector):
-    """aiohttp's pooled connector, noting for each request whether its connection is reused."""
+    async def _exchange(self, connection: Connection, request: bytes) -> Outcome:
+        try:
+            status, body = await connection.request(request)
+        except BaseException:
+            connection.abort()  # whatever else it may still receive belongs to no one
+            raise
+        if connection.keep_alive and connection.usable:
+            self._put_idle(connection)
+        else:
+            connection.close()
+        return Outcome(status, body)
 
-    def __init__(self, *, limit: int, keepalive_timeout: float) -> None:
-        super().__init__(limit=limit, keepalive_timeout=keepalive_timeout, ttl_dns_cache=60)
-        self._handed_out: weakref.WeakSet[ResponseHandler] = weakref.WeakSet()
+    async def _wait_for_slot(self) -> None:
+        while self._in_flight >= self._max:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken, then cancelled: the turn goes to the next
+                else:
+                    self._waiting.remove(waiter)
+                raise
 
-    async def connect(
-        self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
-    ) -> Connection:
-        connection = await super().connect(req, traces, timeout)
-        protocol = connection.protocol
-        if protocol is not None:  # aiohttp hands out live connections only
-            _reused.set(protocol in self._handed_out)
-            self._handed_out.add(protocol)
+    def _wake_one(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _take_idle(self, origin: Origin) -> Connection | None:
+        idle = self._idle.get(origin)
+        if not idle:
+            return None
+        now = asyncio.get_running_loop().time()
+        while idle:
+            connection = idle.pop()
+            if connection.usable and now - connection.idle_since < self._keepalive:
+                connection.reused = True
+                return connection
+            connection.close()
+        return None
+
+    def _put_idle(self, connection: Connection) -> None:
+        loop = asyncio.get_running_loop()
+        connection.idle_since = loop.time()
+        self._idle.setdefault(connection.origin, []).append(connection)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(self._keepalive, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close the connections idle for ``keepalive`` seconds (the oldest are first)."""
+        self._sweeper = None
+        loop = asyncio.get_running_loop()
+        cutoff = loop.time() - self._keepalive
+        oldest = None
+        for idle in self._idle.values():
+            while idle and idle[0].idle_since <= cutoff:
+                idle.pop(0).close()
+            if idle and (oldest is None or idle[0].idle_since < oldest):
+                oldest = idle[0].idle_since
+        if oldest is not None:
+            self._sweeper = loop.call_at(oldest + self._keepalive, self._sweep)
+
+    async def _connect(self, origin: Origin) -> Connection:
+        if len(self._open) >= self._max:
+            self._close_one_idle()
+        host, port, tls = origin
+        loop = asyncio.get_running_loop()
+        try:
+            _, connection = await loop.create_connection(
+                lambda: Connection(self, origin, self._max_response),
+                host,
+                port,
+                ssl=self._context() if tls else None,
+            )
+        except OSError as exc:
+            raise ConnectFailed(str(exc) or type(exc).__name__) from exc
+        self._open.add(connection)
         return connection
 
+    def _close_one_idle(self) -> None:
+        candidates = [idle[0] for idle in self._idle.values() if idle]
+        if candidates:
+            oldest = min(candidates, key=lambda c: c.idle_since)
+            self._idle[oldest.origin].remove(oldest)
+            oldest.close()
 
-def lost_while_idle(exc: BaseException) -> bool:
-    """Whether ``exc`` is a connection taken from the pool that the server had already given
-    up: closed before a byte of the answer came back, or reset before the answer's head did.
-
-    A retry of this case rests on one assumption: a server that has read a request answers
-    it before it closes the connection, unless it dies (uvicorn closes a keep-alive connection
-    only while no request is in it). A server killed after running the handler and before
-    writing its answer looks the same from here, and so (aiohttp does not say how much of the
-    head had arrived before a reset) does one killed halfway through writing the head; that
-    is the risk this one retry takes, the one browsers take when they resend a POST.
-    """
-    if not _reused.get():
-        return False
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        # aiohttp puts the partly parsed answer in ``message``; a str means none arrived.
-        return isinstance(exc.message, str)
-    return isinstance(exc, aiohttp.ClientOSError) and exc.errno in _RESETS
-
-
-def _session(connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_read=None),
-        auto_decompress=False,
-    )
-
-
-async def _post(
-    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
-) -> Outcome:
-    async with session.post(url, data=body, headers=headers) as response:
-        return Outcome(response.status, await response.read())
+    def _context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls

@@ -30,6 +30,7 @@ from interlink.transport.http._asgi import (
     send_error,
     send_json,
 )
+from interlink.transport.http._asyncapi import asyncapi_route
 from interlink.transport.http._openapi import openapi_document
 from interlink.transport.http._routing import JsonRoute, not_found
 
@@ -55,6 +56,7 @@ def build_router(dispatcher: Dispatcher, settings: HttpSettings, admin: Admin | 
         JsonRoute("/health/live", _live, methods=["GET"]),
         JsonRoute("/health/ready", _ready(dispatcher), methods=["GET"]),
         JsonRoute("/openapi.json", _openapi(dispatcher, settings), methods=["GET"]),
+        asyncapi_route(settings.title, settings.version, dispatcher.services.values()),
     ]
     if admin is not None:
         from interlink.transport.http._admin import admin_routes
