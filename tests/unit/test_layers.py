@@ -14,7 +14,12 @@ FORBIDDEN = {
     "broker": ("interlink._app", "interlink.runtime", "interlink.messaging", "interlink.transport"),
     "transport": ("interlink._app", "interlink.runtime", "interlink.messaging", "interlink.broker"),
     "messaging": ("interlink._app", "interlink.runtime", "interlink.transport"),
-    "resilience": ("interlink._app", "interlink.runtime", "interlink.messaging", "interlink.broker"),
+    "resilience": (
+        "interlink._app",
+        "interlink.runtime",
+        "interlink.messaging",
+        "interlink.broker",
+    ),
 }
 
 

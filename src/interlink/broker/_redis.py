@@ -8,7 +8,7 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -182,7 +182,7 @@ class RedisBroker:
         lanes = range(1 + (int(parts) if parts and not names.dead_letters else 0))
         per_lane = []
         for lane in lanes:
-            entries = await self.client.xrange(names.stream(lane), count=limit)
+            entries: Any = await self.client.xrange(names.stream(lane), count=limit)
             per_lane.append([_stored(topic, lane, entry, fields) for entry, fields in entries])
         merged = heapq.merge(*per_lane, key=lambda message: message.ref)
         return [message for _, message in zip(range(limit), merged, strict=False)]

@@ -38,7 +38,7 @@ class Listener:
         """Return once the server confirmed the subscription: nothing sent later is missed."""
         if pattern is not None:
             await self._pubsub.psubscribe(pattern)
-        else:
+        elif channel is not None:
             await self._pubsub.subscribe(channel)
         async with asyncio.timeout(10):
             while await self._pubsub.get_message(timeout=10) is None:
@@ -67,7 +67,7 @@ class Listener:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         with contextlib.suppress(Exception):
-            await self._pubsub.aclose()
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 class WakeUps:
@@ -128,7 +128,9 @@ class RedisInbox:
         except msgspec.DecodeError:
             log.warning("dropped a reply on %s that is not an interlink reply", self.address)
             return
-        if self._queue.qsize() >= self._limit:  # nobody waits for this many: the oldest requests timed out
+        if (
+            self._queue.qsize() >= self._limit
+        ):  # nobody waits for this many: the oldest requests timed out
             log.warning("reply inbox %s is full; dropped a reply", self.address)
             return
         self._queue.put_nowait(Reply(headers, body))
