@@ -165,3 +165,25 @@ async def test_a_subscription_says_how_often_work_in_progress_must_be_reported(
         assert isinstance(broker, NatsBroker | RedisBroker)
         assert sub.heartbeat == broker.settings.ack_wait / 3
     await sub.close()
+
+
+async def test_a_message_id_published_again_is_dropped(broker: Broker) -> None:
+    t = topic()
+    sub = await broker.subscribe(t, group="g", max_in_flight=10)
+    await broker.publish(t, b"first", message_id=f"{t}-1")
+    await broker.publish(t, b"copy", message_id=f"{t}-1")
+    await broker.publish(t, b"keyed", key="k", message_id=f"{t}-2")
+    await broker.publish(t, b"keyed copy", key="k", message_id=f"{t}-2")
+    first = await take(sub, 1)
+    await first[0].ack()
+    second = await take(sub, 1)
+    await second[0].ack()
+    assert sorted(d.body for d in first + second) == [b"first", b"keyed"]
+    # A copy would come before these: on its lane, later messages wait behind it.
+    await broker.publish(t, b"end")
+    await broker.publish(t, b"end of k", key="k")
+    rest = await take(sub, 2)
+    assert sorted(d.body for d in rest) == [b"end", b"end of k"]
+    for delivery in rest:
+        await delivery.ack()
+    await sub.close()
