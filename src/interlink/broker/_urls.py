@@ -10,11 +10,12 @@ from interlink._errors import ConfigurationError
 from interlink.broker._base import Broker
 from interlink.broker._memory import MemoryBroker
 from interlink.broker._nats_streams import StreamSettings
+from interlink.broker._rabbitmq import RabbitSettings
 from interlink.broker._redis_layout import RedisSettings
 
 __all__ = ["broker_from_url"]
 
-_Settings = TypeVar("_Settings", StreamSettings, RedisSettings)
+_Settings = TypeVar("_Settings", StreamSettings, RedisSettings, RabbitSettings)
 _KINDS = {"int": int, "float": float}
 
 
@@ -48,11 +49,15 @@ def broker_from_url(url: str, *, directory: str = ".interlink") -> Broker:
         if address == "embedded":
             return NatsBroker("embedded", settings=settings, embedded=EmbeddedNats(directory))
         return NatsBroker(address, settings=settings)
+    if scheme in ("amqp", "amqps"):
+        from interlink.broker._rabbitmq import RabbitBroker
+
+        return RabbitBroker(address, settings=_settings(RabbitSettings, url, query))
     if scheme in ("redis", "rediss"):
         from interlink.broker._redis import RedisBroker
 
         return RedisBroker(address, settings=_settings(RedisSettings, url, query))
     raise ConfigurationError(
         f"unknown broker URL {url!r}: interlink supports 'memory://', 'nats://host:port', "
-        "'redis://host:port' and 'embedded'"
+        "'redis://host:port', 'amqp://host:port' and 'embedded'"
     )

@@ -13,9 +13,9 @@ import pytest
 import interlink as il
 from interlink.broker import Broker, MemoryBroker, NatsBroker, broker_from_url
 
-BACKENDS = ["memory", "nats", "embedded", "redis"]
+BACKENDS = ["memory", "nats", "embedded", "redis", "rabbitmq"]
 JETSTREAM = ["nats", "embedded"]
-SERVERS = {"nats": "nats_server", "redis": "redis_server"}
+SERVERS = {"nats": "nats_server", "redis": "redis_server", "rabbitmq": "rabbitmq_server"}
 """Backends on a server that outlives a client process, by the fixture that starts it."""
 _names = itertools.count()
 
@@ -50,8 +50,13 @@ def make_broker(request: pytest.FixtureRequest, kind: str, query: str = "") -> B
     if kind == "memory":
         return MemoryBroker()
     if kind in SERVERS:
-        return broker_from_url(request.getfixturevalue(SERVERS[kind]).url + query)
+        return broker_from_url(request.getfixturevalue(SERVERS[kind]).url + _query(kind, query))
     return broker_from_url("embedded" + query, directory=request.getfixturevalue("embedded_dir"))
+
+
+def _query(kind: str, query: str) -> str:
+    # RabbitMQ takes a delivery back when its member's channel closes: it has no ack_wait.
+    return "" if kind == "rabbitmq" else query
 
 
 @dataclass
@@ -79,7 +84,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterato
         if kind == "memory":
             yield Backend(kind, inspect, str(tmp_path), inspect)
         elif kind in SERVERS:
-            url = request.getfixturevalue(SERVERS[kind]).url + "?ack_wait=1"
+            url = request.getfixturevalue(SERVERS[kind]).url + _query(kind, "?ack_wait=1")
             yield Backend(kind, url, str(tmp_path), inspect)
         else:
             yield Backend(
