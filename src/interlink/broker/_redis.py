@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["RedisBroker", "RedisDelivery"]
 
 _INSTALL = 'pip install "interlink[redis]"'
-_CONNECTIONS = 128
-"""Per broker: commands in flight at once, plus one for wake-ups and one per reply inbox."""
 
 
 class RedisBroker:
@@ -60,11 +58,7 @@ class RedisBroker:
             import redis.exceptions
         except ImportError:
             raise ConfigurationError(f"the Redis broker needs redis-py: {_INSTALL}") from None
-        # Blocking: a burst of acks waits for a free connection instead of failing.
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            self.url, max_connections=_CONNECTIONS, timeout=None
-        )
-        client = redis.asyncio.Redis(connection_pool=pool, decode_responses=False)
+        client = redis.asyncio.Redis.from_url(self.url, decode_responses=False)
         try:
             await client.ping()
         except redis.exceptions.RedisError as exc:
