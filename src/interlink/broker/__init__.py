@@ -1,4 +1,5 @@
-"""The Broker seam and its backends (memory, NATS JetStream) — nothing else.
+"""The Broker seam and its backends (memory, NATS JetStream, Redis Streams, RabbitMQ) —
+nothing else.
 
 Retries, dead letters, deduplication and request/reply live above it, in
 :mod:`interlink.messaging`.
@@ -15,6 +16,9 @@ from interlink.broker._base import (
 from interlink.broker._memory import MemoryBroker
 from interlink.broker._nats import NatsBroker
 from interlink.broker._nats_streams import StreamSettings
+from interlink.broker._rabbitmq import RabbitBroker, RabbitSettings
+from interlink.broker._redis import RedisBroker
+from interlink.broker._redis_layout import RedisSettings
 from interlink.broker._urls import broker_from_url
 
 __all__ = [
@@ -23,6 +27,10 @@ __all__ = [
     "Inbox",
     "MemoryBroker",
     "NatsBroker",
+    "RabbitBroker",
+    "RabbitSettings",
+    "RedisBroker",
+    "RedisSettings",
     "Reply",
     "StoredMessage",
     "StreamSettings",

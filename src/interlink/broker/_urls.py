@@ -2,59 +2,62 @@
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
-from typing import Any
+from typing import Any, TypeVar
 
 from interlink._errors import ConfigurationError
 from interlink.broker._base import Broker
 from interlink.broker._memory import MemoryBroker
 from interlink.broker._nats_streams import StreamSettings
+from interlink.broker._rabbitmq import RabbitSettings
+from interlink.broker._redis_layout import RedisSettings
 
 __all__ = ["broker_from_url"]
 
-_SETTINGS = {
-    "max_bytes": int,
-    "max_age": float,
-    "dead_letter_max_age": float,
-    "duplicate_window": float,
-    "ack_wait": float,
-    "max_ack_pending": int,
-    "partitions": int,
-}
+_Settings = TypeVar("_Settings", StreamSettings, RedisSettings, RabbitSettings)
+_KINDS = {"int": int, "float": float}
 
 
-def _stream_settings(url: str, query: str) -> StreamSettings:
-    """``nats://host:4222?ack_wait=5&partitions=16``: stream and consumer defaults."""
+def _settings(cls: type[_Settings], url: str, query: str) -> _Settings:
+    """``nats://host:4222?ack_wait=5&partitions=16``: the backend's settings from a query."""
+    known = {f.name: _KINDS[str(f.type)] for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for name, raw in urllib.parse.parse_qsl(query, keep_blank_values=True):
-        kind = _SETTINGS.get(name)
+        kind = known.get(name)
         if kind is None:
-            raise ConfigurationError(
-                f"unknown setting {name!r} in {url!r}; known: {sorted(_SETTINGS)}"
-            )
+            raise ConfigurationError(f"unknown setting {name!r} in {url!r}; known: {sorted(known)}")
         try:
             values[name] = kind(raw)
         except ValueError:
             raise ConfigurationError(f"{name} in {url!r} must be a number, not {raw!r}") from None
-    return StreamSettings(**values)
+    return cls(**values)
 
 
 def broker_from_url(url: str, *, directory: str = ".interlink") -> Broker:
-    """``memory://``, ``nats://host:port`` or ``embedded`` (a JetStream child process whose
-    store lives under ``directory``)."""
+    """``memory://``, ``nats://host:port``, ``embedded`` (a JetStream child process whose
+    store lives under ``directory``) or ``redis://host:port``."""
     scheme = url.partition("://")[0] if "://" in url else url
+    address, _, query = url.partition("?")
     if scheme == "memory":
         return MemoryBroker()
-    if scheme in ("nats", "tls") or url.partition("?")[0] == "embedded":
+    if scheme in ("nats", "tls") or address == "embedded":
         from interlink.broker._nats import NatsBroker
         from interlink.embedded import EmbeddedNats
 
-        address, _, query = url.partition("?")
-        settings = _stream_settings(url, query)
+        settings = _settings(StreamSettings, url, query)
         if address == "embedded":
             return NatsBroker("embedded", settings=settings, embedded=EmbeddedNats(directory))
         return NatsBroker(address, settings=settings)
+    if scheme in ("amqp", "amqps"):
+        from interlink.broker._rabbitmq import RabbitBroker
+
+        return RabbitBroker(address, settings=_settings(RabbitSettings, url, query))
+    if scheme in ("redis", "rediss"):
+        from interlink.broker._redis import RedisBroker
+
+        return RedisBroker(address, settings=_settings(RedisSettings, url, query))
     raise ConfigurationError(
-        f"unknown broker URL {url!r}: interlink supports 'memory://', 'nats://host:port' "
-        "and 'embedded'"
+        f"unknown broker URL {url!r}: interlink supports 'memory://', 'nats://host:port', "
+        "'redis://host:port', 'amqp://host:port' and 'embedded'"
     )

@@ -13,8 +13,10 @@ import pytest
 import interlink as il
 from interlink.broker import Broker, MemoryBroker, NatsBroker, broker_from_url
 
-BACKENDS = ["memory", "nats", "embedded"]
+BACKENDS = ["memory", "nats", "embedded", "redis", "rabbitmq"]
 JETSTREAM = ["nats", "embedded"]
+SERVERS = {"nats": "nats_server", "redis": "redis_server", "rabbitmq": "rabbitmq_server"}
+"""Backends on a server that outlives a client process, by the fixture that starts it."""
 _names = itertools.count()
 
 
@@ -47,9 +49,14 @@ async def jetstream(request: pytest.FixtureRequest) -> AsyncIterator[NatsBroker]
 def make_broker(request: pytest.FixtureRequest, kind: str, query: str = "") -> Broker:
     if kind == "memory":
         return MemoryBroker()
-    if kind == "nats":
-        return broker_from_url(request.getfixturevalue("nats_server").url + query)
+    if kind in SERVERS:
+        return broker_from_url(request.getfixturevalue(SERVERS[kind]).url + _query(kind, query))
     return broker_from_url("embedded" + query, directory=request.getfixturevalue("embedded_dir"))
+
+
+def _query(kind: str, query: str) -> str:
+    # RabbitMQ takes a delivery back when its member's channel closes: it has no ack_wait.
+    return "" if kind == "rabbitmq" else query
 
 
 @dataclass
@@ -76,8 +83,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterato
     try:
         if kind == "memory":
             yield Backend(kind, inspect, str(tmp_path), inspect)
-        elif kind == "nats":
-            url = request.getfixturevalue("nats_server").url + "?ack_wait=1"
+        elif kind in SERVERS:
+            url = request.getfixturevalue(SERVERS[kind]).url + _query(kind, "?ack_wait=1")
             yield Backend(kind, url, str(tmp_path), inspect)
         else:
             yield Backend(

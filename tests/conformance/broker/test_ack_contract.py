@@ -5,17 +5,37 @@ from __future__ import annotations
 import asyncio
 
 import interlink as il
-from interlink.broker import Broker, MemoryBroker
+from interlink.broker import Broker, MemoryBroker, RabbitBroker, RedisBroker
 from interlink.broker._nats import NatsBroker
 from interlink.broker._nats_streams import stream_name
+from interlink.broker._redis_layout import TopicKeys
 from tests.conformance.broker.conftest import Backend, unique
 from tests.conftest import eventually
 
 
-async def unacknowledged(broker: Broker, topic: str) -> int:
+async def unacknowledged(broker: Broker, topic: str, group: str) -> int:
     """What the broker still waits to hear about, for every group of ``topic``."""
+    if isinstance(broker, RabbitBroker):
+        # Ready messages only: an unacknowledged one is ready again once its channel closed.
+        channel = await broker.connection.channel()
+        names = [f"il.{topic}.{group}"] + [
+            f"il.{topic}.{group}.p{n}" for n in range(broker.settings.partitions)
+        ]
+        total = 0
+        for name in names:
+            queue = await channel.declare_queue(name, passive=True)
+            total += queue.declaration_result.message_count or 0
+        await channel.close()
+        return total
     if isinstance(broker, MemoryBroker):
         return broker.outstanding
+    if isinstance(broker, RedisBroker):
+        names = TopicKeys(topic)
+        total = 0
+        for lane in range(1 + await broker.partitions(topic)):
+            for info in await broker.client.xinfo_groups(names.stream(lane)):
+                total += info["pending"] + (info["lag"] or 0)
+        return total
     assert isinstance(broker, NatsBroker)
     infos = await broker.jetstream.consumers_info(stream_name(topic))
     return sum(info.num_ack_pending + info.num_pending for info in infos)
@@ -36,9 +56,10 @@ async def test_handled_messages_are_acknowledged_at_the_broker(backend: Backend)
         await eventually(lambda: len(handled) == 20)
 
         async def settled() -> bool:
-            return await unacknowledged(backend.inspect, topic) == 0
+            return await unacknowledged(backend.inspect, topic, svc.name) == 0
 
         await eventually(settled, timeout=5)
         # With ack_wait=1 an unacknowledged message would be back by now.
         await asyncio.sleep(0)  # let any stray delivery be taken
     assert sorted(handled) == list(range(20))
+    assert await unacknowledged(backend.inspect, topic, svc.name) == 0

@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from interlink.broker import Broker, Delivery, MemoryBroker, NatsBroker, Subscription
+from interlink.broker import (
+    Broker,
+    Delivery,
+    MemoryBroker,
+    NatsBroker,
+    RabbitBroker,
+    RedisBroker,
+    Subscription,
+)
 from tests.conftest import eventually
 
 
@@ -152,9 +160,48 @@ async def test_a_subscription_says_how_often_work_in_progress_must_be_reported(
     broker: Broker,
 ) -> None:
     sub = await broker.subscribe(topic(), group="g", max_in_flight=1)
-    if isinstance(broker, MemoryBroker):
-        assert sub.heartbeat is None  # it never takes a delivery back on its own
+    if isinstance(broker, MemoryBroker | RabbitBroker):
+        # Neither takes a delivery back on its own (RabbitMQ: only when its channel closes).
+        assert sub.heartbeat is None
     else:
-        assert isinstance(broker, NatsBroker)
+        assert isinstance(broker, NatsBroker | RedisBroker)
         assert sub.heartbeat == broker.settings.ack_wait / 3
+    await sub.close()
+
+
+async def test_a_message_id_published_again_is_dropped(broker: Broker) -> None:
+    if isinstance(broker, RabbitBroker):
+        await _rabbitmq_keeps_copies(broker)
+        return
+    t = topic()
+    sub = await broker.subscribe(t, group="g", max_in_flight=10)
+    await broker.publish(t, b"first", message_id=f"{t}-1")
+    await broker.publish(t, b"copy", message_id=f"{t}-1")
+    await broker.publish(t, b"keyed", key="k", message_id=f"{t}-2")
+    await broker.publish(t, b"keyed copy", key="k", message_id=f"{t}-2")
+    first = await take(sub, 1)
+    await first[0].ack()
+    second = await take(sub, 1)
+    await second[0].ack()
+    assert sorted(d.body for d in first + second) == [b"first", b"keyed"]
+    # A copy would come before these: on its lane, later messages wait behind it.
+    await broker.publish(t, b"end")
+    await broker.publish(t, b"end of k", key="k")
+    rest = await take(sub, 2)
+    assert sorted(d.body for d in rest) == [b"end", b"end of k"]
+    for delivery in rest:
+        await delivery.ack()
+    await sub.close()
+
+
+async def _rabbitmq_keeps_copies(broker: Broker) -> None:
+    """RabbitMQ has no duplicate window: a copy is delivered (the consumer's Dedupe drops it)."""
+    t = topic()
+    sub = await broker.subscribe(t, group="g", max_in_flight=10)
+    await broker.publish(t, b"first", message_id=f"{t}-1")
+    await broker.publish(t, b"copy", message_id=f"{t}-1")
+    got = await take(sub, 2)
+    assert [d.body for d in got] == [b"first", b"copy"]
+    for delivery in got:
+        await delivery.ack()
     await sub.close()

@@ -16,18 +16,20 @@ import pytest
 
 import interlink as il
 from interlink.broker import broker_from_url
-from tests.conformance.broker.conftest import unique
-from tests.conftest import NatsServer, eventually
+from tests.conformance.broker.conftest import SERVERS, unique
+from tests.conftest import NatsServer, RedisServer, eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("kind", ["nats", "embedded"])
+@pytest.mark.parametrize("kind", ["nats", "embedded", "redis", "rabbitmq"])
 async def test_a_consumer_killed_mid_handler_leaves_the_message_to_another(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    if kind == "nats":
-        spec, directory = request.getfixturevalue("nats_server").url + "?ack_wait=1", str(tmp_path)
+    if kind in SERVERS:
+        spec = request.getfixturevalue(SERVERS[kind]).url
+        spec += "" if kind == "rabbitmq" else "?ack_wait=1"
+        directory = str(tmp_path)
     else:
         spec, directory = "embedded?ack_wait=1", request.getfixturevalue("embedded_dir")
     topic = unique("crash.t")
@@ -70,11 +72,13 @@ async def test_a_consumer_killed_mid_handler_leaves_the_message_to_another(
                 victim.kill()
 
 
+@pytest.mark.parametrize("kind", ["nats", "redis"])
 async def test_no_acknowledged_publish_is_lost_across_a_broker_restart(
-    nats_server: NatsServer,
+    kind: str, request: pytest.FixtureRequest
 ) -> None:
+    server: NatsServer | RedisServer = request.getfixturevalue(SERVERS[kind])
     topic = unique("restart.t")
-    spec = nats_server.url + "?ack_wait=1"
+    spec = server.url + "?ack_wait=1"
     received: set[int] = set()
     svc = il.Service(unique("survivor"))
 
@@ -112,7 +116,7 @@ async def test_no_acknowledged_publish_is_lost_across_a_broker_restart(
     try:
         publishing = asyncio.create_task(publish_all())
         await eventually(lambda: len(acknowledged) >= 100, timeout=20)
-        await asyncio.to_thread(nats_server.restart)
+        await asyncio.to_thread(server.restart)
         await publishing
     finally:
         await publisher.close()

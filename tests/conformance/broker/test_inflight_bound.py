@@ -1,31 +1,60 @@
 """``max_in_flight`` bounds what the broker has handed a member and not had settled.
 
-Read from the server: ``num_ack_pending`` summed over the group's consumers
-(unkeyed and every partition) never exceeds it, while handlers hold every delivery and while
-they settle. It breaks, and ``test_jetstream_never_has_more_pending_for_a_member_than_its_bound``
+Read from the server — JetStream: ``num_ack_pending`` summed over the group's consumers
+(unkeyed and every partition); Redis: the group's pending entries over the topic's streams —
+it never exceeds it, while handlers hold every delivery and while
+they settle. It breaks, and ``test_the_server_never_has_more_pending_for_a_member_than_its_bound``
 fails, if a member pulls more than its free credit (e.g. the unkeyed lane asking for
 ``max_in_flight`` whatever is taken), forgets deliveries handed out, or frees a delivery's
-credit before JetStream confirmed its ack.
+credit before JetStream confirmed its ack; on Redis if ``POLL`` is asked for more than the
+free credit.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
-from interlink.broker import Delivery, NatsBroker
+from interlink.broker import Broker, Delivery, NatsBroker, RedisBroker
 from interlink.broker._nats_streams import stream_name
-from tests.conformance.broker.conftest import unique
+from interlink.broker._redis_layout import TopicKeys
+from tests.conformance.broker.conftest import JETSTREAM, make_broker, unique
 from tests.conftest import eventually
 
 MESSAGES = 200
 
 
+@pytest.fixture(params=[*JETSTREAM, "redis"])
+async def server_broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    backend = make_broker(request, request.param, "?ack_wait=1")
+    await backend.connect()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+async def server_pending(broker: Broker, topic: str) -> int:
+    """What the server counts as handed out and not settled, over the topic's group(s)."""
+    if isinstance(broker, RedisBroker):
+        names = TopicKeys(topic)
+        async with broker.client.pipeline(transaction=True) as snapshot:  # one instant
+            for lane in range(1 + await broker.partitions(topic)):
+                snapshot.xinfo_groups(names.stream(lane))
+            lanes = await snapshot.execute()
+        return sum(info["pending"] for groups in lanes for info in groups)
+    assert isinstance(broker, NatsBroker)
+    consumers = await broker.jetstream.consumers_info(stream_name(topic))
+    return sum(info.num_ack_pending or 0 for info in consumers)
+
+
 @pytest.mark.parametrize("max_in_flight", [1, 4, 16])
-async def test_jetstream_never_has_more_pending_for_a_member_than_its_bound(
-    jetstream: NatsBroker, max_in_flight: int
+async def test_the_server_never_has_more_pending_for_a_member_than_its_bound(
+    server_broker: Broker, max_in_flight: int
 ) -> None:
+    jetstream = server_broker
     topic = unique("bound.t")
     sub = await jetstream.subscribe(topic, group="bounded", max_in_flight=max_in_flight)
     for n in range(MESSAGES):  # half keyed (20 keys over the partitions), half not
@@ -34,8 +63,7 @@ async def test_jetstream_never_has_more_pending_for_a_member_than_its_bound(
     counts = {"handed": 0, "done": 0, "samples": 0, "peak": 0}
 
     async def pending() -> int:
-        consumers = await jetstream.jetstream.consumers_info(stream_name(topic))
-        return sum(info.num_ack_pending or 0 for info in consumers)
+        return await server_pending(jetstream, topic)
 
     async def sample() -> None:
         while True:

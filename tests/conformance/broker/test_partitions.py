@@ -7,6 +7,9 @@ comes back comes back first. What breaks these, and which test then fails:
 - NATS partition consumers without ``max_ack_pending=1``: two members run one key at once
   (``test_members_of_a_group_run_a_key_one_message_at_a_time``) and a dead member's message
   is overtaken (``test_a_keyed_message_whose_member_died_comes_back_before_the_next_one``).
+- Redis ``POLL`` reading a partition's next entry while one is pending (``summary[1] == 0``
+  check dropped), or claiming a dead member's entry without waiting for ``ack_wait``: the
+  first and third tests.
 - The memory group handing out a key's next message while one is out (``Group.publish``
   offering every message at once), or on a nack (``Group.settled`` called from ``returned``):
   the first two tests.
@@ -20,7 +23,7 @@ from collections import defaultdict
 
 import pytest
 
-from interlink.broker import Broker, Delivery, Subscription
+from interlink.broker import Broker, Delivery, RabbitBroker, Subscription
 from tests.conformance.broker.conftest import JETSTREAM, make_broker, unique
 from tests.conftest import eventually
 
@@ -68,6 +71,8 @@ async def test_members_of_a_group_run_a_key_one_message_at_a_time(broker: Broker
     for key in ("k0", "k1", "k2"):
         ns = [n for n, _ in handled[key]]
         assert ns == sorted(ns), key
+    if isinstance(broker, RabbitBroker):
+        return  # a partition stays with one member (single active consumer) until it leaves
     shared = [k for k in ("k0", "k1", "k2") if len({m for _, m in handled[k]}) == 2]
     assert shared, "both members should have taken messages of some key"
 
@@ -93,7 +98,7 @@ async def test_a_returned_keyed_message_comes_back_before_later_ones(broker: Bro
     await sub.close()
 
 
-@pytest.mark.parametrize("kind", JETSTREAM)
+@pytest.mark.parametrize("kind", [*JETSTREAM, "redis", "rabbitmq"])
 async def test_a_keyed_message_whose_member_died_comes_back_before_the_next_one(
     kind: str, request: pytest.FixtureRequest
 ) -> None:

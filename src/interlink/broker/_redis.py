@@ -1,0 +1,215 @@
+"""``redis://host:port``: Redis Streams behind the Broker seam (layout in ``_redis_layout``)."""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from interlink._errors import ConfigurationError, PublishError
+from interlink.broker._base import StoredMessage
+from interlink.broker._nats_streams import key_partition
+from interlink.broker._redis_layout import (
+    BODY,
+    HEADERS,
+    KEY,
+    RedisSettings,
+    TopicKeys,
+    decode_ref,
+    encode_ref,
+)
+from interlink.broker._redis_pubsub import RedisInbox, WakeUps, encode_reply
+from interlink.broker._redis_scripts import ACK, GROUPS, IN_PROGRESS, NACK, PARTS, POLL, PUBLISH
+from interlink.broker._redis_subscription import RedisDelivery, RedisSubscription, Scripts
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisBroker", "RedisDelivery"]
+
+_INSTALL = 'pip install "interlink[redis]"'
+
+
+class RedisBroker:
+    """Publishes return once Redis added the entry (one script: duplicate check, ``XADD``,
+    wake-up); a keyed message goes to its key's partition stream. Groups are Redis consumer
+    groups created at ``$`` on first subscribe. What Redis keeps on disk depends on its own
+    persistence settings (``appendonly``/``appendfsync``), not on interlink."""
+
+    def __init__(self, url: str, *, settings: RedisSettings | None = None) -> None:
+        self.url = url
+        self.settings = settings or RedisSettings()
+        self._client: Redis | None = None
+        self._scripts: Scripts | None = None
+        self._wakeups: WakeUps | None = None
+        self._partitions: dict[str, int] = {}
+        self._errors: tuple[type[BaseException], ...] = ()
+        self._member = f"{socket.gethostname()}-{os.getpid()}"
+
+    async def connect(self) -> None:
+        try:
+            import redis.asyncio
+            import redis.exceptions
+        except ImportError:
+            raise ConfigurationError(f"the Redis broker needs redis-py: {_INSTALL}") from None
+        client = redis.asyncio.Redis.from_url(self.url, decode_responses=False)
+        try:
+            await client.ping()
+        except redis.exceptions.RedisError as exc:
+            await client.aclose()
+            raise ConfigurationError(f"cannot connect to Redis at {self.url}: {exc}") from None
+        self._client = client
+        script = client.register_script
+        self._scripts = Scripts(
+            *map(script, (PUBLISH, PARTS, GROUPS, POLL, NACK, ACK, IN_PROGRESS))
+        )
+        self._wakeups = WakeUps(client)
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+    async def close(self) -> None:
+        client, wakeups, self._client, self._wakeups = self._client, self._wakeups, None, None
+        if wakeups is not None:
+            await wakeups.close()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    @property
+    def client(self) -> Redis:
+        if self._client is None:
+            raise RuntimeError("the Redis broker is not connected")
+        return self._client
+
+    @property
+    def scripts(self) -> Scripts:
+        if self._scripts is None:
+            raise RuntimeError("the Redis broker is not connected")
+        return self._scripts
+
+    async def publish(
+        self,
+        topic: str,
+        body: bytes,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        import redis.exceptions
+
+        names = TopicKeys(topic)
+        fields: list[bytes | str] = [BODY, body]
+        if headers:
+            fields += (HEADERS, msgspec.json.encode(dict(headers)))
+        try:
+            lane = 0
+            if key is not None:
+                fields += (KEY, key)
+                if not names.dead_letters:
+                    lane = 1 + key_partition(key, await self.partitions(topic))
+            keys = [names.stream(lane)]
+            if message_id is not None:
+                keys.append(names.dedupe_prefix + message_id)
+            window = int(self.settings.duplicate_window * 1000)
+            args = [self.settings.max_len, window, names.channel, *fields]
+            await self.scripts.publish(keys=keys, args=args)
+        except self._errors as exc:
+            raise PublishError(
+                f"no answer from Redis for {topic!r}: {exc!r}", maybe_stored=True
+            ) from exc
+        except redis.exceptions.RedisError as exc:
+            raise PublishError(f"Redis refused a message for {topic!r}: {exc}") from exc
+
+    async def partitions(self, topic: str) -> int:
+        """The topic's partition count: the first process to touch it records its own."""
+        known = self._partitions.get(topic)
+        if known is None:
+            names = TopicKeys(topic)
+            if names.dead_letters:
+                return 0
+            raw = await self.scripts.parts(keys=[names.parts], args=[self.settings.partitions])
+            known = self._partitions[topic] = int(raw)
+        return known
+
+    async def subscribe(
+        self, topic: str, *, group: str | None, max_in_flight: int
+    ) -> RedisSubscription:
+        if self._wakeups is None:
+            raise RuntimeError("the Redis broker is not connected")
+        names = TopicKeys(topic)
+        lanes = list(range(1 + await self.partitions(topic)))
+        streams = [names.stream(lane) for lane in lanes]
+        name = group if group is not None else f"_tail.{uuid.uuid4().hex}"
+        await self.scripts.groups(keys=streams, args=[name])
+        subscription = RedisSubscription(
+            self.scripts,
+            self._wakeups,
+            names,
+            lanes=lanes,
+            group=name,
+            consumer=f"{self._member}-{uuid.uuid4().hex[:12]}",
+            max_in_flight=max_in_flight,
+            ack_wait=self.settings.ack_wait,
+            private=group is None,
+        )
+        if group is None:
+            subscription.on_close = lambda: self._drop_group(streams, name)
+        await subscription.open()
+        return subscription
+
+    async def _drop_group(self, streams: list[str], group: str) -> None:
+        client = self.client
+        for stream in streams:
+            await client.xgroup_destroy(stream, group)
+
+    async def open_inbox(self) -> RedisInbox:
+        inbox = RedisInbox(self.client, f"il:r:{uuid.uuid4().hex}")
+        await inbox.open()
+        return inbox
+
+    async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
+        await self.client.publish(address, encode_reply(body, headers))
+
+    async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
+        names = TopicKeys(topic)
+        parts = await self.client.get(names.parts)
+        lanes = range(1 + (int(parts) if parts and not names.dead_letters else 0))
+        per_lane = []
+        for lane in lanes:
+            entries: Any = await self.client.xrange(names.stream(lane), count=limit)
+            per_lane.append([_stored(topic, lane, entry, fields) for entry, fields in entries])
+        merged = heapq.merge(*per_lane, key=lambda message: message.ref)
+        return [message for _, message in zip(range(limit), merged, strict=False)]
+
+    async def remove(self, topic: str, ref: int) -> None:
+        lane, entry = decode_ref(ref)
+        await self.client.xdel(TopicKeys(topic).stream(lane), entry)
+
+    async def purge(self, topic: str) -> int:
+        names = TopicKeys(topic)
+        parts = await self.client.get(names.parts)
+        removed = 0
+        for lane in range(1 + (int(parts) if parts and not names.dead_letters else 0)):
+            removed += int(await self.client.xtrim(names.stream(lane), maxlen=0, approximate=False))
+        return removed
+
+
+_HEADERS = msgspec.json.Decoder(dict[str, str])
+
+
+def _stored(topic: str, lane: int, entry: bytes, fields: dict[bytes, bytes]) -> StoredMessage:
+    key = fields.get(KEY)
+    raw = fields.get(HEADERS)
+    return StoredMessage(
+        topic,
+        fields.get(BODY, b""),
+        key.decode() if key is not None else None,
+        _HEADERS.decode(raw) if raw else {},
+        encode_ref(lane, entry),
+    )
