@@ -67,6 +67,7 @@ class SagaEngine:
             db = saga.database
             self._stores.setdefault((id(db), saga.table), (db, store_for(db, table=saga.table)))
         self._running: dict[str, asyncio.Task[SagaStatus]] = {}
+        self._runners: dict[str, Runner] = {}
         self._opened: list[Database] = []
         self._loop: asyncio.Task[None] | None = None
 
@@ -98,6 +99,11 @@ class SagaEngine:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+        # Compensations are shielded from the cancellation above: wait for them to end.
+        undoing = [c for r in self._runners.values() if (c := r.compensation) is not None]
+        if undoing:
+            await asyncio.wait(undoing)
+        self._runners.clear()
         for db in self._opened:
             await db.close()
         self._opened.clear()
@@ -207,12 +213,16 @@ class SagaEngine:
     def _spawn(self, saga_id: str, runner: Runner) -> asyncio.Task[SagaStatus]:
         task = asyncio.create_task(runner.run(), name=f"saga:{saga_id}")
         self._running[saga_id] = task
+        self._runners[saga_id] = runner
         task.add_done_callback(lambda t: self._ended(saga_id, t))
         return task
 
     def _ended(self, saga_id: str, task: asyncio.Task[SagaStatus]) -> None:
         if self._running.get(saga_id) is task:
             del self._running[saga_id]
+            runner = self._runners.get(saga_id)
+            if runner is not None and (runner.compensation is None or runner.compensation.done()):
+                del self._runners[saga_id]
         if task.cancelled():
             return
         error = task.exception()

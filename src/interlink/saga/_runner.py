@@ -64,6 +64,9 @@ class Runner:
         self._fresh = fresh
         self._writing = asyncio.Lock()
         self.inserted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if not fresh:
+            self.inserted.set_result(row.id)
+        self.compensation: asyncio.Task[SagaStatus] | None = None
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -115,9 +118,9 @@ class Runner:
     def _compensate_task(self) -> asyncio.Task[SagaStatus]:
         # Invariant: compensation runs to its end even when the run is cancelled (shutdown, a
         # timeout around it); the engine keeps the task and awaits it when it stops.
-        if getattr(self, "_compensation", None) is None:
-            self._compensation = asyncio.ensure_future(self._compensate())
-        return self._compensation
+        if self.compensation is None:
+            self.compensation = asyncio.ensure_future(self._compensate())
+        return self.compensation
 
     async def _forward(self) -> bool:
         for stage in self.saga.stages():
