@@ -40,6 +40,8 @@ class SagaEngine:
 
     ``lease`` is how long a saga stays with this worker after its last write (plus the running
     attempt's timeout or the pending backoff) before another worker may take it over.
+    ``owner`` names this worker (a new id by default); a restarted worker given the same name
+    takes its own sagas back at once instead of waiting for their leases.
     ``poll=None`` resumes only on start and when asked (:meth:`resume_due`).
     ``context`` builds the App context a step's ``ctx.call`` uses (the App provides it).
     """
@@ -162,7 +164,7 @@ class SagaEngine:
         """Resume every active saga whose lease ran out; returns how many this worker took."""
         taken = 0
         for _, store in self._stores.values():
-            for saga_id in await store.due(now=self.clock.time(), limit=100):
+            for saga_id in await store.due(now=self.clock.time(), owner=self.owner, limit=100):
                 taken += await self.resume(saga_id)
         return taken
 

@@ -91,13 +91,13 @@ class PostgresSagaStore:
             found = await tx.connection.fetchrow(sql, saga_id)
         return None if found is None else _row(found)
 
-    async def due(self, *, now: float, limit: int) -> list[str]:
+    async def due(self, *, now: float, owner: str, limit: int) -> list[str]:
         sql = (
-            f"SELECT id FROM {self.table} WHERE status IN {_ACTIVE} AND lease_until <= $1 "
-            "ORDER BY lease_until LIMIT $2"
+            f"SELECT id FROM {self.table} WHERE status IN {_ACTIVE} "
+            "AND (lease_until <= $1 OR owner = $2) ORDER BY lease_until LIMIT $3"
         )
         async with self.db.transaction() as tx:
-            return [str(r[0]) for r in await tx.connection.fetch(sql, now, limit)]
+            return [str(r[0]) for r in await tx.connection.fetch(sql, now, owner, limit)]
 
     async def list(self, *, status: str | None = None, limit: int = 100) -> list[SagaRow]:
         where = "WHERE status = $2" if status else ""

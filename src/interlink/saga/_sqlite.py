@@ -86,12 +86,13 @@ class SqliteSagaStore:
         async with self.db.transaction() as tx:
             return await self._fetch(tx.connection, saga_id)
 
-    async def due(self, *, now: float, limit: int) -> list[str]:
+    async def due(self, *, now: float, owner: str, limit: int) -> list[str]:
         sql = (
-            f"SELECT id FROM {self.table} WHERE status IN {_ACTIVE} AND lease_until <= ? "
-            "ORDER BY lease_until LIMIT ?"
+            f"SELECT id FROM {self.table} WHERE status IN {_ACTIVE} "
+            "AND (lease_until <= ? OR owner = ?) ORDER BY lease_until LIMIT ?"
         )
-        async with self.db.transaction() as tx, tx.connection.execute(sql, (now, limit)) as c:
+        params = (now, owner, limit)
+        async with self.db.transaction() as tx, tx.connection.execute(sql, params) as c:
             return [str(r[0]) for r in await c.fetchall()]
 
     async def list(self, *, status: str | None = None, limit: int = 100) -> list[SagaRow]:

@@ -64,8 +64,9 @@ class SagaStore(Protocol):
 
     async def get(self, saga_id: str) -> SagaRow | None: ...
 
-    async def due(self, *, now: float, limit: int) -> list[str]:
-        """Ids of active sagas whose lease has run out, the longest-expired first."""
+    async def due(self, *, now: float, owner: str, limit: int) -> list[str]:
+        """Ids of active sagas whose lease has run out, or that ``owner`` holds (a restarted
+        worker with the same identity takes its own sagas back at once)."""
 
     async def list(self, *, status: str | None = None, limit: int = 100) -> list[SagaRow]:
         """Sagas, newest first."""
