@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from interlink.messaging import Requester
     from interlink.resilience import Policy
     from interlink.runtime._calls import Calls
+    from interlink.saga import SagaEngine
 
 __all__ = ["Outbound"]
 
@@ -45,6 +46,7 @@ class Outbound:
         self._clock = clock
         self._publish_timeout = publish_timeout
         self.calls: Calls
+        self.sagas: SagaEngine | None = None
 
     async def call(
         self,

@@ -22,7 +22,13 @@ from interlink.resilience._config import Seconds, seconds
 from interlink.saga._errors import OwnershipLost, SagaError, SagaNotFound
 from interlink.saga._runner import Runner
 from interlink.saga._saga import Saga
-from interlink.saga._state import SagaState, SagaStatus, StepStatus, encode_state
+from interlink.saga._state import (
+    SagaState,
+    SagaStatus,
+    StepStatus,
+    decode_state,
+    encode_state,
+)
 from interlink.saga._store import SagaRow, SagaStore, store_for
 
 if TYPE_CHECKING:
@@ -182,6 +188,11 @@ class SagaEngine:
             if row is not None:
                 return row
         raise SagaNotFound(f"no saga {saga_id!r}")
+
+    async def data(self, saga: Saga[D], saga_id: str) -> D:
+        """The saga's data as last committed (what its steps returned or changed)."""
+        row = await self.get(saga_id)
+        return saga.codec.decode(bytes(decode_state(row.state, saga=row.name).data))
 
     async def _drive(self, row: SagaRow) -> None:
         saga = self.sagas.get(row.name)
