@@ -212,3 +212,23 @@ async def test_starting_with_the_same_key_twice_starts_one_saga(db, prefix, cloc
         assert await drive(clock, eng.wait(first)) is SagaStatus.COMPLETED
     assert first == second
     assert journal.calls() == ["reserve", "charge", "ship"]
+
+
+async def test_each_attempt_is_committed_before_it_is_sent(db, prefix, clock):
+    seen: list[tuple[str, str, int]] = []
+    eng: SagaEngine
+
+    async def look(data: Order, ctx) -> None:
+        row = await eng.get(ctx.saga_id)
+        step = decode_state(row.state, saga=row.name).step(ctx.step)
+        seen.append((ctx.step, step.status, step.attempts))
+        if ctx.attempt == 1 and ctx.step == "charge":
+            raise Flaky("again")
+
+    saga = Saga("checkout", data=Order, store=db, retry=RETRY, table=f"{prefix}_sagas")
+    saga.step(name="reserve")(look)
+    saga.step(name="charge")(look)
+    async with engine(saga, clock) as eng:
+        saga_id = await eng.start(saga, Order())
+        assert await drive(clock, eng.wait(saga_id)) is SagaStatus.COMPLETED
+    assert seen == [("reserve", "RUNNING", 1), ("charge", "RUNNING", 1), ("charge", "RUNNING", 2)]

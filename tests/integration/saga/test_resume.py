@@ -163,3 +163,17 @@ async def until_status(engine: SagaEngine, saga_id: str) -> SagaStatus:
     while (status := SagaStatus((await engine.get(saga_id)).status)).active:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     return status
+
+
+async def test_a_resumed_saga_never_resends_a_done_step(db, prefix, clock):
+    journal, gate = Journal(clock), asyncio.Event()
+    saga = Saga("checkout", data=Order, store=db, retry=RETRY, table=f"{prefix}_sagas")
+    saga.step(name="reserve", compensate=journal.ok())(journal.ok())
+    saga.step(name="charge")(blocking_first(journal, gate))
+    async with new_engine(saga, clock) as old:
+        saga_id = await old.start(saga, Order())
+        await until(lambda: journal.calls() == ["reserve", "charge"])
+    clock.advance(PAST_LEASE)
+    async with new_engine(saga, clock) as new:
+        assert await drive(clock, new.wait(saga_id)) is SagaStatus.COMPLETED
+    assert journal.calls() == ["reserve", "charge", "charge"]
