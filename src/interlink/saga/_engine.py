@@ -19,6 +19,7 @@ import msgspec
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._envelope import new_id
 from interlink.resilience._config import Seconds, seconds
+from interlink.saga import _operator as operator
 from interlink.saga._errors import OwnershipLost, SagaError, SagaNotFound
 from interlink.saga._runner import Runner
 from interlink.saga._saga import Saga
@@ -188,6 +189,19 @@ class SagaEngine:
             if row is not None:
                 return row
         raise SagaNotFound(f"no saga {saga_id!r}")
+
+    async def retry(self, saga_id: str) -> bool:
+        """Run ``saga_id`` again now (see :func:`interlink.saga._operator.retry`), here."""
+        row = await self.get(saga_id)
+        await operator.retry(self._store(self._saga(row.name)), saga_id, now=self.clock.time())
+        return await self.resume(saga_id)
+
+    async def abort(self, saga_id: str, *, reason: str = "by an operator") -> bool:
+        """Compensate ``saga_id`` now instead of going on; driven here."""
+        row = await self.get(saga_id)
+        store = self._store(self._saga(row.name))
+        await operator.abort(store, saga_id, now=self.clock.time(), reason=reason)
+        return await self.resume(saga_id)
 
     async def data(self, saga: Saga[D], saga_id: str) -> D:
         """The saga's data as last committed (what its steps returned or changed)."""

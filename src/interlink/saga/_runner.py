@@ -150,6 +150,7 @@ class Runner:
                 if result is not None:
                     self.data = result
                 st.status, st.error, attempt.ended_at = StepStatus.DONE, None, self.clock.time()
+                self.state.committed |= step.kind is StepKind.PIVOT
                 return True
             self._failed(st, attempt, error)
             permanent = policy.is_permanent(error) or policy.exhausted(st.attempts)

@@ -77,6 +77,8 @@ class SagaState(msgspec.Struct, kw_only=True, omit_defaults=True):
     data: msgspec.Raw = msgspec.Raw(b"null")
     steps: list[StepState] = msgspec.field(default_factory=list)
     error: str | None = None
+    committed: bool = False
+    """The pivot is done: the saga can only go forward now (no abort, no compensation)."""
     failed_in: str | None = None
     """``forward`` or ``compensate``: where a FAILED saga stopped (``retry`` resumes there)."""
 

@@ -67,6 +67,7 @@ async def test_all_steps_succeed_completed_without_compensation(db, prefix, cloc
     assert journal.calls("compensate") == []
     row, state = await state_of(saga, clock, saga_id)
     assert row.owner is None
+    assert row.version == 4  # 4 commits: reserve begun, charge begun, ship begun, COMPLETED
     assert [s.status for s in state.steps] == [StepStatus.DONE] * 3
     data = Order.model_validate_json(bytes(state.data))
     assert data.notes == ["reserve:action", "charge:action", "ship:action"]
