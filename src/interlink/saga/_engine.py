@@ -153,6 +153,14 @@ class SagaEngine:
             await asyncio.wait({task})
         return saga_id
 
+    async def run(self, saga: Saga[D], data: D, *, key: str | None = None) -> SagaStatus:
+        """Start a saga and wait for this worker's run of it to end; its final status."""
+        saga_id = await self.start(saga, data, key=key)
+        task = self._running.get(saga_id)
+        if task is None:  # a saga with this key existed and is not running here
+            return SagaStatus((await self.get(saga_id)).status)
+        return await asyncio.shield(task)
+
     async def resume(self, saga_id: str) -> bool:
         """Take ``saga_id`` over if it is active and nobody else holds it, and drive it."""
         if saga_id in self._running:
