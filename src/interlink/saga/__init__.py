@@ -11,6 +11,7 @@
         saga_id = await engine.start(checkout, Checkout(...), key=order_id)
 """
 
+from interlink.saga._choreography import Choreography
 from interlink.saga._context import StepContext
 from interlink.saga._engine import SagaEngine
 from interlink.saga._errors import (
@@ -26,6 +27,7 @@ from interlink.saga._state import SagaState, SagaStatus, StepState, StepStatus
 from interlink.saga._store import SagaRow, SagaStore
 
 __all__ = [
+    "Choreography",
     "OwnershipLost",
     "Saga",
     "SagaDataTooLarge",

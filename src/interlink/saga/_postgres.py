@@ -91,6 +91,12 @@ class PostgresSagaStore:
             found = await tx.connection.fetchrow(sql, saga_id)
         return None if found is None else _row(found)
 
+    async def find(self, name: str, key: str) -> SagaRow | None:
+        sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE name = $1 AND key = $2"
+        async with self.db.transaction() as tx:
+            found = await tx.connection.fetchrow(sql, name, key)
+        return None if found is None else _row(found)
+
     async def due(self, *, now: float, owner: str, limit: int) -> list[str]:
         sql = (
             f"SELECT id FROM {self.table} WHERE status IN {_ACTIVE} "

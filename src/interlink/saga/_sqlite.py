@@ -86,6 +86,12 @@ class SqliteSagaStore:
         async with self.db.transaction() as tx:
             return await self._fetch(tx.connection, saga_id)
 
+    async def find(self, name: str, key: str) -> SagaRow | None:
+        sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE name = ? AND key = ?"
+        async with self.db.transaction() as tx, tx.connection.execute(sql, (name, key)) as c:
+            found = await c.fetchone()
+        return None if found is None else _row(found)
+
     async def due(self, *, now: float, owner: str, limit: int) -> list[str]:
         sql = (
             f"SELECT id FROM {self.table} WHERE status IN {_ACTIVE} "

@@ -64,6 +64,9 @@ class SagaStore(Protocol):
 
     async def get(self, saga_id: str) -> SagaRow | None: ...
 
+    async def find(self, name: str, key: str) -> SagaRow | None:
+        """The saga ``name`` started with ``key``."""
+
     async def due(self, *, now: float, owner: str, limit: int) -> list[str]:
         """Ids of active sagas whose lease has run out, or that ``owner`` holds (a restarted
         worker with the same identity takes its own sagas back at once)."""
