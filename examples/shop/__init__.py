@@ -1,7 +1,8 @@
 """The reference shop: gateway-less core of an e-commerce system.
 
-``orders.place`` calls ``inventory.reserve`` and ``payment.charge`` synchronously (the critical
-path), then publishes ``orders.placed``; ``notification`` and ``analytics`` consume it.
+``orders.place`` runs the checkout saga (``inventory.reserve`` → ``payment.charge``, the pivot →
+``shipping.create_shipment``; a declined payment releases the stock), then publishes
+``orders.placed``; ``notification`` and ``analytics`` consume it.
 
     interlink run examples.shop:app
     interlink call orders.place '{"customer": "ada", "sku": "apple", "qty": 2}'
@@ -10,11 +11,18 @@ path), then publishes ``orders.placed``; ``notification`` and ``analytics`` cons
 
 import interlink as il
 from examples.shop.analytics import analytics
+from examples.shop.checkout import checkout
 from examples.shop.inventory import inventory
 from examples.shop.notification import notification
 from examples.shop.orders import orders
 from examples.shop.payment import payment
+from examples.shop.shipping import shipping
 
-app = il.App([orders, inventory, payment, notification, analytics], name="shop", version="1.0.0")
+app = il.App(
+    [orders, inventory, payment, shipping, notification, analytics],
+    name="shop",
+    version="1.0.0",
+    sagas=[checkout],
+)
 
 __all__ = ["app"]

@@ -71,3 +71,34 @@ class Stats(BaseModel):
     orders: int
     revenue_cents: int
     units_by_sku: dict[str, int]
+
+
+class Release(BaseModel):
+    order_id: str
+
+
+class Ship(BaseModel):
+    order_id: str = Field(examples=["ord-1"])
+    customer: str = Field(min_length=1, examples=["ada"])
+    sku: str = Field(min_length=1, examples=["pear"])
+    qty: int = Field(gt=0, examples=[1])
+
+
+class Shipment(BaseModel):
+    shipment_id: str
+
+
+class Checkout(BaseModel):
+    """The checkout saga's data: what the order asks for, and what each step got back."""
+
+    order_id: str
+    customer: str
+    sku: str
+    qty: int
+    reservation_id: str | None = None
+    unit_price_cents: int = 0
+    payment_id: str | None = None
+    shipment_id: str | None = None
+    failure: str | None = None
+    """The declared error type of the step that failed (``OutOfStock``, ``PaymentDeclined``…)."""
+    message: str | None = None

@@ -1,26 +1,23 @@
-"""orders: the critical path. Reserve stock, charge, then tell everyone (asynchronously)."""
+"""orders: the critical path. A checkout saga reserves stock, charges and ships; then everyone is
+told (asynchronously). A declined payment gives the stock back."""
 
 from __future__ import annotations
 
-import itertools
+import uuid
 from collections import OrderedDict
 
 import interlink as il
+from examples.shop.checkout import checkout
 from examples.shop.errors import OrderNotFound, OutOfStock, PaymentDeclined, UnknownSku
-from examples.shop.inventory import reserve
-from examples.shop.models import (
-    Charge,
-    Charged,
-    OrderAccepted,
-    OrderId,
-    OrderPlaced,
-    PlaceOrder,
-    Reserve,
-)
+from examples.shop.models import Checkout, OrderAccepted, OrderId, OrderPlaced, PlaceOrder
 
 orders = il.Service("orders", version="1.0.0", publishes={"orders.placed": OrderPlaced})
 
-_ids = itertools.count(1)
+_DECLARED: dict[str, type[il.ApplicationError]] = {
+    "UnknownSku": UnknownSku,
+    "OutOfStock": OutOfStock,
+    "PaymentDeclined": PaymentDeclined,
+}
 _recent: OrderedDict[str, OrderAccepted] = OrderedDict()
 _KEEP = 10_000
 
@@ -28,15 +25,18 @@ _KEEP = 10_000
 # The errors of the calls it makes pass through to its own caller: it declares them too.
 @orders.rpc(errors=[UnknownSku, OutOfStock, PaymentDeclined])
 async def place(req: PlaceOrder, ctx: il.Context) -> OrderAccepted:
-    """Place an order: reserve stock and charge synchronously, announce it as an event."""
-    order_id = f"ord-{next(_ids)}"
-    reserved = await ctx.call(reserve, Reserve(order_id=order_id, sku=req.sku, qty=req.qty))
-    total = reserved.unit_price_cents * req.qty
-    charged = await ctx.call(
-        "payment.charge",
-        Charge(order_id=order_id, customer=req.customer, amount_cents=total),
-        returns=Charged,
-    )
+    """Place an order: run the checkout saga to its end, then announce the order as an event."""
+    order_id = f"ord-{uuid.uuid4().hex[:12]}"
+    data = Checkout(order_id=order_id, customer=req.customer, sku=req.sku, qty=req.qty)
+    saga_id = await ctx.sagas.start(checkout, data, key=order_id)
+    status = await ctx.sagas.wait(saga_id)
+    done = await ctx.sagas.data(checkout, saga_id)
+    if status != "COMPLETED" or done.payment_id is None or done.reservation_id is None:
+        error = _DECLARED.get(done.failure or "")
+        if error is not None:
+            raise error(done.message)
+        raise il.ApplicationError(f"checkout {saga_id} ended {status}", status=503)
+    total = done.unit_price_cents * req.qty
     await ctx.publish(
         "orders.placed",
         OrderPlaced(
@@ -46,8 +46,8 @@ async def place(req: PlaceOrder, ctx: il.Context) -> OrderAccepted:
     )
     accepted = OrderAccepted(
         order_id=order_id,
-        reservation_id=reserved.reservation_id,
-        payment_id=charged.payment_id,
+        reservation_id=done.reservation_id,
+        payment_id=done.payment_id,
         total_cents=total,
     )
     _recent[order_id] = accepted

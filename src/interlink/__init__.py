@@ -40,6 +40,7 @@ from interlink.resilience import (
     Retry,
     Timeout,
 )
+from interlink.saga import Saga, StepContext, StepRetry
 
 __version__ = "0.1.0"
 
@@ -73,8 +74,11 @@ __all__ = [
     "Retry",
     "Route",
     "Rpc",
+    "Saga",
     "Service",
     "ServiceUnavailable",
+    "StepContext",
+    "StepRetry",
     "Subscriber",
     "Timeout",
     "ValidationFailed",

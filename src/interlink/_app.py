@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from interlink.discovery import Registry
     from interlink.outbox import Outbox
     from interlink.runtime import Runtime
+    from interlink.saga import Saga, SagaEngine
 
 __all__ = ["App"]
 
@@ -59,6 +60,8 @@ class _Config:
     registration_ttl: float
     load_balancer: Callable[[], LoadBalancer]
     http_timeouts: HttpTimeouts
+    sagas: tuple[Saga[Any], ...]
+    saga_lease: float
 
 
 class App:
@@ -94,6 +97,8 @@ class App:
         registration_ttl: float | timedelta = 10.0,
         load_balancer: Callable[[], LoadBalancer] | None = None,
         http_timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS,
+        sagas: Sequence[Saga[Any]] = (),
+        saga_lease: float | timedelta = 10.0,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -130,6 +135,8 @@ class App:
             # Built here, not as the default argument: it must run on this App's clock.
             load_balancer=load_balancer or balancer("p2c", clock=clock),
             http_timeouts=http_timeouts,
+            sagas=tuple(sagas),
+            saga_lease=_seconds(saga_lease),
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -207,6 +214,23 @@ class App:
     def outboxes(self) -> tuple[Outbox[Any], ...]:
         """SQL outboxes whose committed events this App relays to its broker."""
         return self._config.outboxes
+
+    @property
+    def saga_definitions(self) -> tuple[Saga[Any], ...]:
+        """The sagas this App's engine drives (and resumes after a crash) while it runs."""
+        return self._config.sagas
+
+    @property
+    def saga_lease(self) -> float:
+        return self._config.saga_lease
+
+    @property
+    def sagas(self) -> SagaEngine:
+        """The running saga engine: ``await app.sagas.start(checkout, Checkout(...), key=…)``."""
+        engine = self.runtime.sagas
+        if engine is None:
+            raise RuntimeError("this App has no sagas: App(..., sagas=[...])")
+        return engine
 
     @property
     def registration_ttl(self) -> float:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from interlink._envelope import Envelope
     from interlink._handlers import Rpc
     from interlink.resilience import Policy
+    from interlink.saga import SagaEngine
 
 __all__ = ["Context", "Outbound"]
 
@@ -25,6 +26,8 @@ MAX_DEFERRED = 1000
 
 class Outbound(Protocol):
     """The running App as a context sees it: how it calls, publishes and requests."""
+
+    sagas: SagaEngine | None
 
     async def call(
         self,
@@ -201,6 +204,17 @@ class Context:
         :class:`DeadlineExceeded` when no reply comes in ``timeout`` (or before this context's
         deadline), and the subscriber's error as a :class:`RemoteError` once it gave up."""
         return await self._dispatcher.request(self, topic, message, returns, key, timeout)
+
+    @property
+    def sagas(self) -> SagaEngine:
+        """The App's saga engine (``App(..., sagas=[...])``)::
+
+        saga_id = await ctx.sagas.start(checkout, Checkout(...), key=order_id)
+        """
+        engine = self._dispatcher.sagas
+        if engine is None:
+            raise RuntimeError("this App runs no sagas: App(..., sagas=[...])")
+        return engine
 
     def event(self, topic: str, message: Any, *, key: str | None = None) -> Envelope:
         """The envelope :meth:`publish` would send, for sending another way (an outbox row)."""

@@ -163,7 +163,7 @@ def test_only_runs_a_subset_and_reaches_the_rest_through_the_registry(
     module.write_text(
         "from examples.shop import app\n"
         f"app = app.replace(registry='static:inventory=127.0.0.1:{shop_port},"
-        f"payment=127.0.0.1:{shop_port}')\n"
+        f"payment=127.0.0.1:{shop_port},shipping=127.0.0.1:{shop_port}')\n"
     )
     try:
         with serving("tests.e2e._only_app:app", tmp_path / "only.log", "--only", "orders") as url:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from examples.shop import app
 from examples.shop.inventory import reserve
@@ -54,3 +56,13 @@ async def test_a_malformed_event_is_dead_lettered_not_lost() -> None:
         await t.drain()
         dead = t.dead_letters("orders.placed")
         assert {d.headers["x-interlink-group"] for d in dead} == {"notification", "analytics"}
+
+
+async def test_a_declined_payment_releases_the_reserved_stock() -> None:
+    async with TestApp(app) as t:
+        stock = importlib.import_module("examples.shop.inventory")._stock
+        before = stock["apple"]
+        with pytest.raises(il.RemoteError) as declined:
+            await t.call(place, PlaceOrder(customer="ada", sku="apple", qty=900))
+        assert declined.value.remote_type == "PaymentDeclined"
+        assert stock["apple"] == before  # the checkout saga released what it had reserved

@@ -1,6 +1,7 @@
 import interlink
 import interlink.broker
 import interlink.discovery
+import interlink.saga
 import interlink.testing
 
 
@@ -35,8 +36,11 @@ def test_public_api_is_pinned() -> None:
         "Retry",
         "Route",
         "Rpc",
+        "Saga",
         "Service",
         "ServiceUnavailable",
+        "StepContext",
+        "StepRetry",
         "Subscriber",
         "Timeout",
         "ValidationFailed",
@@ -45,7 +49,8 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_every_exported_name_exists_and_all_is_sorted() -> None:
-    for module in (interlink, interlink.broker, interlink.discovery, interlink.testing):
+    modules = (interlink, interlink.broker, interlink.discovery, interlink.saga, interlink.testing)
+    for module in modules:
         names = [n for n in module.__all__ if n != "__version__"]
         assert names == sorted(names), module.__name__
         for name in module.__all__:

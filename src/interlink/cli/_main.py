@@ -1,4 +1,4 @@
-"""``interlink run | up | asyncapi | call | publish | services | tail | dlq | registrar``."""
+"""``interlink run | up | asyncapi | call | publish | services | tail | dlq | sagas | registrar``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from interlink.cli._load import CliError, load_app
 from interlink.cli._messaging import dlq, tail
 from interlink.cli._runner import err
 from interlink.cli._runner import run_async as _run
+from interlink.cli._sagas import sagas
 
 __all__ = ["cli", "main"]
 
@@ -239,6 +240,7 @@ def registrar(
 
 cli.command()(tail)
 cli.add_typer(dlq, name="dlq")
+cli.add_typer(sagas, name="sagas")
 
 
 @cli.command()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from interlink.messaging import Requester
     from interlink.resilience import Policy
     from interlink.runtime._calls import Calls
+    from interlink.saga import SagaEngine
 
 __all__ = ["Outbound"]
 
@@ -47,6 +48,7 @@ class Outbound:
         self._clock = clock
         self._publish_timeout = publish_timeout
         self.calls: Calls
+        self.sagas: SagaEngine | None = None
 
     def call(
         self,

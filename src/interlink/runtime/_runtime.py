@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from interlink._policies import PolicySet
     from interlink.messaging.inbox import Database
     from interlink.outbox import Outbox, OutboxRelay
+    from interlink.saga import SagaEngine
 
 __all__ = ["Runtime"]
 
@@ -65,6 +66,7 @@ class Runtime:
         self.consumers: list[Consumer] = []
         self.relays: list[OutboxRelay] = []
         self.registration: SelfRegistration | None = None
+        self.sagas: SagaEngine | None = None
         self._stack = contextlib.AsyncExitStack()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -109,6 +111,22 @@ class Runtime:
             default_policy=app.default_policy,
             listeners=app.policy_listeners,
         )
+        if app.saga_definitions:
+            await self._sagas()
+
+    async def _sagas(self) -> None:
+        """Drive the App's sagas (resuming those a crash left behind) on the App's clock; each
+        step's ``ctx.call`` goes through this App. Stopped after the consumers drained."""
+        from interlink.saga import SagaEngine
+
+        engine = SagaEngine(
+            self.app.saga_definitions,
+            clock=self.clock,
+            lease=self.app.saga_lease,
+            context=self.root_context,
+        )
+        await self._stack.enter_async_context(engine)
+        self.sagas = self.outbound.sagas = engine
 
     async def _inboxes(self, relayed: set[int]) -> dict[Database, Callable[[], None]]:
         """Open every inbox database the subscribers name, and relay its outbox."""
