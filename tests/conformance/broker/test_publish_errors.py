@@ -6,19 +6,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
 import interlink as il
 from interlink.broker import NatsBroker
 from tests.conformance.broker.conftest import make_broker, unique
-from tests.conftest import NatsServer
+from tests.conftest import NatsServer, eventually
 
 
 async def test_a_refused_publish_was_not_stored(
     request: pytest.FixtureRequest,
 ) -> None:
-    topic = unique("layout.full")
+    topic = unique("publish.full")
     broker = make_broker(request, "nats", "?max_bytes=300")
     await broker.connect()
     try:
@@ -35,15 +36,16 @@ async def test_a_refused_publish_was_not_stored(
 async def test_a_publish_without_acknowledgement_may_have_been_stored(
     nats_server: NatsServer,
 ) -> None:
-    topic = unique("layout.noack")
+    topic = unique("publish.noack")
     broker = NatsBroker(nats_server.url, request_timeout=0.5)
     await broker.connect()
     assert nats_server.process is not None
     pid = nats_server.process.pid
     try:
         sub = await broker.subscribe(topic, group="g", max_in_flight=1)
-        os.kill(pid, signal.SIGSTOP)  # the server takes the message but cannot answer
         try:
+            os.kill(pid, signal.SIGSTOP)  # the server takes the message but cannot answer
+            await eventually(lambda: _stopped(pid))
             with pytest.raises(il.PublishError) as info:
                 await broker.publish(topic, b"in doubt")
         finally:
@@ -56,3 +58,9 @@ async def test_a_publish_without_acknowledgement_may_have_been_stored(
         await sub.close()
     finally:
         await broker.close()
+
+
+def _stopped(pid: int) -> bool:
+    """Every thread of the process has stopped (a signal stops them one by one)."""
+    threads = Path(f"/proc/{pid}/task").glob("*/stat")
+    return all(stat.read_text().rpartition(") ")[2].startswith("T") for stat in threads)
