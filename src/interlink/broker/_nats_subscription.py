@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from interlink.broker._nats_credit import Credit, Lane, Pull
-from interlink.broker._nats_delivery import NatsDelivery, ack_consumer
+from interlink.broker._nats_delivery import NatsDelivery, ack_info
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -60,7 +60,7 @@ class NatsSubscription:
         self._credit = Credit(lanes, max_in_flight)
         self._settle_timeout = settle_timeout
         self._ack_wait = ack_wait
-        self._buffer: deque[tuple[Lane, Msg]] = deque()
+        self._buffer: deque[tuple[Lane, Msg, int]] = deque()
         self._settling: dict[str, tuple[Lane, float, int]] = {}
         """token of a confirmation awaited -> its lane, when to stop waiting, how many it settles"""
         self._queued: list[tuple[Lane, str, bytes]] = []
@@ -93,8 +93,8 @@ class NatsSubscription:
                 await self._arrived
             finally:
                 self._arrived = None
-        lane, msg = self._buffer.popleft()
-        return NatsDelivery(self._topic, msg, functools.partial(self._settle, lane))
+        lane, msg, attempt = self._buffer.popleft()
+        return NatsDelivery(self._topic, msg, functools.partial(self._settle, lane), attempt)
 
     async def _pump(self) -> None:
         loop = asyncio.get_running_loop()
@@ -145,13 +145,14 @@ class NatsSubscription:
         self._changed.set()
 
     async def _arrive(self, msg: Msg) -> None:
-        lane = self._credit.lanes.get(ack_consumer(msg.reply))
+        consumer, attempt = ack_info(msg.reply)
+        lane = self._credit.lanes.get(consumer)
         if lane is None or self._closed:
             with contextlib.suppress(Exception):
                 await msg.nak()
             return
         self._credit.delivered(lane)
-        self._buffer.append((lane, msg))
+        self._buffer.append((lane, msg, attempt))
         if self._arrived is not None and not self._arrived.done():
             self._arrived.set_result(None)
 
