@@ -38,8 +38,9 @@ class NatsSubscription:
     confirmation: a consumer's acks from one connection are processed in the order sent (the
     server queues them, per consumer, in the order the connection delivered them), so that
     confirmation covers the lane's earlier ones too. A pull request is *not* ordered after an
-    ack (the server takes it from a different queue), which is why the credit waits for one. On close, anything received but not handed out is nacked at
-    once, so another member gets it without waiting for ``ack_wait``.
+    ack (the server takes it from a different queue), which is why the credit waits for one.
+    On close, anything received but not handed out is nacked at once, so another member gets it
+    without waiting for ``ack_wait``.
     """
 
     def __init__(
