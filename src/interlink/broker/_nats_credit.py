@@ -159,8 +159,8 @@ class Credit:
             lane.quiet_until = now + QUIET
         self._close(lane)
 
-    def settled(self, lane: Lane) -> None:
-        lane.taken = max(0, lane.taken - 1)
+    def settled(self, lane: Lane, count: int = 1) -> None:
+        lane.taken = max(0, lane.taken - count)
 
     def forget_lost(self, now: float, epoch: int) -> None:
         """Requests the server will never end (a reconnect lost them) deliver nothing more."""

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from nats.aio.msg import Msg
     from nats.aio.subscription import Subscription as CoreSubscription
 
-__all__ = ["KEY_HEADER", "NatsDelivery", "NatsInbox", "ack_consumer"]
+__all__ = ["KEY_HEADER", "NatsDelivery", "NatsInbox", "ack_info"]
 
 KEY_HEADER = "Il-Key"
 
@@ -24,7 +24,7 @@ Settle = Callable[["Msg", bytes], Awaitable[None]]
 class NatsDelivery:
     __slots__ = ("_done", "_msg", "_settle", "attempt", "headers", "key", "topic")
 
-    def __init__(self, topic: str, msg: Msg, settle: Settle) -> None:
+    def __init__(self, topic: str, msg: Msg, settle: Settle, attempt: int) -> None:
         self.topic = topic
         self._msg = msg
         self._settle = settle
@@ -36,7 +36,7 @@ class NatsDelivery:
         else:
             self.key, headers = None, {}
         self.headers: Mapping[str, str] = headers
-        self.attempt = _attempt(msg.reply)
+        self.attempt = attempt
         self._done = False
 
     @property
@@ -62,19 +62,15 @@ class NatsDelivery:
             await self._settle(self._msg, payload)
 
 
-def ack_consumer(reply: str) -> str:
-    """The consumer that delivered a message, read from its ack subject."""
+def ack_info(reply: str) -> tuple[str, int]:
+    """The consumer that delivered a message and how many times JetStream has delivered it,
+    read from its ack subject."""
     fields = _ack_fields(reply)
-    return fields[1] if len(fields) > 1 else ""
-
-
-def _attempt(reply: str) -> int:
-    """How many times JetStream has delivered this message, read from its ack subject."""
-    fields = _ack_fields(reply)
+    consumer = fields[1] if len(fields) > 1 else ""
     try:
-        return int(fields[2]) or 1
+        return consumer, int(fields[2]) or 1
     except (IndexError, ValueError):
-        return 1
+        return consumer, 1
 
 
 def _ack_fields(reply: str) -> list[str]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from interlink.broker._nats_credit import Credit, Lane, Pull
-from interlink.broker._nats_delivery import NatsDelivery, ack_consumer
+from interlink.broker._nats_delivery import NatsDelivery, ack_info
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -32,10 +32,15 @@ class NatsSubscription:
     Everything arrives on one inbox: a JetStream message names its consumer in its ack subject,
     a request's end (a status) comes on that request's reply subject.
 
-    A delivery holds its credit until JetStream confirms its ack, nak or term (each is sent with
-    a reply subject): only then has the server's ``num_ack_pending`` dropped, so the next pull
-    cannot push it past the limit. On close, anything received but not handed out is nacked at
-    once, so another member gets it without waiting for ``ack_wait``.
+    A delivery holds its credit until JetStream confirms its ack, nak or term: only then has the
+    server's ``num_ack_pending`` dropped, so the next pull cannot push it past the limit. The
+    settlements of one loop iteration go out together, and only each lane's last one asks for a
+    confirmation: a consumer's acks from one connection are processed in the order sent (the
+    server queues them, per consumer, in the order the connection delivered them), so that
+    confirmation covers the lane's earlier ones too. A pull request is *not* ordered after an
+    ack (the server takes it from a different queue), which is why the credit waits for one.
+    On close, anything received but not handed out is nacked at once, so another member gets it
+    without waiting for ``ack_wait``.
     """
 
     def __init__(
@@ -56,9 +61,11 @@ class NatsSubscription:
         self._credit = Credit(lanes, max_in_flight)
         self._settle_timeout = settle_timeout
         self._ack_wait = ack_wait
-        self._buffer: deque[tuple[Lane, Msg]] = deque()
-        self._settling: dict[str, tuple[Lane, float]] = {}
-        """token of a settlement awaiting confirmation -> its lane and when to stop waiting"""
+        self._buffer: deque[tuple[Lane, Msg, int]] = deque()
+        self._settling: dict[str, tuple[Lane, float, int]] = {}
+        """token of a confirmation awaited -> its lane, when to stop waiting, how many it settles"""
+        self._queued: list[tuple[Lane, str, bytes]] = []
+        """settlements of this loop iteration, not sent yet: lane, ack subject, payload"""
         self._ids = itertools.count()
         self._changed = asyncio.Event()
         self._arrived: asyncio.Future[None] | None = None
@@ -87,8 +94,8 @@ class NatsSubscription:
                 await self._arrived
             finally:
                 self._arrived = None
-        lane, msg = self._buffer.popleft()
-        return NatsDelivery(self._topic, msg, functools.partial(self._settle, lane))
+        lane, msg, attempt = self._buffer.popleft()
+        return NatsDelivery(self._topic, msg, functools.partial(self._settle, lane), attempt)
 
     async def _pump(self) -> None:
         loop = asyncio.get_running_loop()
@@ -132,50 +139,82 @@ class NatsSubscription:
             token = msg.subject[len(self._inbox) + 1 :]
             settling = self._settling.pop(token, None)
             if settling is not None:
-                self._credit.settled(settling[0])
+                self._credit.settled(settling[0], settling[2])
             status = (msg.headers or {}).get("Status")
             if status is not None and status != "100":
                 self._credit.ended(token, status, asyncio.get_running_loop().time())
         self._changed.set()
 
     async def _arrive(self, msg: Msg) -> None:
-        lane = self._credit.lanes.get(ack_consumer(msg.reply))
+        consumer, attempt = ack_info(msg.reply)
+        lane = self._credit.lanes.get(consumer)
         if lane is None or self._closed:
             with contextlib.suppress(Exception):
                 await msg.nak()
             return
         self._credit.delivered(lane)
-        self._buffer.append((lane, msg))
+        self._buffer.append((lane, msg, attempt))
         if self._arrived is not None and not self._arrived.done():
             self._arrived.set_result(None)
 
     async def _settle(self, lane: Lane, msg: Msg, payload: bytes) -> None:
-        """Ack, nak or term; the credit comes back when JetStream confirms it."""
+        """Ack, nak or term; the credit comes back when JetStream confirms it.
+
+        Queued for the end of this loop iteration; the first settlement of an iteration sends
+        the batch (and sees its error, if one)."""
         if self._closed:
             await self._nc.publish(msg.reply, payload)
             return
-        token = f"a{next(self._ids)}"
-        deadline = asyncio.get_running_loop().time() + self._settle_timeout
-        self._settling[token] = (lane, deadline)
+        self._queued.append((lane, msg.reply, payload))
+        if len(self._queued) > 1:
+            return
         try:
-            await self._nc.publish(msg.reply, payload, reply=f"{self._inbox}.{token}")
-        except BaseException:
-            self._settling.pop(token, None)
-            self._credit.settled(lane)
+            await asyncio.sleep(0)
+        finally:
+            await self._send_queued()
+
+    async def _send_queued(self) -> None:
+        batch, self._queued = self._queued, []
+        last: dict[Lane, int] = {}
+        for n, (lane, _, _) in enumerate(batch):
+            last[lane] = n
+        counts = dict.fromkeys(last, 0)
+        deadline = asyncio.get_running_loop().time() + self._settle_timeout
+        publish = self._nc.publish
+        n = -1
+        try:
+            for n, (lane, subject, payload) in enumerate(batch):
+                counts[lane] += 1
+                if last[lane] != n:
+                    await publish(subject, payload)
+                    continue
+                token = f"a{next(self._ids)}"
+                self._settling[token] = (lane, deadline, counts[lane])
+                try:
+                    await publish(subject, payload, reply=f"{self._inbox}.{token}")
+                except BaseException:
+                    del self._settling[token]
+                    raise
+                del counts[lane]
+        except BaseException:  # what is not awaiting a confirmation gives its credit back
+            for later, _, _ in batch[n + 1 :]:
+                counts[later] += 1
+            for lane, count in counts.items():
+                self._credit.settled(lane, count)
             self._changed.set()
             raise
 
     def _forget_settling(self, now: float) -> None:
         """Confirmations that never came (a reconnect lost them) give the credit back anyway."""
         while self._settling:
-            token, (lane, deadline) = next(iter(self._settling.items()))
+            token, (lane, deadline, count) = next(iter(self._settling.items()))
             if deadline > now:
                 return
             del self._settling[token]
-            self._credit.settled(lane)
+            self._credit.settled(lane, count)
 
     def _settling_ends(self) -> float:
-        return next((deadline for _, deadline in self._settling.values()), math.inf)
+        return next((deadline for _, deadline, _ in self._settling.values()), math.inf)
 
     def _stop(self) -> None:
         self._closed = True
