@@ -83,7 +83,9 @@ class NatsBroker:
         self._errors = (nats.errors.Error, TimeoutError)
 
     async def close(self) -> None:
-        nc, self._nc, self._js, self._acks = self._nc, None, None, None
+        nc, acks, self._nc, self._js, self._acks = self._nc, self._acks, None, None, None
+        if acks is not None:
+            acks.close()
         if nc is not None:
             with contextlib.suppress(Exception):
                 await nc.close()

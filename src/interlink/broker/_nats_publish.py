@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections import deque
 from typing import TYPE_CHECKING
 
 from interlink._errors import PublishError
@@ -20,7 +21,9 @@ class PubAcks:
     """JetStream publishes awaiting their acks on one wildcard inbox, matched by a counter.
 
     ``js.publish`` does the same through ``nc.request``, at a NUID, ``wait_for`` and a PubAck
-    dataclass per message; this keeps only a future and a timer.
+    dataclass per message; this keeps only a future. Every publish waits the same ``timeout``,
+    so their deadlines come in the order they were sent: one loop timer, armed for the oldest
+    one still waiting, expires them all (no timer per publish).
     """
 
     def __init__(self, nc: Client, timeout: float) -> None:
@@ -29,6 +32,8 @@ class PubAcks:
         self._prefix = f"{nc.new_inbox()}."
         self._waiting: dict[str, asyncio.Future[Msg]] = {}
         self._tokens = itertools.count()
+        self._deadlines: deque[tuple[float, asyncio.Future[Msg]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
 
     async def open(self) -> None:
         await self._nc.subscribe(f"{self._prefix}*", cb=self._on_ack)
@@ -41,7 +46,10 @@ class PubAcks:
         loop = asyncio.get_running_loop()
         token = str(next(self._tokens))
         future = self._waiting[token] = loop.create_future()
-        timer = loop.call_later(self._timeout, _expire, future)
+        expires = loop.time() + self._timeout
+        self._deadlines.append((expires, future))
+        if self._timer is None:
+            self._timer = loop.call_at(expires, self._expire_due)
         try:
             try:
                 await self._nc.publish(subject, body, reply=self._prefix + token, headers=headers)
@@ -56,8 +64,26 @@ class PubAcks:
                 ) from None
             _check_ack(ack, subject)
         finally:
-            timer.cancel()
+            if not future.done():
+                future.cancel()
             self._waiting.pop(token, None)
+            deadlines = self._deadlines
+            while deadlines and deadlines[0][1].done():  # answered mostly in order: cheap
+                deadlines.popleft()
+
+    def _expire_due(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = None
+        deadlines, now = self._deadlines, loop.time()
+        while deadlines and (deadlines[0][1].done() or deadlines[0][0] <= now):
+            _expire(deadlines.popleft()[1])
+        if deadlines:
+            self._timer = loop.call_at(deadlines[0][0], self._expire_due)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def _on_ack(self, msg: Msg) -> None:
         future = self._waiting.pop(msg.subject[len(self._prefix) :], None)
