@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["RedisBroker", "RedisDelivery"]
 
 _INSTALL = 'pip install "interlink[redis]"'
+_CONNECTIONS = 64
+"""Commands of one broker on the wire at once; more wait for a free connection."""
 
 
 class RedisBroker:
@@ -46,6 +48,7 @@ class RedisBroker:
         self.url = url
         self.settings = settings or RedisSettings()
         self._client: Redis | None = None
+        self._listening: Redis | None = None
         self._scripts: Scripts | None = None
         self._wakeups: WakeUps | None = None
         self._partitions: dict[str, int] = {}
@@ -58,27 +61,36 @@ class RedisBroker:
             import redis.exceptions
         except ImportError:
             raise ConfigurationError(f"the Redis broker needs redis-py: {_INSTALL}") from None
-        client = redis.asyncio.Redis.from_url(self.url, decode_responses=False)
+        # Commands share a bounded pool: a burst of acks and publishes waits for a connection
+        # instead of failing. Pub/sub holds its connection for as long as it listens, so it
+        # takes its own, outside that pool, and can never leave the commands without one.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            self.url, max_connections=_CONNECTIONS, timeout=None
+        )
+        client = redis.asyncio.Redis.from_pool(pool)
         try:
             await client.ping()
         except redis.exceptions.RedisError as exc:
             await client.aclose()
             raise ConfigurationError(f"cannot connect to Redis at {self.url}: {exc}") from None
         self._client = client
+        self._listening = redis.asyncio.Redis.from_url(self.url, decode_responses=False)
         script = client.register_script
         self._scripts = Scripts(
             *map(script, (PUBLISH, PARTS, GROUPS, POLL, NACK, ACK, IN_PROGRESS))
         )
-        self._wakeups = WakeUps(client)
+        self._wakeups = WakeUps(self._listening)
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
     async def close(self) -> None:
         client, wakeups, self._client, self._wakeups = self._client, self._wakeups, None, None
+        listening, self._listening = self._listening, None
         if wakeups is not None:
             await wakeups.close()
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await client.aclose()
+        for each in (client, listening):
+            if each is not None:
+                with contextlib.suppress(Exception):
+                    await each.aclose()
 
     @property
     def client(self) -> Redis:
@@ -169,7 +181,9 @@ class RedisBroker:
             await client.xgroup_destroy(stream, group)
 
     async def open_inbox(self) -> RedisInbox:
-        inbox = RedisInbox(self.client, f"il:r:{uuid.uuid4().hex}")
+        if self._listening is None:
+            raise RuntimeError("the Redis broker is not connected")
+        inbox = RedisInbox(self._listening, f"il:r:{uuid.uuid4().hex}")
         await inbox.open()
         return inbox
 
