@@ -50,7 +50,7 @@ class PostgresSagaStore:
         )
         async with self.db.transaction() as tx:
             conn = tx.connection
-            inserted = await conn.fetchval(sql, *_values(row))
+            inserted = await conn.fetchval(sql, *row.values())
             if inserted is None:
                 found = await conn.fetchval(
                     f"SELECT id FROM {self.table} WHERE name = $1 AND key = $2", row.name, row.key
@@ -83,19 +83,19 @@ class PostgresSagaStore:
         )
         async with self.db.transaction() as tx:
             found = await tx.connection.fetchrow(sql, owner, lease_until, saga_id, now)
-        return None if found is None else _row(found)
+        return None if found is None else SagaRow.from_values(found)
 
     async def get(self, saga_id: str) -> SagaRow | None:
         sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE id = $1"
         async with self.db.transaction() as tx:
             found = await tx.connection.fetchrow(sql, saga_id)
-        return None if found is None else _row(found)
+        return None if found is None else SagaRow.from_values(found)
 
     async def find(self, name: str, key: str) -> SagaRow | None:
         sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE name = $1 AND key = $2"
         async with self.db.transaction() as tx:
             found = await tx.connection.fetchrow(sql, name, key)
-        return None if found is None else _row(found)
+        return None if found is None else SagaRow.from_values(found)
 
     async def due(self, *, now: float, owner: str, limit: int) -> list[str]:
         sql = (
@@ -110,35 +110,4 @@ class PostgresSagaStore:
         sql = f"SELECT {_COLUMNS} FROM {self.table} {where} ORDER BY created_at DESC LIMIT $1"
         params: tuple[Any, ...] = (limit, status) if status else (limit,)
         async with self.db.transaction() as tx:
-            return [_row(r) for r in await tx.connection.fetch(sql, *params)]
-
-
-def _values(row: SagaRow) -> tuple[Any, ...]:
-    return (
-        row.id,
-        row.name,
-        row.key,
-        row.status,
-        row.version,
-        row.owner,
-        row.lease_until,
-        row.state,
-        row.created_at,
-        row.updated_at,
-    )
-
-
-def _row(values: Any) -> SagaRow:
-    id_, name, key, status, version, owner, lease, state, created, updated = values
-    return SagaRow(
-        id=id_,
-        name=name,
-        key=key,
-        status=status,
-        version=int(version),
-        owner=owner,
-        lease_until=float(lease),
-        state=bytes(state),
-        created_at=float(created),
-        updated_at=float(updated),
-    )
+            return [SagaRow.from_values(r) for r in await tx.connection.fetch(sql, *params)]

@@ -49,7 +49,7 @@ class SqliteSagaStore:
                     return str(found[0])
             await conn.execute(
                 f"INSERT INTO {self.table} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _values(row),
+                row.values(),
             )
             for topic, envelope in events:
                 await tx.add_event(envelope, topic=topic)
@@ -90,7 +90,7 @@ class SqliteSagaStore:
         sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE name = ? AND key = ?"
         async with self.db.transaction() as tx, tx.connection.execute(sql, (name, key)) as c:
             found = await c.fetchone()
-        return None if found is None else _row(found)
+        return None if found is None else SagaRow.from_values(found)
 
     async def due(self, *, now: float, owner: str, limit: int) -> list[str]:
         sql = (
@@ -105,41 +105,10 @@ class SqliteSagaStore:
         where, params = ("WHERE status = ?", (status,)) if status else ("", ())
         sql = f"SELECT {_COLUMNS} FROM {self.table} {where} ORDER BY created_at DESC LIMIT ?"
         async with self.db.transaction() as tx, tx.connection.execute(sql, (*params, limit)) as c:
-            return [_row(r) for r in await c.fetchall()]
+            return [SagaRow.from_values(r) for r in await c.fetchall()]
 
     async def _fetch(self, conn: Any, saga_id: str) -> SagaRow | None:
         sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE id = ?"
         async with conn.execute(sql, (saga_id,)) as cursor:
             found = await cursor.fetchone()
-        return None if found is None else _row(found)
-
-
-def _values(row: SagaRow) -> tuple[Any, ...]:
-    return (
-        row.id,
-        row.name,
-        row.key,
-        row.status,
-        row.version,
-        row.owner,
-        row.lease_until,
-        row.state,
-        row.created_at,
-        row.updated_at,
-    )
-
-
-def _row(values: Any) -> SagaRow:
-    id_, name, key, status, version, owner, lease, state, created, updated = values
-    return SagaRow(
-        id=id_,
-        name=name,
-        key=key,
-        status=status,
-        version=int(version),
-        owner=owner,
-        lease_until=float(lease),
-        state=bytes(state),
-        created_at=float(created),
-        updated_at=float(updated),
-    )
+        return None if found is None else SagaRow.from_values(found)

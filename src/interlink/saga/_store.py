@@ -41,6 +41,38 @@ class SagaRow:
     def evolve(self, **changes: Any) -> SagaRow:
         return replace(self, **changes)
 
+    def values(self) -> tuple[Any, ...]:
+        """The columns, in table order (``SELECT`` and ``INSERT`` use the same order)."""
+        return (
+            self.id,
+            self.name,
+            self.key,
+            self.status,
+            self.version,
+            self.owner,
+            self.lease_until,
+            self.state,
+            self.created_at,
+            self.updated_at,
+        )
+
+    @classmethod
+    def from_values(cls, values: Any) -> SagaRow:
+        """A row read back from either database (``values`` in table order)."""
+        id_, name, key, status, version, owner, lease, state, created, updated = values
+        return cls(
+            id=id_,
+            name=name,
+            key=key,
+            status=status,
+            version=int(version),
+            owner=owner,
+            lease_until=float(lease),
+            state=bytes(state),
+            created_at=float(created),
+            updated_at=float(updated),
+        )
+
 
 class SagaStore(Protocol):
     """Where sagas live. Writes are fenced on ``version`` (see the module's invariant)."""
