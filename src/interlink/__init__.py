@@ -40,7 +40,7 @@ from interlink.resilience import (
     Retry,
     Timeout,
 )
-from interlink.saga import Saga, StepContext, StepRetry
+from interlink.saga import Choreography, Saga, StepContext, StepRetry
 
 __version__ = "0.1.0"
 
@@ -52,6 +52,7 @@ __all__ = [
     "BulkheadFull",
     "CallError",
     "CallNotPermitted",
+    "Choreography",
     "CircuitBreaker",
     "CodecError",
     "ConfigurationError",

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from interlink.discovery import Registry
     from interlink.outbox import Outbox
     from interlink.runtime import Runtime
-    from interlink.saga import Saga, SagaEngine
+    from interlink.saga import Choreography, Saga, SagaEngine
 
 __all__ = ["App"]
 
@@ -62,6 +62,7 @@ class _Config:
     http_timeouts: HttpTimeouts
     sagas: tuple[Saga[Any], ...]
     saga_lease: float
+    choreographies: tuple[Choreography, ...]
 
 
 class App:
@@ -99,6 +100,7 @@ class App:
         http_timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS,
         sagas: Sequence[Saga[Any]] = (),
         saga_lease: float | timedelta = 10.0,
+        choreographies: Sequence[Choreography] = (),
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -137,6 +139,7 @@ class App:
             http_timeouts=http_timeouts,
             sagas=tuple(sagas),
             saga_lease=_seconds(saga_lease),
+            choreographies=tuple(choreographies),
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -223,6 +226,11 @@ class App:
     @property
     def saga_lease(self) -> float:
         return self._config.saga_lease
+
+    @property
+    def choreographies(self) -> tuple[Choreography, ...]:
+        """The choreography trackers this App feeds (from its broker) and runs while it runs."""
+        return self._config.choreographies
 
     @property
     def sagas(self) -> SagaEngine:

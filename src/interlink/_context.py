@@ -116,6 +116,11 @@ class Context:
         return {} if self._envelope is None else self._envelope.headers()
 
     @property
+    def envelope(self) -> Envelope | None:
+        """The CloudEvent being handled (None for a direct call or a root context)."""
+        return self._envelope
+
+    @property
     def message_id(self) -> str | None:
         """The id of the message being handled; it becomes the causation id of what follows."""
         return None if self._envelope is None else self._envelope.id

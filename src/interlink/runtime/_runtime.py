@@ -24,6 +24,7 @@ from interlink.discovery._registration import SelfRegistration
 from interlink.messaging import Consumer, Requester
 from interlink.runtime._admin import AdminView
 from interlink.runtime._calls import Calls
+from interlink.runtime._choreographies import tracker_subscribers
 from interlink.runtime._inbound import Inbound
 from interlink.runtime._outbound import Outbound
 from interlink.runtime._remote import IDEMPOTENT, RemoteCalls
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from interlink._policies import PolicySet
     from interlink.messaging.inbox import Database
     from interlink.outbox import Outbox, OutboxRelay
-    from interlink.saga import SagaEngine
+    from interlink.saga import Choreography, SagaEngine
 
 __all__ = ["Runtime"]
 
@@ -101,7 +102,8 @@ class Runtime:
         stack.push_async_callback(self.requester.close)
         self.outbound = Outbound(broker=self.broker, requester=self.requester, clock=self.clock)
         self.relays = [await self._relay(outbox) for outbox in app.outboxes]
-        wakers = await self._inboxes({id(outbox) for outbox in app.outboxes})
+        relayed = {id(outbox) for outbox in app.outboxes}
+        wakers = await self._inboxes(relayed)
         self.inbound = Inbound(self.running, self.outbound, self.clock, wakers)
         self.outbound.calls = Calls(
             local=self.inbound,
@@ -113,6 +115,9 @@ class Runtime:
         )
         if app.saga_definitions:
             await self._sagas()
+        relayed |= {id(db.outbox) for db in wakers}
+        for tracker in app.choreographies:
+            await self._tracker(tracker, relayed)
 
     async def _sagas(self) -> None:
         """Drive the App's sagas (resuming those a crash left behind) on the App's clock; each
@@ -127,6 +132,18 @@ class Runtime:
         )
         await self._stack.enter_async_context(engine)
         self.sagas = self.outbound.sagas = engine
+
+    async def _tracker(self, tracker: Choreography, relayed: set[int]) -> None:
+        """Open the tracker's database, relay the compensating events it writes to the outbox
+        (unless a relay already does), and run its expiry loop until the App stops."""
+        db = tracker.database
+        if not db.is_open:
+            await db.open()
+            self._stack.push_async_callback(db.close)
+        if id(db.outbox) not in relayed:
+            self.relays.append(await self._relay(db.outbox))
+            relayed.add(id(db.outbox))
+        await self._stack.enter_async_context(tracker)
 
     async def _inboxes(self, relayed: set[int]) -> dict[Database, Callable[[], None]]:
         """Open every inbox database the subscribers name, and relay its outbox."""
@@ -150,11 +167,13 @@ class Runtime:
     async def _serve(self) -> None:
         app = self.app
         self._stack.push_async_callback(self._drain)  # whatever started, drained together
-        for service in self.running.values():
-            for subscriber in service.subscribers:
-                consumer = Consumer(self.broker, subscriber, self.inbound, clock=self.clock)
-                self.consumers.append(consumer)
-                await consumer.start()
+        subscribers = [s for service in self.running.values() for s in service.subscribers]
+        for tracker in app.choreographies:
+            subscribers += tracker_subscribers(tracker)
+        for subscriber in subscribers:
+            consumer = Consumer(self.broker, subscriber, self.inbound, clock=self.clock)
+            self.consumers.append(consumer)
+            await consumer.start()
         if app.serve_http or self.mounted:
             await self._http()
         self.inbound.started = True

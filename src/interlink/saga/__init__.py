@@ -16,6 +16,7 @@ from interlink.saga._context import StepContext
 from interlink.saga._engine import SagaEngine
 from interlink.saga._errors import (
     OwnershipLost,
+    ProcessNotStarted,
     SagaDataTooLarge,
     SagaError,
     SagaNotFound,
@@ -29,6 +30,7 @@ from interlink.saga._store import SagaRow, SagaStore
 __all__ = [
     "Choreography",
     "OwnershipLost",
+    "ProcessNotStarted",
     "Saga",
     "SagaDataTooLarge",
     "SagaEngine",

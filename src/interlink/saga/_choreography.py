@@ -2,9 +2,10 @@
 
 Nobody orchestrates a choreographed flow: each service reacts to the last event. The tracker
 only watches. The start event opens a process (one saga row, keyed by the correlation id); each
-expected event marks its step done; when all have arrived it is COMPLETED. If the deadline
-passes first, the compensating events of the steps that did happen are written to the outbox, in
-reverse order, in the same transaction that marks the process COMPENSATED. The rows have the
+expected event marks its step done; when all have arrived it is COMPLETED. A failure event (one
+of ``failed``) or the deadline passing first ends it: the compensating events of the steps that
+did happen are written to the outbox, in reverse order, in the same transaction that marks the
+process COMPENSATED. The rows have the
 orchestrated sagas' shape, so ``interlink sagas list --table …`` and ``show`` work on them.
 """
 
@@ -19,8 +20,9 @@ import msgspec
 
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._envelope import Envelope, format_time, new_id
+from interlink._errors import DefinitionError
 from interlink.resilience._config import Seconds, seconds
-from interlink.saga._errors import OwnershipLost
+from interlink.saga._errors import OwnershipLost, ProcessNotStarted
 from interlink.saga._state import Attempt, SagaState, SagaStatus, StepStatus, decode_state
 from interlink.saga._store import SagaRow, SagaStore, store_for
 
@@ -34,11 +36,12 @@ log = logging.getLogger("interlink.saga")
 
 class Choreography:
     """``Choreography("order-flow", store=db, start="orders.placed",
-    expect=["payment.charged", "shipment.created"], deadline=60,
+    expect=["payment.charged", "shipment.created"], failed=["payment.declined"], deadline=60,
     compensate={"payment.charged": "payment.refund"})``.
 
     Feed it every event of the flow with :meth:`observe` (from the subscribers of those topics);
-    run it (``async with tracker:``) so that expired processes are compensated.
+    run it (``async with tracker:``) so that expired processes are compensated. An App given
+    ``choreographies=[tracker]`` does both: it subscribes the tracker to its :attr:`topics`.
     """
 
     def __init__(
@@ -49,12 +52,16 @@ class Choreography:
         start: str,
         expect: Sequence[str],
         deadline: Seconds,
+        failed: Sequence[str] = (),
         compensate: Mapping[str, str] | None = None,
         table: str = "interlink_choreographies",
         clock: Clock = SYSTEM_CLOCK,
         poll: Seconds = 1.0,
     ) -> None:
         self.name, self.start, self.expect = name, start, tuple(expect)
+        self.failed = tuple(failed)
+        if set(self.failed) & {start, *self.expect}:
+            raise DefinitionError(f"choreography {name!r}: a failure event cannot be expected")
         self.deadline = seconds(deadline, "deadline", positive=True)
         self.compensate = dict(compensate or {})
         self.database, self.clock = store, clock
@@ -73,15 +80,27 @@ class Choreography:
             loop.cancel()
             await asyncio.wait({loop})
 
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """Every topic the tracker observes: the start, the expected and the failure events."""
+        return (self.start, *self.expect, *self.failed)
+
+    async def status(self, correlation: str) -> SagaStatus | None:
+        """The status of the process with this correlation id (None: no such process)."""
+        row = await self.store.find(self.name, correlation)
+        return None if row is None else SagaStatus(row.status)
+
     async def observe(self, envelope: Envelope, *, topic: str) -> str | None:
         """Record an event of the flow; returns the process id (None: not part of a process)."""
         correlation = envelope.correlationid
-        if correlation is None or (topic != self.start and topic not in self.expect):
+        if correlation is None or topic not in self.topics:
             return None
         if topic == self.start:
             return await self._open(correlation, envelope)
         for _ in range(10):  # a concurrent write moved the version on: read and apply again
             try:
+                if topic in self.failed:
+                    return await self._failed(correlation, topic, envelope)
                 return await self._arrived(correlation, topic, envelope)
             except OwnershipLost:
                 continue
@@ -123,13 +142,14 @@ class Choreography:
         return await self.store.insert(row)
 
     async def _arrived(self, correlation: str, topic: str, envelope: Envelope) -> str | None:
-        row = await self._find(correlation)
-        if row is None or row.status != SagaStatus.RUNNING:
-            return None if row is None else row.id  # late: the process has ended
+        row = await self._row(correlation, topic)
         state = decode_state(row.state, saga=self.name)
         step = state.step(topic)
-        if step.status == StepStatus.DONE:
-            return row.id  # a duplicate
+        if row.status == SagaStatus.COMPENSATED and step.status != StepStatus.DONE:
+            await self._undo_late(row, state, topic, envelope)
+            return row.id
+        if row.status != SagaStatus.RUNNING or step.status == StepStatus.DONE:
+            return row.id  # a duplicate, or late after the process ended
         now = self.clock.time()
         step.status, step.attempts = StepStatus.DONE, step.attempts + 1
         step.history.append(_seen(envelope, now))
@@ -139,10 +159,25 @@ class Choreography:
         await self._write(row, state, status, now)
         return row.id
 
+    async def _failed(self, correlation: str, topic: str, envelope: Envelope) -> str | None:
+        row = await self._row(correlation, topic)
+        if row.status != SagaStatus.RUNNING:
+            return row.id  # late, or a duplicate of the failure
+        now = self.clock.time()
+        state = decode_state(row.state, saga=self.name)
+        step = state.step(topic)
+        step.status, step.attempts = StepStatus.FAILED, step.attempts + 1
+        step.history.append(_seen(envelope, now))
+        await self._compensate(row, state, f"{topic} arrived", now)
+        return row.id
+
     async def _timed_out(self, row: SagaRow, now: float) -> None:
         state = decode_state(row.state, saga=self.name)
         missing = [t for t in self.expect if state.step(t).status != StepStatus.DONE]
-        state.error = f"deadline passed waiting for {', '.join(missing)}"
+        await self._compensate(row, state, f"deadline passed waiting for {', '.join(missing)}", now)
+
+    async def _compensate(self, row: SagaRow, state: SagaState, error: str, now: float) -> None:
+        state.error = error
         events = []
         for topic in reversed((self.start, *self.expect)):
             step = state.step(topic)
@@ -150,6 +185,23 @@ class Choreography:
             if step.status == StepStatus.DONE and undo is not None:
                 events.append((undo, self._event(row, topic, undo, state, now)))
                 step.compensation = StepStatus.DONE
+        await self._write(row, state, SagaStatus.COMPENSATED, now, events)
+
+    async def _undo_late(
+        self, row: SagaRow, state: SagaState, topic: str, envelope: Envelope
+    ) -> None:
+        """A step that happened after its process was compensated (its event was slower than
+        the failure or the deadline) is compensated as it arrives; one without a compensating
+        event is ignored."""
+        undo = self.compensate.get(topic)
+        if undo is None:
+            return
+        now = self.clock.time()
+        step = state.step(topic)
+        step.status, step.attempts = StepStatus.DONE, step.attempts + 1
+        step.history.append(_seen(envelope, now))
+        step.compensation = StepStatus.DONE
+        events = [(undo, self._event(row, topic, undo, state, now))]
         await self._write(row, state, SagaStatus.COMPENSATED, now, events)
 
     def _event(self, row: SagaRow, step: str, topic: str, state: SagaState, now: float) -> Envelope:
@@ -179,8 +231,13 @@ class Choreography:
         )
         await self.store.update(new, expected=row.version, events=events)
 
-    async def _find(self, correlation: str) -> SagaRow | None:
-        return await self.store.find(self.name, correlation)
+    async def _row(self, correlation: str, topic: str) -> SagaRow:
+        row = await self.store.find(self.name, correlation)
+        if row is None:
+            raise ProcessNotStarted(
+                f"{self.name}: {topic} for {correlation!r} came before {self.start}"
+            )
+        return row
 
     async def _expiring(self) -> None:
         while True:

@@ -7,6 +7,7 @@
         ├── SagaDataTooLarge       its state would exceed the store's size limit (when written)
         ├── OwnershipLost          another worker advanced it: this one must stop (fencing)
         ├── SagaNotFound           no saga with that id
+        ├── ProcessNotStarted      a choreographed event came before its flow's start event
         └── StepTimeout            an attempt got no answer in its time (outcome unknown)
 """
 
@@ -14,7 +15,14 @@ from __future__ import annotations
 
 from interlink._errors import InterlinkError
 
-__all__ = ["OwnershipLost", "SagaDataTooLarge", "SagaError", "SagaNotFound", "StepTimeout"]
+__all__ = [
+    "OwnershipLost",
+    "ProcessNotStarted",
+    "SagaDataTooLarge",
+    "SagaError",
+    "SagaNotFound",
+    "StepTimeout",
+]
 
 
 class SagaError(InterlinkError):
@@ -33,6 +41,11 @@ class OwnershipLost(SagaError):
 
 class SagaNotFound(SagaError):
     """No saga has that id."""
+
+
+class ProcessNotStarted(SagaError):
+    """An event of a choreographed flow arrived before the start event of its process (they
+    travel on different topics): observe it again later. An App's tracker retries it."""
 
 
 class StepTimeout(SagaError, TimeoutError):

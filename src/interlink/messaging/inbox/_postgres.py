@@ -102,6 +102,7 @@ class PostgresDatabase(Database):
         if pool is not None:
             await pool.close()
         await self.outbox.close()
+        self._opening = asyncio.Lock()  # it may be opened again under another event loop
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

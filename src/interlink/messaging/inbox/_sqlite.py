@@ -107,6 +107,8 @@ class SqliteDatabase(Database):
         if pool is not None:
             await pool.close()
         await self.outbox.close()
+        # Closed, it may be opened again under another event loop (one per test): fresh locks.
+        self._writer, self._opening = asyncio.Lock(), asyncio.Lock()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
