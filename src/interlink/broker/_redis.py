@@ -15,6 +15,7 @@ import msgspec
 from interlink._errors import ConfigurationError, PublishError
 from interlink.broker._base import StoredMessage
 from interlink.broker._nats_streams import key_partition
+from interlink.broker._redis_batch import Batcher
 from interlink.broker._redis_layout import (
     BODY,
     HEADERS,
@@ -50,6 +51,7 @@ class RedisBroker:
         self._client: Redis | None = None
         self._listening: Redis | None = None
         self._scripts: Scripts | None = None
+        self._publishes: Batcher | None = None
         self._wakeups: WakeUps | None = None
         self._partitions: dict[str, int] = {}
         self._errors: tuple[type[BaseException], ...] = ()
@@ -80,9 +82,13 @@ class RedisBroker:
             *map(script, (PUBLISH, PARTS, GROUPS, POLL, NACK, ACK, IN_PROGRESS))
         )
         self._wakeups = WakeUps(self._listening)
+        self._publishes = Batcher(client, self._scripts.publish)
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
     async def close(self) -> None:
+        publishes, self._publishes = self._publishes, None
+        if publishes is not None:
+            await publishes.close()
         client, wakeups, self._client, self._wakeups = self._client, self._wakeups, None, None
         listening, self._listening = self._listening, None
         if wakeups is not None:
@@ -97,6 +103,11 @@ class RedisBroker:
         if self._client is None:
             raise RuntimeError("the Redis broker is not connected")
         return self._client
+
+    def _batcher(self) -> Batcher:
+        if self._publishes is None:
+            raise RuntimeError("the Redis broker is not connected")
+        return self._publishes
 
     @property
     def scripts(self) -> Scripts:
@@ -130,7 +141,7 @@ class RedisBroker:
                 keys.append(names.dedupe_prefix + message_id)
             window = int(self.settings.duplicate_window * 1000)
             args = [self.settings.max_len, window, names.channel, *fields]
-            await self.scripts.publish(keys=keys, args=args)
+            await self._batcher().call(keys, args)
         except self._errors as exc:
             raise PublishError(
                 f"no answer from Redis for {topic!r}: {exc!r}", maybe_stored=True

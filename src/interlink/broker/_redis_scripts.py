@@ -142,9 +142,12 @@ return 1
 )
 
 ACK = """
--- KEYS: stream   ARGV: group, id, channel ('' when nobody waits for this entry's settlement)
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], '') end
+-- KEYS: streams   ARGV: group, channel ('' when nobody waits for these settlements), then
+-- pairs of (index into KEYS, entry id): every settlement batched since the last call
+for i = 3, #ARGV, 2 do
+  redis.call('XACK', KEYS[tonumber(ARGV[i])], ARGV[1], ARGV[i + 1])
+end
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], '') end
 return 1
 """
 

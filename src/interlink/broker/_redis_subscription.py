@@ -23,6 +23,8 @@ __all__ = ["RedisDelivery", "RedisSubscription", "Scripts"]
 
 log = logging.getLogger("interlink.broker.redis")
 _HEADERS = msgspec.json.Decoder(dict[str, str])
+_ACK_BATCH = 512
+"""Most acks in one script call; more wait for the next (bounded by ``max_in_flight``)."""
 _IDLE_POLL = 1.0
 """Longest wait between polls: covers a wake-up lost to a reconnect, and another member's
 delayed nack coming due."""
@@ -110,6 +112,8 @@ class RedisSubscription:
         self._out = 0
         """handed out (or buffered) and not settled"""
         self._buffer: deque[RedisDelivery] = deque()
+        self._acks: list[tuple[RedisDelivery, asyncio.Future[None]]] = []
+        self._acking: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
         self._wake = asyncio.Event()
         self._closed = False
@@ -195,12 +199,9 @@ class RedisSubscription:
 
     async def settle(self, delivery: RedisDelivery, delay: float | None) -> None:
         """Ack or term (``delay`` None), or nack; the credit comes back once Redis did it."""
-        stream = self._keys.stream(delivery.lane)
         try:
             if delay is None:
-                # Only a partition's settlement lets a waiting member take something.
-                channel = self._keys.channel if delivery.lane else ""
-                await self._scripts.ack(keys=[stream], args=[self._group, delivery.entry, channel])
+                await self._ack(delivery)
             else:
                 delayed = self._keys.delayed(delivery.lane, self._group)
                 await self._scripts.nack(
@@ -212,6 +213,37 @@ class RedisSubscription:
         finally:
             self._out -= 1
             self._wake.set()
+
+    async def _ack(self, delivery: RedisDelivery) -> None:
+        """Acks made while another is on its way go together in the next script call (one
+        round trip for many), each returning once Redis has applied its batch."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._acks.append((delivery, done))
+        if self._acking is None or self._acking.done():
+            self._acking = asyncio.create_task(self._send_acks(), name=f"ack {self.topic}")
+        await asyncio.shield(done)  # a cancelled caller does not cancel the others' batch
+
+    async def _send_acks(self) -> None:
+        while self._acks:
+            batch, self._acks = self._acks[:_ACK_BATCH], self._acks[_ACK_BATCH:]
+            streams: dict[int, int] = {}
+            args: list[Any] = [self._group, ""]
+            for delivery, _ in batch:
+                index = streams.setdefault(delivery.lane, len(streams) + 1)
+                args += (index, delivery.entry)
+                if delivery.lane:  # a partition's settlement lets a waiting member take more
+                    args[1] = self._keys.channel
+            keys = [self._keys.stream(lane) for lane in streams]
+            try:
+                await self._scripts.ack(keys=keys, args=args)
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     async def touch(self, delivery: RedisDelivery) -> None:
         await self._scripts.in_progress(
@@ -230,6 +262,8 @@ class RedisSubscription:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+        if self._acking is not None:  # acks on their way go out before the member leaves
+            await asyncio.wait({self._acking})
         while self._buffer:  # taken from the group but never handed out: give them back now
             with contextlib.suppress(Exception):
                 await self._buffer.popleft().nack()

@@ -88,3 +88,44 @@ async def test_a_burst_of_settlements_and_publishes_never_runs_out_of_connection
     assert [repr(exc) for exc in errors][:3] == []
     assert set(handled) == {b"%d" % n for n in range(MESSAGES)}
     assert set(handled.values()) == {1}
+
+
+async def test_concurrent_publishes_share_round_trips_and_each_keeps_its_own_outcome(
+    redis_broker: RedisBroker,
+) -> None:
+    """300 publishes at once go out in pipelines: every one is stored once, a duplicate id
+    (30 of them) is dropped, and each caller returns only once its own entry is in."""
+    broker = redis_broker
+    topic = unique("batch.t")
+    before = await _evalsha_calls(broker)
+    await asyncio.gather(
+        *(broker.publish(topic, b"%d" % n, message_id=f"m{n % 270}") for n in range(300))
+    )
+    stored = await broker.read(topic, limit=1000)
+    assert sorted(int(m.body) for m in stored) == list(range(270))
+    assert await _evalsha_calls(broker) - before >= 300  # each its own script run
+
+
+async def test_concurrent_acks_go_together_and_every_one_is_applied(
+    redis_broker: RedisBroker,
+) -> None:
+    broker = redis_broker
+    topic = unique("acks.t")
+    sub = await broker.subscribe(topic, group="g", max_in_flight=300)
+    for n in range(300):
+        await broker.publish(topic, b"%d" % n)
+    held: list[Delivery] = []
+    async with asyncio.timeout(20):
+        async for delivery in sub:
+            held.append(delivery)
+            if len(held) == 300:
+                break
+    await asyncio.gather(*(d.ack() for d in held))
+    pending = (await broker.client.xpending(f"il:{{{topic}}}:s", "g"))["pending"]
+    await sub.close()
+    assert pending == 0
+
+
+async def _evalsha_calls(broker: RedisBroker) -> int:
+    stats = await broker.client.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
