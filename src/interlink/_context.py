@@ -235,6 +235,13 @@ class Context:
             raise PublishError(f"a handler may publish at most {MAX_DEFERRED} events")
         self._deferred.append((topic, envelope))
 
+    def hold(self, topic: str, envelope: Envelope) -> None:
+        """Hold back a ready envelope as :meth:`publish` holds back an event: sent (or written
+        to the outbox) only if the handler succeeds. For the runtime's durable replies."""
+        if self._deferred is None:
+            raise RuntimeError("only a handler's context holds events back")
+        self._deferred.append((topic, envelope))
+
     def transaction(self) -> AbstractAsyncContextManager[Any]:
         """The inbox's transaction, in a subscriber declared with ``inbox=db``::
 

@@ -46,6 +46,7 @@ _CONTEXT_ATTRS = (
     "causationid",
     "partitionkey",
     "deadline",
+    "replyto",
 )
 
 
@@ -67,6 +68,8 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     partitionkey: str | None = None
     deadline: str | None = None
     """Absolute RFC 3339 time after which nobody should work on this message."""
+    replyto: str | None = None
+    """A topic to answer on with a durable reply event (see ``interlink._replies``)."""
     data: msgspec.Raw = msgspec.Raw(b"null")
 
     def to_bytes(self) -> bytes:

@@ -43,6 +43,7 @@ _HEADER_ATTRS = (
     "causationid",
     "partitionkey",
     "deadline",
+    "replyto",
 )
 _OPTIONAL_ATTRS = _HEADER_ATTRS[4:]
 _KNOWN = frozenset(_HEADER_ATTRS) | {"traceparent", "tracestate"}

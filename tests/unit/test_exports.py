@@ -14,6 +14,7 @@ def test_public_api_is_pinned() -> None:
         "BulkheadFull",
         "CallError",
         "CallNotPermitted",
+        "Choreography",
         "CircuitBreaker",
         "CodecError",
         "ConfigurationError",

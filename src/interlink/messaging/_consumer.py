@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from interlink._envelope import Envelope, format_time
 from interlink._errors import CodecError, InterlinkError
+from interlink._replies import reply_event
 from interlink._wire import classify_failure, error_outcome
 from interlink.messaging import _headers as H
 from interlink.messaging._dedupe import Claim
@@ -339,6 +340,8 @@ class Consumer:
     async def _reply(
         self, delivery: Delivery, envelope: Envelope, status: int, body: bytes
     ) -> None:
+        if envelope.replyto is not None and status != 200:
+            await self._durable_error_reply(envelope.replyto, envelope, status, body)
         address = delivery.headers.get(H.REPLY_TO)
         if address is None:
             return
@@ -347,6 +350,20 @@ class Consumer:
             await self._broker.send_reply(address, body, headers)
         except Exception as exc:  # the requester times out; the event itself is done
             log.warning("%s could not reply to %s: %r", self._sub.name, envelope.id, exc)
+
+    async def _durable_error_reply(
+        self, topic: str, envelope: Envelope, status: int, body: bytes
+    ) -> None:
+        """A command that names a reply topic and failed is answered there with its error (a
+        successful run's reply is an event the handler held back; see ``interlink._replies``)."""
+        source, now = f"/{self._sub.service}", self._clock.time()
+        event = reply_event(envelope, status, body, source=source, now=now)
+        try:
+            await self._broker.publish(topic, event.to_bytes(), message_id=event.id)
+        except Exception as exc:  # the requester's own timeout covers it
+            log.warning(
+                "%s could not reply to %s on %s: %r", self._sub.name, envelope.id, topic, exc
+            )
 
     async def _dead_letter(
         self,

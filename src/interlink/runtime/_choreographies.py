@@ -1,4 +1,9 @@
-"""Choreography trackers run by an App: fed from the broker, expiring on their own clock.
+"""What an App subscribes for its sagas: command replies to the engine, and every event of a
+choreographed flow to its tracker.
+
+A saga's engine gets the replies to its commands from ``sagas.{name}.replies`` (group
+``saga-{name}``, so every instance shares them; a reply that no attempt here waits for is stored
+in its saga's state).
 
 Each tracker gets one subscription per topic it observes (its start, expected and failure
 events), in the group ``choreography-{name}``, so every instance of the App shares them and the
@@ -17,9 +22,26 @@ from interlink._service import Service
 
 if TYPE_CHECKING:
     from interlink._handlers import Subscriber
-    from interlink.saga import Choreography
+    from interlink.saga import Choreography, SagaEngine
 
-__all__ = ["tracker_subscribers"]
+__all__ = ["reply_subscribers", "tracker_subscribers"]
+
+
+def reply_subscribers(engine: SagaEngine) -> list[Subscriber[Any]]:
+    """One subscription per saga of ``engine``: its commands' replies."""
+    from interlink.saga._commands import reply_topic
+
+    subscribers: list[Subscriber[Any]] = []
+    for name in engine.sagas:
+        service = Service(f"saga-{name}")
+
+        @service.subscribe(reply_topic(name), group=f"saga-{name}")
+        async def replied(reply: Any, ctx: Context) -> None:
+            if ctx.envelope is not None:
+                await engine.on_reply(ctx.envelope)
+
+        subscribers += service.subscribers
+    return subscribers
 
 
 def tracker_subscribers(tracker: Choreography) -> list[Subscriber[Any]]:

@@ -16,6 +16,7 @@ from interlink._errors import (
     RemoteError,
     ValidationFailed,
 )
+from interlink._replies import reply_event
 from interlink._timer import CoarseTimeout, timeout_after
 from interlink._tracecontext import continue_trace
 from interlink._wire import Outcome, classify_failure, error_outcome
@@ -270,6 +271,14 @@ class Inbound:
         ctx = self.context(subscriber.service, envelope, deadline, inbox)
         fn, response = subscriber.fn, subscriber.response
 
+        async def guarded() -> bytes | None:
+            try:
+                return await run()
+            except BaseException:
+                if inbox is not None:  # a transaction held open for the reply: roll it back
+                    await inbox.abort()
+                raise
+
         async def run() -> bytes | None:
             if subscriber.context_param is None:
                 result = await fn(message)
@@ -278,11 +287,17 @@ class Inbound:
             # Encoded before the held-back events go out: a reply that cannot be encoded is a
             # failure of the handler, and its events must not be sent.
             reply = None
-            if replying:
+            if replying or envelope.replyto is not None:
                 reply = b"null" if response is None else response.encode(result)
+            if envelope.replyto is not None:  # a durable reply: an event, held back with the rest
+                source, now = f"/{subscriber.service}", self._clock.time()
+                ctx.hold(
+                    envelope.replyto,
+                    reply_event(envelope, 200, reply or b"null", source=source, now=now),
+                )
             if inbox is not None:
                 await inbox.finish(ctx)
             return reply
 
-        reply: bytes | None = await self._run(ctx, deadline, run)
+        reply: bytes | None = await self._run(ctx, deadline, run if inbox is None else guarded)
         return reply

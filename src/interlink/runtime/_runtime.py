@@ -24,7 +24,7 @@ from interlink.discovery._registration import SelfRegistration
 from interlink.messaging import Consumer, Requester
 from interlink.runtime._admin import AdminView
 from interlink.runtime._calls import Calls
-from interlink.runtime._choreographies import tracker_subscribers
+from interlink.runtime._choreographies import reply_subscribers, tracker_subscribers
 from interlink.runtime._inbound import Inbound
 from interlink.runtime._outbound import Outbound
 from interlink.runtime._remote import IDEMPOTENT, RemoteCalls
@@ -113,13 +113,13 @@ class Runtime:
             default_policy=app.default_policy,
             listeners=app.policy_listeners,
         )
-        if app.saga_definitions:
-            await self._sagas()
         relayed |= {id(db.outbox) for db in wakers}
+        if app.saga_definitions:
+            await self._sagas(relayed)
         for tracker in app.choreographies:
             await self._tracker(tracker, relayed)
 
-    async def _sagas(self) -> None:
+    async def _sagas(self, relayed: set[int]) -> None:
         """Drive the App's sagas (resuming those a crash left behind) on the App's clock; each
         step's ``ctx.call`` goes through this App. Stopped after the consumers drained."""
         from interlink.saga import SagaEngine
@@ -132,6 +132,10 @@ class Runtime:
         )
         await self._stack.enter_async_context(engine)
         self.sagas = self.outbound.sagas = engine
+        for saga in self.app.saga_definitions:  # the commands steps send
+            if id(saga.database.outbox) not in relayed:
+                self.relays.append(await self._relay(saga.database.outbox))
+                relayed.add(id(saga.database.outbox))
 
     async def _tracker(self, tracker: Choreography, relayed: set[int]) -> None:
         """Open the tracker's database, relay the compensating events it writes to the outbox
@@ -168,6 +172,8 @@ class Runtime:
         app = self.app
         self._stack.push_async_callback(self._drain)  # whatever started, drained together
         subscribers = [s for service in self.running.values() for s in service.subscribers]
+        if self.sagas is not None:
+            subscribers += reply_subscribers(self.sagas)
         for tracker in app.choreographies:
             subscribers += tracker_subscribers(tracker)
         for subscriber in subscribers:

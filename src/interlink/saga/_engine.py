@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import msgspec
 
 from interlink._clock import SYSTEM_CLOCK, Clock
-from interlink._envelope import new_id
+from interlink._envelope import Envelope, new_id
+from interlink._replies import reply_status
 from interlink.resilience._config import Seconds, seconds
 from interlink.saga import _operator as operator
+from interlink.saga._commands import Replies, store_reply
 from interlink.saga._errors import OwnershipLost, SagaError, SagaNotFound
 from interlink.saga._runner import Runner
 from interlink.saga._saga import Saga
@@ -79,6 +81,8 @@ class SagaEngine:
         self._runners: dict[str, Runner] = {}
         self._opened: list[Database] = []
         self._loop: asyncio.Task[None] | None = None
+        self.replies = Replies()
+        """Attempts waiting for their command's reply (see :meth:`on_reply`)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -216,6 +220,29 @@ class SagaEngine:
         row = await self.get(saga_id)
         return saga.codec.decode(bytes(decode_state(row.state, saga=row.name).data))
 
+    async def on_reply(self, reply: Envelope) -> bool:
+        """Take a reply to one of this engine's commands (from ``sagas.{name}.replies``): to
+        the attempt waiting for it, else into its saga's state for the next attempt. False for
+        a late or duplicate reply (ignored)."""
+        command_id = reply.causationid or ""
+        if self.replies.deliver(command_id, reply_status(reply), bytes(reply.data)):
+            return True
+        saga_id = command_id.split(":", 1)[0]
+        runner = self._runners.get(saga_id)
+        if runner is not None:  # it runs here, between attempts: the next one uses it
+            for st in runner.state.steps:
+                for command in st.commands:
+                    if command.id == command_id and command.status is None:
+                        command.status, command.reply = reply_status(reply), reply.data
+                        return True
+        try:
+            row = await self.get(saga_id)
+        except SagaNotFound:
+            return False
+        saga = self._saga(row.name)
+        now, limit = self.clock.time(), saga.max_state_bytes
+        return await store_reply(self._store(saga), reply, now=now, limit=limit)
+
     async def _drive(self, row: SagaRow) -> None:
         saga = self.sagas.get(row.name)
         if saga is None:
@@ -243,6 +270,7 @@ class SagaEngine:
             clock=self.clock,
             lease=self.lease,
             context=context,
+            replies=self.replies,
         )
 
     def _spawn(self, saga_id: str, runner: Runner) -> asyncio.Task[SagaStatus]:

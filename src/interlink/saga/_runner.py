@@ -9,12 +9,14 @@ before anything later is sent; a crash before that write re-sends the step with 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from interlink._clock import SYSTEM_CLOCK, Clock
+from interlink.saga import _commands as commands
 from interlink.saga._context import StepContext
 from interlink.saga._errors import StepTimeout
 from interlink.saga._saga import Saga, Step, StepKind
@@ -27,10 +29,11 @@ from interlink.saga._state import (
     describe,
     encode_state,
 )
-from interlink.saga._store import SagaRow, SagaStore
+from interlink.saga._store import Events, SagaRow, SagaStore
 
 if TYPE_CHECKING:
     from interlink._context import Context
+    from interlink.saga._commands import Replies
     from interlink.saga._saga import Action
 
 __all__ = ["Runner"]
@@ -56,11 +59,13 @@ class Runner:
         clock: Clock,
         lease: float,
         context: Context | None,
+        replies: Replies,
     ) -> None:
         self.saga, self.store, self.row = saga, store, row
         self.state = msgspec.json.decode(row.state, type=SagaState)
         self.data = saga.codec.decode(bytes(self.state.data))
         self.clock, self.lease, self.context = clock, lease, context
+        self.replies = replies
         self._fresh = fresh
         self._writing = asyncio.Lock()
         self.inserted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -70,8 +75,11 @@ class Runner:
 
     # -- persistence -----------------------------------------------------------------------
 
-    async def commit(self, *, status: SagaStatus | None = None, hold: float = 0.0) -> None:
-        """Write the state; the lease runs ``hold`` plus the engine's lease from now."""
+    async def commit(
+        self, *, status: SagaStatus | None = None, hold: float = 0.0, events: Events = ()
+    ) -> None:
+        """Write the state (with ``events`` as outbox rows, in the same transaction); the
+        lease runs ``hold`` plus the engine's lease from now."""
         async with self._writing:
             now = self.clock.time()
             self.state.data = msgspec.Raw(self.saga.codec.encode(self.data))
@@ -87,13 +95,13 @@ class Runner:
                 updated_at=now,
             )
             if self._fresh:
-                stored = await self.store.insert(row)
+                stored = await self.store.insert(row, events)
                 if stored != row.id:
                     raise _Duplicate(stored)
                 self._fresh = False
                 self.inserted.set_result(row.id)
             else:
-                await self.store.update(row, expected=self.row.version)
+                await self.store.update(row, expected=self.row.version, events=events)
             self.row = row
 
     # -- the whole run ---------------------------------------------------------------------
@@ -239,8 +247,14 @@ class Runner:
             kind=kind,
             attempt=number,
             context=self.context,
+            sender=functools.partial(self._send, step, kind, policy.attempt_timeout),
         )
         return await within(self.clock, policy.attempt_timeout, action(self.data, ctx), step)
+
+    async def _send(
+        self, step: str, kind: str, hold: float, topic: str, message: Any, returns: Any
+    ) -> Any:
+        return await commands.send(self, step, kind, topic, message, returns, hold)
 
     def _known(self, name: str) -> StepState | None:
         for st in self.state.steps:

@@ -12,7 +12,15 @@ import msgspec
 
 from interlink.saga._errors import SagaDataTooLarge, SagaError
 
-__all__ = ["SagaState", "SagaStatus", "StepState", "StepStatus", "decode_state", "encode_state"]
+__all__ = [
+    "Command",
+    "SagaState",
+    "SagaStatus",
+    "StepState",
+    "StepStatus",
+    "decode_state",
+    "encode_state",
+]
 
 FORMAT_VERSION = 1
 
@@ -49,6 +57,20 @@ class Attempt(msgspec.Struct, kw_only=True, omit_defaults=True):
     error: str | None = None
 
 
+class Command(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The last command a step (``action``) or its compensation (``compensate``) sent with
+    ``ctx.send``, and its reply once one came."""
+
+    kind: str
+    sends: int = 0
+    id: str | None = None
+    status: int | None = None
+    """The reply's status; None while the command waits for its reply."""
+    reply: msgspec.Raw = msgspec.Raw(b"null")
+    seen: bool = False
+    """An attempt has used the reply (a failed one makes the next attempt send anew)."""
+
+
 class StepState(msgspec.Struct, kw_only=True, omit_defaults=True):
     name: str
     status: StepStatus = StepStatus.PENDING
@@ -61,6 +83,15 @@ class StepState(msgspec.Struct, kw_only=True, omit_defaults=True):
     next_at: float | None = None
     """When a step (or compensation) in RETRYING may be tried again (epoch seconds)."""
     history: list[Attempt] = msgspec.field(default_factory=list)
+    commands: list[Command] = msgspec.field(default_factory=list)
+
+    def command(self, kind: str) -> Command:
+        for command in self.commands:
+            if command.kind == kind:
+                return command
+        created = Command(kind=kind)
+        self.commands.append(created)
+        return created
 
     @property
     def needs_compensation(self) -> bool:
