@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
 
 from interlink.broker._nats_credit import Lane
 from interlink.broker._nats_streams import (
@@ -64,13 +65,24 @@ async def _consumers(js: JetStreamContext, stream: str) -> list[ConsumerInfo]:
     return found
 
 
+Start = Literal["new", "earliest"] | float
+"""Where consumers created now begin: after the last message, at the first retained one, or
+at the first stored at or after a time (epoch seconds)."""
+
+
 async def ensure_group(
-    js: JetStreamContext, topic: str, base: str, partitions: int, settings: StreamSettings
+    js: JetStreamContext,
+    topic: str,
+    base: str,
+    partitions: int,
+    settings: StreamSettings,
+    start: Start = "new",
 ) -> list[Lane]:
     """A group's consumers — of unkeyed messages, then one per partition — created if missing.
 
-    Those created together start at the same stream sequence, so a new group sees every
-    message published after it was created, keyed or not.
+    Those created together start at the same point, so a new group sees every message
+    published after it was created (or retained since ``start``), keyed or not. Consumers that
+    exist already keep their position.
     """
     stream = stream_name(topic)
     wanted = {base: (topic, settings.max_ack_pending)}
@@ -79,7 +91,8 @@ async def ensure_group(
     found = await asyncio.gather(*(_exists(js, stream, name) for name in wanted))
     missing = [name for name, exists in zip(wanted, found, strict=True) if not exists]
     if missing:
-        start = (await js.stream_info(stream)).state.last_seq + 1
+        if start == "new":
+            start = (await js.stream_info(stream)).state.last_seq + 1
         await asyncio.gather(
             *(
                 _create(js, stream, _durable(name, *wanted[name], start, settings))
@@ -108,21 +121,32 @@ async def open_listener(js: JetStreamContext, topic: str, settings: StreamSettin
 
 
 def _durable(
-    name: str, subject: str, max_ack_pending: int, start: int, settings: StreamSettings
+    name: str,
+    subject: str,
+    max_ack_pending: int,
+    start: int | Literal["earliest"] | float,
+    settings: StreamSettings,
 ) -> ConsumerConfig:
+    """``start``: a stream sequence (an int), ``"earliest"``, or a time (a float)."""
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-    return ConsumerConfig(
+    config = ConsumerConfig(
         name=name,
         durable_name=name,
         filter_subject=subject,
-        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-        opt_start_seq=start,
+        deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=settings.ack_wait,
         max_deliver=-1,  # the runtime dead-letters; JetStream must never drop silently
         max_ack_pending=max_ack_pending,
     )
+    if isinstance(start, int):
+        config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+        config.opt_start_seq = start
+    elif isinstance(start, float):
+        config.deliver_policy = DeliverPolicy.BY_START_TIME
+        config.opt_start_time = datetime.fromtimestamp(start, UTC)
+    return config
 
 
 async def _exists(js: JetStreamContext, stream: str, name: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import math
 import os
 import socket
 import uuid
@@ -27,6 +28,7 @@ from interlink.broker._redis_layout import (
 from interlink.broker._redis_pubsub import RedisInbox, WakeUps, encode_reply
 from interlink.broker._redis_scripts import ACK, GROUPS, IN_PROGRESS, NACK, PARTS, POLL, PUBLISH
 from interlink.broker._redis_subscription import RedisDelivery, RedisSubscription, Scripts
+from interlink.broker._start import StartFrom, start_point
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -150,15 +152,21 @@ class RedisBroker:
         return known
 
     async def subscribe(
-        self, topic: str, *, group: str | None, max_in_flight: int
+        self,
+        topic: str,
+        *,
+        group: str | None,
+        max_in_flight: int,
+        start_from: StartFrom = "new",
     ) -> RedisSubscription:
+        start = _group_start(start_point(start_from))
         if self._wakeups is None:
             raise RuntimeError("the Redis broker is not connected")
         names = TopicKeys(topic)
         lanes = list(range(1 + await self.partitions(topic)))
         streams = [names.stream(lane) for lane in lanes]
         name = group if group is not None else f"_tail.{uuid.uuid4().hex}"
-        await self.scripts.groups(keys=streams, args=[name])
+        await self.scripts.groups(keys=streams, args=[name, start])
         subscription = RedisSubscription(
             self.scripts,
             self._wakeups,
@@ -190,13 +198,23 @@ class RedisBroker:
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
         await self.client.publish(address, encode_reply(body, headers))
 
-    async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
+    async def read(
+        self,
+        topic: str,
+        *,
+        limit: int,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[StoredMessage]:
         names = TopicKeys(topic)
         parts = await self.client.get(names.parts)
         lanes = range(1 + (int(parts) if parts and not names.dead_letters else 0))
+        low = "-" if since is None else str(_ms(since))
+        high = "+" if until is None else f"({_ms(until)}-0"
         per_lane = []
         for lane in lanes:
-            entries: Any = await self.client.xrange(names.stream(lane), count=limit)
+            stream = names.stream(lane)
+            entries: Any = await self.client.xrange(stream, min=low, max=high, count=limit)
             per_lane.append([_stored(topic, lane, entry, fields) for entry, fields in entries])
         merged = heapq.merge(*per_lane, key=lambda message: message.ref)
         return [message for _, message in zip(range(limit), merged, strict=False)]
@@ -215,6 +233,22 @@ class RedisBroker:
 
 
 _HEADERS = msgspec.json.Decoder(dict[str, str])
+_LAST_SEQ = (1 << 64) - 1
+
+
+def _ms(epoch: float) -> int:
+    """The first whole millisecond at or after ``epoch``: entry ids count milliseconds."""
+    return math.ceil(epoch * 1000 - 1e-6)  # an entry's own time, ms / 1000, maps back to ms
+
+
+def _group_start(start: str | float) -> str:
+    """The id a new group starts after: entries are stamped with Redis's clock in ms."""
+    if start == "new":
+        return "$"
+    if start == "earliest" or isinstance(start, str):
+        return "0-0"
+    first = _ms(start)
+    return f"{first - 1}-{_LAST_SEQ}" if first > 0 else "0-0"
 
 
 def _stored(topic: str, lane: int, entry: bytes, fields: dict[bytes, bytes]) -> StoredMessage:
@@ -226,4 +260,5 @@ def _stored(topic: str, lane: int, entry: bytes, fields: dict[bytes, bytes]) -> 
         key.decode() if key is not None else None,
         _HEADERS.decode(raw) if raw else {},
         encode_ref(lane, entry),
+        published=int(entry.partition(b"-")[0]) / 1000,
     )
