@@ -1,4 +1,5 @@
-"""``interlink run | up | asyncapi | call | publish | services | tail | dlq | sagas | registrar``."""
+"""``interlink run | up | asyncapi | call | publish | services | tail | replay | dlq | sagas |
+registrar``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rich.table import Table
 from interlink._app import App
 from interlink.cli._load import CliError, load_app
 from interlink.cli._messaging import dlq, tail
+from interlink.cli._replay import replay
 from interlink.cli._runner import err
 from interlink.cli._runner import run_async as _run
 from interlink.cli._sagas import sagas
@@ -239,6 +241,7 @@ def registrar(
 
 
 cli.command()(tail)
+cli.command()(replay)
 cli.add_typer(dlq, name="dlq")
 cli.add_typer(sagas, name="sagas")
 
