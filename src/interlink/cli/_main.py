@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from interlink._app import App
+from interlink.broker._urls import redacted_url
 from interlink.cli._load import CliError, load_app
 from interlink.cli._messaging import dlq, tail
 from interlink.cli._replay import replay
@@ -91,11 +92,18 @@ def up(
     ] = None,
     directory: Annotated[str, typer.Option("--dir", help="Local state directory.")] = ".interlink",
     ttl: Annotated[float, typer.Option(help="Registration TTL in seconds.")] = 10.0,
+    broker: Annotated[
+        str,
+        typer.Option(
+            help="The services' broker: 'embedded', or nats:// redis:// amqp:// (the registry "
+            "stays embedded)."
+        ),
+    ] = "embedded",
 ) -> None:
     """Run every service in its own process on the embedded broker and registry."""
     from interlink.cli._up import supervise
 
-    _run(lambda: supervise(app_spec, replicas or [], directory, ttl))
+    _run(lambda: supervise(app_spec, replicas or [], directory, ttl, broker))
 
 
 def _print_started(app: App) -> None:
@@ -111,7 +119,8 @@ def _print_started(app: App) -> None:
             "\n".join(s.topic for s in svc.subscribers),
         )
     err.print(table)
-    err.print(f"broker {app.runtime.broker.url} · registry {app.runtime.registry.url}")
+    broker, registry = app.runtime.broker.url, app.runtime.registry.url
+    err.print(f"broker {redacted_url(broker)} · registry {redacted_url(registry)}")
     sys.stderr.flush()
 
 
