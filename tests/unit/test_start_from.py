@@ -36,3 +36,8 @@ def test_the_declared_start_is_kept_on_the_subscriber() -> None:
     async def handle(evt: dict[str, str]) -> None: ...
 
     assert svc.subscribers[0].start_from == when
+
+    @svc.subscribe("t.y", start_from="2026-12-01T00:00:00Z")  # type: ignore[arg-type]
+    async def handle_text(evt: dict[str, str]) -> None: ...
+
+    assert svc.subscribers[1].start_from == "2026-12-01T00:00:00Z"

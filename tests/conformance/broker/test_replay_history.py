@@ -113,3 +113,10 @@ async def test_replay_keeps_envelope_ids_so_dedupe_skips_them_unless_as_new(
         assert seen[f"id:{replayed_id(origin, 'd')}"] == 1
         assert seen[f"cause:{origin}"] == 1
         assert other["e0"] == 1  # another group never handles a replay for "d"
+
+        # The history now holds 4 originals (e0 and the markers) and 2 copies (the second
+        # as-new copy was dropped by the broker): copies are never replayed again.
+        everything = await replay_history(retaining.inspect, topic, group="o", since=None)
+        assert (everything.published, everything.skipped, everything.limited) == (4, 2, False)
+        first = await replay_history(retaining.inspect, topic, group="x", since=None, limit=1)
+        assert (first.published, first.limited, first.last) == (1, True, original.published)

@@ -148,3 +148,31 @@ async def test_rabbitmq_keeps_no_history_and_says_so(
         await sub.close()
     finally:
         await broker.close()
+
+
+@pytest.mark.parametrize("kind", ["nats"])
+async def test_nats_without_history_retains_only_what_a_group_has_not_acknowledged(
+    request: pytest.FixtureRequest, kind: str
+) -> None:
+    broker = make_broker(request, kind)
+    await broker.connect()
+    try:
+        t = topic()
+        await broker.publish(t, b"nobody")  # no group yet: interest retention keeps nothing
+        assert await broker.read(t, limit=10) == []
+        first = await broker.subscribe(t, group="g", max_in_flight=10)
+        await broker.publish(t, b"acked")
+        await take(first, 1)
+        await broker.publish(t, b"pending")
+        await eventually(lambda: _bodies(broker, t, [b"pending"]))
+        late = await broker.subscribe(t, group="late", max_in_flight=10, start_from="earliest")
+        assert [d.body for d in await take(late, 1)] == [b"pending"]
+        await nothing_more(late, broker, t)
+        for sub in (first, late):
+            await sub.close()
+    finally:
+        await broker.close()
+
+
+async def _bodies(broker: Broker, t: str, expected: list[bytes]) -> bool:
+    return [m.body for m in await broker.read(t, limit=10)] == expected
