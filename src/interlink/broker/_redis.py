@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import math
 import os
 import socket
 import uuid
@@ -24,6 +23,8 @@ from interlink.broker._redis_layout import (
     TopicKeys,
     decode_ref,
     encode_ref,
+    group_start,
+    ms_at,
 )
 from interlink.broker._redis_pubsub import RedisInbox, WakeUps, encode_reply
 from interlink.broker._redis_scripts import ACK, GROUPS, IN_PROGRESS, NACK, PARTS, POLL, PUBLISH
@@ -159,7 +160,7 @@ class RedisBroker:
         max_in_flight: int,
         start_from: StartFrom = "new",
     ) -> RedisSubscription:
-        start = _group_start(start_point(start_from))
+        start = group_start(start_point(start_from))
         if self._wakeups is None:
             raise RuntimeError("the Redis broker is not connected")
         names = TopicKeys(topic)
@@ -209,8 +210,8 @@ class RedisBroker:
         names = TopicKeys(topic)
         parts = await self.client.get(names.parts)
         lanes = range(1 + (int(parts) if parts and not names.dead_letters else 0))
-        low = "-" if since is None else str(_ms(since))
-        high = "+" if until is None else f"({_ms(until)}-0"
+        low = "-" if since is None else str(ms_at(since))
+        high = "+" if until is None else f"({ms_at(until)}-0"
         per_lane = []
         for lane in lanes:
             stream = names.stream(lane)
@@ -233,22 +234,6 @@ class RedisBroker:
 
 
 _HEADERS = msgspec.json.Decoder(dict[str, str])
-_LAST_SEQ = (1 << 64) - 1
-
-
-def _ms(epoch: float) -> int:
-    """The first whole millisecond at or after ``epoch``: entry ids count milliseconds."""
-    return math.ceil(epoch * 1000 - 1e-6)  # an entry's own time, ms / 1000, maps back to ms
-
-
-def _group_start(start: str | float) -> str:
-    """The id a new group starts after: entries are stamped with Redis's clock in ms."""
-    if start == "new":
-        return "$"
-    if start == "earliest" or isinstance(start, str):
-        return "0-0"
-    first = _ms(start)
-    return f"{first - 1}-{_LAST_SEQ}" if first > 0 else "0-0"
 
 
 def _stored(topic: str, lane: int, entry: bytes, fields: dict[bytes, bytes]) -> StoredMessage:
