@@ -13,7 +13,7 @@ import pytest
 import interlink as il
 from interlink._envelope import Envelope
 from interlink.broker import Broker, MemoryBroker, broker_from_url
-from interlink.messaging import replay_history
+from interlink.messaging import list_dead_letters, replay_history
 from interlink.messaging._replay import replayed_id
 from tests.conformance.broker.conftest import SERVERS, unique
 from tests.conftest import eventually
@@ -120,3 +120,24 @@ async def test_replay_keeps_envelope_ids_so_dedupe_skips_them_unless_as_new(
         assert (everything.published, everything.skipped, everything.limited) == (4, 2, False)
         first = await replay_history(retaining.inspect, topic, group="x", since=None, limit=1)
         assert (first.published, first.limited, first.last) == (1, True, original.published)
+
+
+async def test_a_replayed_copy_that_fails_again_is_a_new_dead_letter(
+    retaining: Retaining,
+) -> None:
+    topic = unique("hist.fails")
+    svc = il.Service(unique("failing"))
+
+    @svc.subscribe(topic, group="f", retry=il.Retry(attempts=1, on=Exception))
+    async def handle(evt: dict[str, str]) -> None:
+        raise LookupError(evt["n"])
+
+    async def dead(count: int) -> bool:
+        return len(await list_dead_letters(retaining.inspect, topic)) == count
+
+    async with retaining.app(svc) as app:
+        await app.publish(topic, {"n": "e0"})
+        await eventually(lambda: dead(1))
+        done = await replay_history(retaining.inspect, topic, group="f", since=None)
+        assert done.published == 1
+        await eventually(lambda: dead(2))
