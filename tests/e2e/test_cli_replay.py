@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+import pytest
+
 import interlink as il
 from interlink._rfc3339 import format_time
 from interlink.broker import StoredMessage, broker_from_url
@@ -83,3 +85,12 @@ async def test_replay_refuses_a_time_without_a_zone(nats_server: NatsServer) -> 
     )
     assert code == 2
     assert "not an RFC 3339 time with a zone" in err
+
+
+async def test_replay_on_rabbitmq_says_it_keeps_no_history(request: pytest.FixtureRequest) -> None:
+    url = str(request.getfixturevalue("rabbitmq_server").url)
+    code, _, err = await interlink(
+        "replay", "t", "--from", "earliest", "--to-group", "g", "--broker", url
+    )
+    assert code == 1
+    assert "RabbitMQ keeps no history" in err

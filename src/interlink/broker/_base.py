@@ -169,8 +169,9 @@ class Broker(Protocol):
     ) -> list[StoredMessage]:
         """Up to ``limit`` retained messages of ``topic``, oldest first; with ``since`` /
         ``until`` (epoch seconds) only those the broker stored at or after ``since`` and
-        before ``until``. A backend that cannot tell when a message was stored raises
-        ``ConfigurationError`` when either is given."""
+        before ``until``. A backend that keeps no history of ``topic`` (RabbitMQ: all but
+        dead-letter topics), or cannot tell when a message was stored, raises
+        ``ConfigurationError`` rather than return nothing."""
 
     async def remove(self, topic: str, ref: int) -> None:
         """Delete one retained message (by its ``ref``)."""

@@ -11,8 +11,8 @@ topic (``*.dlq``) also keeps a queue ``il.<topic>.retained`` that ``read``, ``re
 ``purge`` work on. Publishes wait for the publisher confirm (concurrent publishes pipeline).
 
 Queues hand a message out and forget it once acknowledged: no history is kept, so a group
-cannot start from earlier messages (``start_from``) and a topic cannot be read by time
-(``read(since=…, until=…)``); both raise ``ConfigurationError``.
+cannot start from earlier messages (``start_from``), and only dead-letter topics can be read,
+not by time (``read(since=…, until=…)``); the others raise ``ConfigurationError``.
 """
 
 from __future__ import annotations
@@ -211,9 +211,10 @@ class RabbitBroker:
         since: float | None = None,
         until: float | None = None,
     ) -> list[StoredMessage]:
-        if since is not None or until is not None:
+        if since is not None or until is not None or not topic.endswith(".dlq"):
             raise ConfigurationError(
-                f"RabbitMQ keeps no history for {topic!r}: it cannot be read by time"
+                f"RabbitMQ keeps no history for {topic!r}: only dead-letter topics (*.dlq) "
+                "can be read, and not by time"
             )
         found: list[StoredMessage] = []
         async with self._scan(topic) as messages:

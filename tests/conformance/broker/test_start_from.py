@@ -144,6 +144,10 @@ async def test_rabbitmq_keeps_no_history_and_says_so(
             await broker.subscribe(t, group="g", max_in_flight=1, start_from="earliest")
         with pytest.raises(ConfigurationError, match="no history"):
             await broker.read(t, limit=10, since=time.time() - 60)
+        with pytest.raises(ConfigurationError, match="no history"):
+            await broker.read(t, limit=10)
+        with pytest.raises(ConfigurationError, match="no history"):
+            await broker.read(f"{t}.dlq", limit=10, since=time.time() - 60)
         sub = await broker.subscribe(t, group="g", max_in_flight=1, start_from="new")
         await sub.close()
     finally:
