@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from nats.js import JetStreamContext
     from nats.js.api import RawStreamMsg
 
-__all__ = ["read_stream"]
+__all__ = ["first_at", "read_stream"]
 
 
 async def read_stream(
@@ -38,7 +38,7 @@ async def read_stream(
         return []
     seq, last = state.first_seq, state.last_seq
     if since is not None and seq:
-        seq = await _first_at(js, name, seq, last, since)
+        seq = await first_at(js, name, seq, last, since)
     found: list[StoredMessage] = []
     while seq and seq <= last and len(found) < limit:
         raw = await _at_or_after(js, name, seq)
@@ -52,7 +52,7 @@ async def read_stream(
     return found
 
 
-async def _first_at(js: JetStreamContext, name: str, low: int, high: int, since: float) -> int:
+async def first_at(js: JetStreamContext, name: str, low: int, high: int, since: float) -> int:
     """The lowest sequence from which every stored message is at or after ``since``."""
     high += 1  # Invariant: every message below ``low`` is older; none from ``high`` is.
     while low < high:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from interlink.broker._nats_credit import Lane
+from interlink.broker._nats_read import first_at
 from interlink.broker._nats_streams import (
     PARTITIONS_METADATA,
     StreamSettings,
@@ -91,11 +91,10 @@ async def ensure_group(
     found = await asyncio.gather(*(_exists(js, stream, name) for name in wanted))
     missing = [name for name, exists in zip(wanted, found, strict=True) if not exists]
     if missing:
-        if start == "new":
-            start = (await js.stream_info(stream)).state.last_seq + 1
+        first = await _first_sequence(js, stream, start)
         await asyncio.gather(
             *(
-                _create(js, stream, _durable(name, *wanted[name], start, settings))
+                _create(js, stream, _durable(name, *wanted[name], first, settings))
                 for name in missing
             )
         )
@@ -120,33 +119,34 @@ async def open_listener(js: JetStreamContext, topic: str, settings: StreamSettin
     return Lane(str(config.name), partition=False)
 
 
+async def _first_sequence(js: JetStreamContext, stream: str, start: Start) -> int:
+    """The stream sequence new consumers start at. For a time it is found here, by the same
+    search as ``read`` (not by JetStream's ``opt_start_time``), so a group started at a time
+    gets exactly the messages ``read(since=…)`` returns."""
+    state = (await js.stream_info(stream)).state
+    if start == "new" or state.messages == 0:
+        return int(state.last_seq) + 1
+    if start == "earliest" or isinstance(start, str):
+        return int(state.first_seq)
+    return await first_at(js, stream, state.first_seq, state.last_seq, start)
+
+
 def _durable(
-    name: str,
-    subject: str,
-    max_ack_pending: int,
-    start: int | Literal["earliest"] | float,
-    settings: StreamSettings,
+    name: str, subject: str, max_ack_pending: int, start: int, settings: StreamSettings
 ) -> ConsumerConfig:
-    """``start``: a stream sequence (an int), ``"earliest"``, or a time (a float)."""
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-    config = ConsumerConfig(
+    return ConsumerConfig(
         name=name,
         durable_name=name,
         filter_subject=subject,
-        deliver_policy=DeliverPolicy.ALL,
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=start,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=settings.ack_wait,
         max_deliver=-1,  # the runtime dead-letters; JetStream must never drop silently
         max_ack_pending=max_ack_pending,
     )
-    if isinstance(start, int):
-        config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
-        config.opt_start_seq = start
-    elif isinstance(start, float):
-        config.deliver_policy = DeliverPolicy.BY_START_TIME
-        config.opt_start_time = datetime.fromtimestamp(start, UTC)
-    return config
 
 
 async def _exists(js: JetStreamContext, stream: str, name: str) -> bool:
