@@ -38,7 +38,8 @@ class MemoryBroker:
     ids for ``duplicate_window`` seconds (at most ``retain`` of them), and each reply inbox holds
     at most ``max_pending`` replies. Messages published before a group first subscribes are not
     delivered to it, unless it is created with ``start_from="earliest"`` or a time: then it
-    starts with the retained messages (the last ``retain``) published since.
+    starts with the retained messages (the last ``retain``) published since, and publishers
+    wait while that is more than ``max_pending``.
     """
 
     def __init__(
