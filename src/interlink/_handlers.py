@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from interlink._context import Context
     from interlink._errors import ApplicationError
     from interlink._routes import RouteParams
+    from interlink.broker import StartFrom
     from interlink.messaging._dedupe import Dedupe
     from interlink.messaging.inbox import Database
     from interlink.resilience import Retry
@@ -78,6 +79,9 @@ class Subscriber(Generic[ReqT]):
     inbox: Database | None = None
     """Exactly-once effects: ``ctx.transaction()`` commits the handler's writes, the processed
     message id and its events together in this database."""
+    start_from: StartFrom = "new"
+    """Where the group starts when this subscription creates it (an existing group keeps its
+    position): ``"new"``, ``"earliest"`` retained, or retained since an aware datetime."""
 
     @property
     def scope(self) -> str:

@@ -10,10 +10,11 @@ from typing import Any, TypeVar, overload
 
 from interlink._codec import Codec, codec_for
 from interlink._context import Context
-from interlink._errors import ApplicationError, DefinitionError
+from interlink._errors import ApplicationError, ConfigurationError, DefinitionError
 from interlink._handlers import Route, Rpc, Subscriber
 from interlink._routes import build_route_params
 from interlink._signature import Signature, read_signature
+from interlink.broker._start import StartFrom, start_point
 from interlink.messaging._dedupe import Dedupe
 from interlink.messaging.inbox import Database
 from interlink.resilience import Backoff, Retry
@@ -144,6 +145,7 @@ class Service:
         timeout: float | timedelta | None = None,
         max_redeliveries: int = 3,
         inbox: Database | None = None,
+        start_from: StartFrom = "new",
     ) -> Callable[[Callable[..., Awaitable[Any]]], Subscriber[Any]]:
         """Consume events from ``topic``, at least once.
 
@@ -155,7 +157,10 @@ class Service:
         max_redeliveries`` times without finishing (it crashed its consumer) is dead-lettered
         without running. ``dedupe`` runs each envelope id once. ``inbox=il.Database(...)``
         gives exactly-once effects through ``ctx.transaction()``. A handler that returns a value
-        replies to ``ctx.request`` callers.
+        replies to ``ctx.request`` callers. ``start_from`` (``"new"``, ``"earliest"`` or an
+        aware datetime) is where the group starts if this subscription creates it: from new
+        messages, or also from those the broker retains (since that time); an existing group
+        keeps its position.
         """
         what = f"subscription {self.name}:{topic}"
         if not _TOPIC.match(topic):
@@ -165,6 +170,10 @@ class Service:
         if max_redeliveries < 0:
             raise DefinitionError(f"{what}: max_redeliveries must be 0 or more")
         handler_timeout = _seconds(timeout, what)
+        try:
+            start_point(start_from)
+        except ConfigurationError as exc:
+            raise DefinitionError(f"{what}: {exc}") from None
 
         def register(f: Callable[..., Awaitable[Any]]) -> Subscriber[Any]:
             sig = read_signature(f, what, Context)
@@ -185,6 +194,7 @@ class Service:
                 timeout=handler_timeout,
                 max_redeliveries=max_redeliveries,
                 inbox=inbox,
+                start_from=start_from,
             )
             if any(s.topic == topic and s.group == subscriber.group for s in self.subscribers):
                 raise DefinitionError(f"{what}: group {subscriber.group!r} already subscribes")

@@ -1,4 +1,4 @@
-"""``interlink tail`` and ``interlink dlq`` against a real NATS server."""
+"""``interlink tail`` and ``interlink dlq`` against real NATS, Redis and RabbitMQ servers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 import interlink as il
 from interlink.broker import broker_from_url
 from interlink.messaging import list_dead_letters
-from tests.conformance.broker.conftest import unique
-from tests.conftest import NatsServer, eventually
+from tests.conformance.broker.conftest import SERVERS, unique
+from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +34,15 @@ async def interlink(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_dlq_list_replay_and_purge(nats_server: NatsServer) -> None:
+ON_SERVERS = pytest.mark.parametrize("kind", sorted(SERVERS))
+
+
+def server_url(request: pytest.FixtureRequest, kind: str) -> str:
+    return str(request.getfixturevalue(SERVERS[kind]).url)
+
+
+@ON_SERVERS
+async def test_dlq_list_replay_and_purge(request: pytest.FixtureRequest, kind: str) -> None:
     topic = unique("cli.orders")
     fixed = False
     handled: list[int] = []
@@ -44,7 +54,7 @@ async def test_dlq_list_replay_and_purge(nats_server: NatsServer) -> None:
             raise LookupError(f"no card for order {order['n']}")
         handled.append(order["n"])
 
-    url = nats_server.url
+    url = server_url(request, kind)
     async with il.App([svc], broker=url, serve_http=False) as app:
         inspect = broker_from_url(url)
         await inspect.connect()
@@ -84,8 +94,12 @@ async def test_dlq_list_replay_and_purge(nats_server: NatsServer) -> None:
         assert "0 dead letter(s)" in out
 
 
-async def test_tail_prints_messages_as_they_arrive(nats_server: NatsServer) -> None:
+@ON_SERVERS
+async def test_tail_prints_messages_as_they_arrive(
+    request: pytest.FixtureRequest, kind: str
+) -> None:
     topic = unique("cli.tail")
+    url = server_url(request, kind)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -93,7 +107,7 @@ async def test_tail_prints_messages_as_they_arrive(nats_server: NatsServer) -> N
         "tail",
         topic,
         "--broker",
-        nats_server.url,
+        url,
         "--count",
         "1",
         cwd=ROOT,
@@ -101,7 +115,7 @@ async def test_tail_prints_messages_as_they_arrive(nats_server: NatsServer) -> N
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "COLUMNS": "250"},
     )
-    async with il.App([il.Service("tailer")], broker=nats_server.url, serve_http=False) as app:
+    async with il.App([il.Service("tailer")], broker=url, serve_http=False) as app:
         # tail only sees what is published after it subscribed: publish until it has printed one.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 20

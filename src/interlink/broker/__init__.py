@@ -10,6 +10,7 @@ from interlink.broker._base import (
     Delivery,
     Inbox,
     Reply,
+    StartFrom,
     StoredMessage,
     Subscription,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "RedisBroker",
     "RedisSettings",
     "Reply",
+    "StartFrom",
     "StoredMessage",
     "StreamSettings",
     "Subscription",

@@ -10,18 +10,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Broker", "Delivery", "Inbox", "Reply", "StoredMessage", "Subscription"]
+from interlink.broker._start import StartFrom
+
+__all__ = ["Broker", "Delivery", "Inbox", "Reply", "StartFrom", "StoredMessage", "Subscription"]
 
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """A message as a topic retains it; ``ref`` addresses it for :meth:`Broker.remove`."""
+    """A message as a topic retains it; ``ref`` addresses it for :meth:`Broker.remove`;
+    ``published`` is when the broker stored it (epoch seconds, the broker's clock; 0.0 where
+    the backend does not record it)."""
 
     topic: str
     body: bytes
     key: str | None
     headers: Mapping[str, str] = field(default_factory=dict)
     ref: int = 0
+    published: float = 0.0
 
 
 @runtime_checkable
@@ -125,10 +130,23 @@ class Broker(Protocol):
         dropped: a publisher may retry without producing a second copy.
         """
 
-    async def subscribe(self, topic: str, *, group: str | None, max_in_flight: int) -> Subscription:
+    async def subscribe(
+        self,
+        topic: str,
+        *,
+        group: str | None,
+        max_in_flight: int,
+        start_from: StartFrom = "new",
+    ) -> Subscription:
         """Join ``group`` on ``topic``. Every group sees every message published after it was
         first created, and keeps them while it has no member; members of one group share them.
         ``group=None`` is a private, non-durable listener (for ``interlink tail``).
+
+        ``start_from`` matters only when this call creates the group (an existing group keeps
+        its position): ``"new"`` (messages published from now on), ``"earliest"`` (also every
+        message the topic still retains) or an aware ``datetime`` (also the retained messages
+        the broker stored at or after it). A backend that retains nothing raises
+        ``ConfigurationError`` for anything but ``"new"``.
 
         Messages with the same key are handed out in publish order, one at a time across the
         group: the next is handed out only once the previous one was acked or terminated, and
@@ -141,8 +159,19 @@ class Broker(Protocol):
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
         """Send to an inbox address: fire-and-forget, not stored."""
 
-    async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
-        """Up to ``limit`` retained messages of ``topic``, oldest first."""
+    async def read(
+        self,
+        topic: str,
+        *,
+        limit: int,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[StoredMessage]:
+        """Up to ``limit`` retained messages of ``topic``, oldest first; with ``since`` /
+        ``until`` (epoch seconds) only those the broker stored at or after ``since`` and
+        before ``until``. A backend that keeps no history of ``topic`` (RabbitMQ: all but
+        dead-letter topics), or cannot tell when a message was stored, raises
+        ``ConfigurationError`` rather than return nothing."""
 
     async def remove(self, topic: str, ref: int) -> None:
         """Delete one retained message (by its ``ref``)."""

@@ -6,12 +6,13 @@ import asyncio
 import itertools
 import time
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from interlink._errors import PublishError
 from interlink.broker._base import Reply, StoredMessage
 from interlink.broker._memory_group import Group, Item
 from interlink.broker._memory_queues import MemoryInbox, MemorySubscription
+from interlink.broker._start import StartFrom, start_point
 
 __all__ = ["MemoryBroker"]
 
@@ -36,7 +37,9 @@ class MemoryBroker:
     messages (for ``read``: dead letters are listed from there), publish deduplication remembers
     ids for ``duplicate_window`` seconds (at most ``retain`` of them), and each reply inbox holds
     at most ``max_pending`` replies. Messages published before a group first subscribes are not
-    delivered to it.
+    delivered to it, unless it is created with ``start_from="earliest"`` or a time: then it
+    starts with the retained messages (the last ``retain``) published since, and publishers
+    wait while that is more than ``max_pending``.
     """
 
     def __init__(
@@ -92,20 +95,33 @@ class MemoryBroker:
         # a publish cancelled while it waited reached no group, one that gets here reaches all.
         if message_id is not None and self._seen(message_id):
             return
-        message = StoredMessage(topic, body, key, dict(headers or {}), next(state.seq))
+        message = StoredMessage(
+            topic, body, key, dict(headers or {}), next(state.seq), published=time.time()
+        )
         state.log.append(message)
         for group in state.groups.values():
             self._track(1)
             group.publish((message, 1))
 
     async def subscribe(
-        self, topic: str, *, group: str | None, max_in_flight: int
+        self,
+        topic: str,
+        *,
+        group: str | None,
+        max_in_flight: int,
+        start_from: StartFrom = "new",
     ) -> MemorySubscription:
+        start = start_point(start_from)
         state = self._topic(topic)
         name = f"\0private-{next(self._private)}" if group is None else group
         entry = state.groups.get(name)
         if entry is None:
             entry = state.groups[name] = Group(self._max_pending)
+            if start != "new":
+                since = None if start == "earliest" else start
+                for message in _window(state.log, since, None):
+                    self._track(1)
+                    entry.publish((message, 1))
         entry.members += 1
         forget = None if group is not None else (lambda: self._forget(state, name))
         return MemorySubscription(self, entry, max_in_flight, forget)
@@ -123,9 +139,18 @@ class MemoryBroker:
             return
         queue.put_nowait(Reply(dict(headers), body))
 
-    async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
+    async def read(
+        self,
+        topic: str,
+        *,
+        limit: int,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[StoredMessage]:
         state = self._topics.get(topic)
-        return [] if state is None else list(itertools.islice(state.log, limit))
+        if state is None:
+            return []
+        return list(itertools.islice(_window(state.log, since, until), limit))
 
     async def remove(self, topic: str, ref: int) -> None:
         state = self._topics.get(topic)
@@ -215,3 +240,14 @@ class MemoryBroker:
             self._track(-1)
         else:
             group.redeliver(item)
+
+
+def _window(
+    log: deque[StoredMessage], since: float | None, until: float | None
+) -> Iterator[StoredMessage]:
+    """The retained messages stored at or after ``since`` and before ``until``, oldest first."""
+    for message in log:
+        if until is not None and message.published >= until:
+            return
+        if since is None or message.published >= since:
+            yield message

@@ -10,6 +10,7 @@ from interlink._errors import ConfigurationError, PublishError
 from interlink.broker._base import StoredMessage
 from interlink.broker._nats_delivery import KEY_HEADER, NatsInbox
 from interlink.broker._nats_publish import PubAcks
+from interlink.broker._nats_read import read_stream
 from interlink.broker._nats_streams import (
     StreamSettings,
     consumer_name,
@@ -19,6 +20,7 @@ from interlink.broker._nats_streams import (
 )
 from interlink.broker._nats_subscription import NatsSubscription
 from interlink.broker._nats_topology import ensure_group, ensure_stream, open_listener
+from interlink.broker._start import StartFrom, start_point
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -130,14 +132,21 @@ class NatsBroker:
         await self._acks.publish(subject, body, hdrs or None)
 
     async def subscribe(
-        self, topic: str, *, group: str | None, max_in_flight: int
+        self,
+        topic: str,
+        *,
+        group: str | None,
+        max_in_flight: int,
+        start_from: StartFrom = "new",
     ) -> NatsSubscription:
+        start = start_point(start_from)
         partitions = await self._ensure_stream(topic)
         js, settings = self.jetstream, self.settings
         if group is None:
             lanes = [await open_listener(js, topic, settings)]
         else:
-            lanes = await ensure_group(js, topic, consumer_name(group), partitions, settings)
+            base = consumer_name(group)
+            lanes = await ensure_group(js, topic, base, partitions, settings, start)
         subscription = NatsSubscription(
             topic,
             self.connection,
@@ -158,28 +167,15 @@ class NatsBroker:
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
         await self.connection.publish(address, body, headers=dict(headers))
 
-    async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
-        import nats.js.errors
-
-        name = stream_name(topic)
-        try:
-            info = await self.jetstream.stream_info(name)
-        except nats.js.errors.NotFoundError:
-            return []
-        found: list[StoredMessage] = []
-        seq = info.state.first_seq
-        while seq and seq <= info.state.last_seq and len(found) < limit:
-            try:
-                raw = await self.jetstream.get_msg(name, seq)
-            except nats.js.errors.NotFoundError:
-                seq += 1
-                continue
-            headers = dict(raw.headers or {})
-            key = headers.pop(KEY_HEADER, None)
-            headers.pop("Nats-Msg-Id", None)
-            found.append(StoredMessage(topic, raw.data or b"", key, headers, seq))
-            seq += 1
-        return found
+    async def read(
+        self,
+        topic: str,
+        *,
+        limit: int,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[StoredMessage]:
+        return await read_stream(self.jetstream, topic, limit=limit, since=since, until=until)
 
     async def remove(self, topic: str, ref: int) -> None:
         import nats.js.errors

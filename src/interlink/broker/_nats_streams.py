@@ -14,7 +14,10 @@ one (its member died) before anything later. That is key order across members an
 
 Topic streams use *interest* retention: a message is kept until every consumer with interest
 in its subject (every group) has acknowledged it, and a publisher is refused (never silently
-dropped) when a topic holds ``max_bytes`` of unacknowledged messages. Dead-letter topics
+dropped) when a topic holds ``max_bytes`` of unacknowledged messages. With ``history`` set,
+topic streams use *limits* retention instead: every message is kept for ``history`` seconds,
+acknowledged or not (a history to start new groups from and to replay), and a publisher is
+refused when a topic holds ``max_bytes``. Dead-letter topics
 (``*.dlq``) use *limits* retention so they can be listed and replayed, kept for
 ``dead_letter_max_age``.
 """
@@ -94,6 +97,9 @@ class StreamSettings:
     ack_wait: float = 30.0
     max_ack_pending: int = 10_000
     partitions: int = 8
+    history: float = 0.0
+    """Seconds a topic stream keeps every message, acknowledged or not (limits retention, in
+    place of ``max_age``); 0: interest retention. Applies to streams created from now on."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.partitions <= MAX_PARTITIONS:
@@ -108,14 +114,16 @@ def stream_config(topic: str, settings: StreamSettings) -> dict[str, Any]:
     if topic.startswith(_RESERVED):
         raise ConfigurationError(f"topic {topic!r}: names starting with {_RESERVED!r} are reserved")
     dead_letters = topic.endswith(".dlq")
+    limits = dead_letters or settings.history > 0
+    max_age = settings.max_age if settings.history <= 0 else settings.history
     return {
         "name": stream_name(topic),
         "subjects": [topic, partitions_wildcard(topic)],
         "storage": StorageType.FILE,
-        "retention": RetentionPolicy.LIMITS if dead_letters else RetentionPolicy.INTEREST,
+        "retention": RetentionPolicy.LIMITS if limits else RetentionPolicy.INTEREST,
         "discard": DiscardPolicy.OLD if dead_letters else DiscardPolicy.NEW,
         "max_bytes": settings.max_bytes,
-        "max_age": settings.dead_letter_max_age if dead_letters else settings.max_age,
+        "max_age": settings.dead_letter_max_age if dead_letters else max_age,
         "duplicate_window": settings.duplicate_window,
         "metadata": {PARTITIONS_METADATA: str(settings.partitions)},
     }

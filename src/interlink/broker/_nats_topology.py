@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from interlink.broker._nats_credit import Lane
+from interlink.broker._nats_read import first_at
 from interlink.broker._nats_streams import (
     PARTITIONS_METADATA,
     StreamSettings,
@@ -64,13 +65,24 @@ async def _consumers(js: JetStreamContext, stream: str) -> list[ConsumerInfo]:
     return found
 
 
+Start = Literal["new", "earliest"] | float
+"""Where consumers created now begin: after the last message, at the first retained one, or
+at the first stored at or after a time (epoch seconds)."""
+
+
 async def ensure_group(
-    js: JetStreamContext, topic: str, base: str, partitions: int, settings: StreamSettings
+    js: JetStreamContext,
+    topic: str,
+    base: str,
+    partitions: int,
+    settings: StreamSettings,
+    start: Start = "new",
 ) -> list[Lane]:
     """A group's consumers — of unkeyed messages, then one per partition — created if missing.
 
-    Those created together start at the same stream sequence, so a new group sees every
-    message published after it was created, keyed or not.
+    Those created together start at the same point, so a new group sees every message
+    published after it was created (or retained since ``start``), keyed or not. Consumers that
+    exist already keep their position.
     """
     stream = stream_name(topic)
     wanted = {base: (topic, settings.max_ack_pending)}
@@ -79,10 +91,10 @@ async def ensure_group(
     found = await asyncio.gather(*(_exists(js, stream, name) for name in wanted))
     missing = [name for name, exists in zip(wanted, found, strict=True) if not exists]
     if missing:
-        start = (await js.stream_info(stream)).state.last_seq + 1
+        first = await _first_sequence(js, stream, start)
         await asyncio.gather(
             *(
-                _create(js, stream, _durable(name, *wanted[name], start, settings))
+                _create(js, stream, _durable(name, *wanted[name], first, settings))
                 for name in missing
             )
         )
@@ -105,6 +117,18 @@ async def open_listener(js: JetStreamContext, topic: str, settings: StreamSettin
     )
     await js.add_consumer(stream_name(topic), config=config)
     return Lane(str(config.name), partition=False)
+
+
+async def _first_sequence(js: JetStreamContext, stream: str, start: Start) -> int:
+    """The stream sequence new consumers start at. For a time it is found here, by the same
+    search as ``read`` (not by JetStream's ``opt_start_time``), so a group started at a time
+    gets exactly the messages ``read(since=…)`` returns."""
+    state = (await js.stream_info(stream)).state
+    if start == "new" or state.messages == 0:
+        return int(state.last_seq) + 1
+    if start == "earliest" or isinstance(start, str):
+        return int(state.first_seq)
+    return await first_at(js, stream, state.first_seq, state.last_seq, start)
 
 
 def _durable(

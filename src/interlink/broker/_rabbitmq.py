@@ -9,6 +9,10 @@ key's next message is delivered only once the previous one is settled, and a mes
 (nacked, or its member's channel closed) is delivered again before later ones. A dead-letter
 topic (``*.dlq``) also keeps a queue ``il.<topic>.retained`` that ``read``, ``remove`` and
 ``purge`` work on. Publishes wait for the publisher confirm (concurrent publishes pipeline).
+
+Queues hand a message out and forget it once acknowledged: no history is kept, so a group
+cannot start from earlier messages (``start_from``), and only dead-letter topics can be read,
+not by time (``read(since=…, until=…)``); the others raise ``ConfigurationError``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from interlink.broker._rabbitmq_subscription import (
     RabbitSubscription,
     headers_of,
 )
+from interlink.broker._start import StartFrom, start_point
 
 if TYPE_CHECKING:
     from aio_pika.abc import (
@@ -143,8 +148,18 @@ class RabbitBroker:
             ) from exc
 
     async def subscribe(
-        self, topic: str, *, group: str | None, max_in_flight: int
+        self,
+        topic: str,
+        *,
+        group: str | None,
+        max_in_flight: int,
+        start_from: StartFrom = "new",
     ) -> RabbitSubscription:
+        if start_point(start_from) != "new":
+            raise ConfigurationError(
+                f"RabbitMQ keeps no history for {topic!r}: a group can only start from new "
+                f'messages (start_from="new"), not {start_from!r}'
+            )
         exchange = await self._exchange(topic)
         channel = await self.connection.channel(publisher_confirms=False)
         self._channels.append(channel)
@@ -188,7 +203,19 @@ class RabbitBroker:
         message = aio_pika.Message(body, headers=dict(headers))
         await self._channel.default_exchange.publish(message, address)
 
-    async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
+    async def read(
+        self,
+        topic: str,
+        *,
+        limit: int,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[StoredMessage]:
+        if since is not None or until is not None or not topic.endswith(".dlq"):
+            raise ConfigurationError(
+                f"RabbitMQ keeps no history for {topic!r}: only dead-letter topics (*.dlq) "
+                "can be read, and not by time"
+            )
         found: list[StoredMessage] = []
         async with self._scan(topic) as messages:
             async for message in messages:

@@ -24,10 +24,13 @@ from interlink.broker._redis_layout import (
     TopicKeys,
     decode_ref,
     encode_ref,
+    group_start,
+    ms_at,
 )
 from interlink.broker._redis_pubsub import RedisInbox, WakeUps, encode_reply
 from interlink.broker._redis_scripts import ACK, GROUPS, IN_PROGRESS, NACK, PARTS, POLL, PUBLISH
 from interlink.broker._redis_subscription import RedisDelivery, RedisSubscription, Scripts
+from interlink.broker._start import StartFrom, start_point
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -161,15 +164,21 @@ class RedisBroker:
         return known
 
     async def subscribe(
-        self, topic: str, *, group: str | None, max_in_flight: int
+        self,
+        topic: str,
+        *,
+        group: str | None,
+        max_in_flight: int,
+        start_from: StartFrom = "new",
     ) -> RedisSubscription:
+        start = group_start(start_point(start_from))
         if self._wakeups is None:
             raise RuntimeError("the Redis broker is not connected")
         names = TopicKeys(topic)
         lanes = list(range(1 + await self.partitions(topic)))
         streams = [names.stream(lane) for lane in lanes]
         name = group if group is not None else f"_tail.{uuid.uuid4().hex}"
-        await self.scripts.groups(keys=streams, args=[name])
+        await self.scripts.groups(keys=streams, args=[name, start])
         subscription = RedisSubscription(
             self.scripts,
             self._wakeups,
@@ -201,13 +210,23 @@ class RedisBroker:
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
         await self.client.publish(address, encode_reply(body, headers))
 
-    async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
+    async def read(
+        self,
+        topic: str,
+        *,
+        limit: int,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[StoredMessage]:
         names = TopicKeys(topic)
         parts = await self.client.get(names.parts)
         lanes = range(1 + (int(parts) if parts and not names.dead_letters else 0))
+        low = "-" if since is None else str(ms_at(since))
+        high = "+" if until is None else f"({ms_at(until)}-0"
         per_lane = []
         for lane in lanes:
-            entries: Any = await self.client.xrange(names.stream(lane), count=limit)
+            stream = names.stream(lane)
+            entries: Any = await self.client.xrange(stream, min=low, max=high, count=limit)
             per_lane.append([_stored(topic, lane, entry, fields) for entry, fields in entries])
         merged = heapq.merge(*per_lane, key=lambda message: message.ref)
         return [message for _, message in zip(range(limit), merged, strict=False)]
@@ -237,4 +256,5 @@ def _stored(topic: str, lane: int, entry: bytes, fields: dict[bytes, bytes]) -> 
         key.decode() if key is not None else None,
         _HEADERS.decode(raw) if raw else {},
         encode_ref(lane, entry),
+        published=int(entry.partition(b"-")[0]) / 1000,
     )

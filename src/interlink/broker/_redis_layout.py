@@ -5,8 +5,9 @@ keyed ones, ``il:{topic}:p<n>`` (``n`` the key's stable hash modulo the partitio
 the first process to touch the topic stores in ``il:{topic}:parts``, so every process agrees).
 Every key of a topic shares the hash tag ``{topic}``: the scripts touch one slot only.
 
-A group is a Redis consumer group on each of those streams, created at ``$`` on first
-subscribe; a member is a consumer named after its subscription. A group's message nacked with
+A group is a Redis consumer group on each of those streams, created on first subscribe at
+``$`` (or, with ``start_from``, at the start of the stream or just before the first entry of a
+time: entry ids are Redis's clock in milliseconds); a member is a consumer named after its subscription. A group's message nacked with
 a delay stays in its pending list and is recorded in the group's delayed set of that stream
 (``<stream>:d:<group>``, scored by when it is due), so it can come back to any member.
 
@@ -16,6 +17,7 @@ back in publish order.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from interlink._errors import ConfigurationError
@@ -28,6 +30,8 @@ __all__ = [
     "TopicKeys",
     "decode_ref",
     "encode_ref",
+    "group_start",
+    "ms_at",
 ]
 
 BODY, KEY, HEADERS = b"b", b"k", b"h"
@@ -90,3 +94,21 @@ def encode_ref(lane: int, entry_id: bytes) -> int:
 def decode_ref(ref: int) -> tuple[int, str]:
     stamp, lane = divmod(ref, _LANES)
     return lane, f"{stamp >> 32}-{stamp & 0xFFFFFFFF}"
+
+
+_LAST_SEQ = (1 << 64) - 1
+
+
+def ms_at(epoch: float) -> int:
+    """The first whole millisecond at or after ``epoch``: entry ids count milliseconds."""
+    return math.ceil(epoch * 1000 - 1e-6)  # an entry's own time, ms / 1000, maps back to ms
+
+
+def group_start(start: str | float) -> str:
+    """The id a new group starts after (``XGROUP CREATE``): ``$`` for new messages only."""
+    if start == "new":
+        return "$"
+    if start == "earliest" or isinstance(start, str):
+        return "0-0"
+    first = ms_at(start)
+    return f"{first - 1}-{_LAST_SEQ}" if first > 0 else "0-0"

@@ -39,9 +39,9 @@ return redis.call('GET', KEYS[1])
 """
 
 GROUPS = """
--- KEYS: streams   ARGV: group
+-- KEYS: streams   ARGV: group, the id a new group starts after ('$': the last entry)
 for _, stream in ipairs(KEYS) do
-  local made = redis.pcall('XGROUP', 'CREATE', stream, ARGV[1], '$', 'MKSTREAM')
+  local made = redis.pcall('XGROUP', 'CREATE', stream, ARGV[1], ARGV[2], 'MKSTREAM')
   if type(made) == 'table' and made.err and not string.find(made.err, 'BUSYGROUP') then
     return made
   end

@@ -13,7 +13,7 @@ from interlink.broker._nats_streams import StreamSettings
 from interlink.broker._rabbitmq import RabbitSettings
 from interlink.broker._redis_layout import RedisSettings
 
-__all__ = ["broker_from_url"]
+__all__ = ["broker_from_url", "redacted_url"]
 
 _Settings = TypeVar("_Settings", StreamSettings, RedisSettings, RabbitSettings)
 _KINDS = {"int": int, "float": float}
@@ -61,3 +61,11 @@ def broker_from_url(url: str, *, directory: str = ".interlink") -> Broker:
         f"unknown broker URL {url!r}: interlink supports 'memory://', 'nats://host:port', "
         "'redis://host:port', 'amqp://host:port' and 'embedded'"
     )
+
+
+def redacted_url(url: str) -> str:
+    """The URL without its password (``amqp://user:secret@host`` → ``amqp://user@host``), for
+    logs."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}{credentials.partition(':')[0]}{at}{host}" if at else url

@@ -1,4 +1,5 @@
-"""``interlink run | up | asyncapi | call | publish | services | tail | dlq | sagas | registrar``."""
+"""``interlink run | up | asyncapi | call | publish | services | tail | replay | dlq | sagas |
+registrar``."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from interlink._app import App
+from interlink.broker._urls import redacted_url
 from interlink.cli._load import CliError, load_app
 from interlink.cli._messaging import dlq, tail
+from interlink.cli._replay import replay
 from interlink.cli._runner import err
 from interlink.cli._runner import run_async as _run
 from interlink.cli._sagas import sagas
@@ -89,11 +92,18 @@ def up(
     ] = None,
     directory: Annotated[str, typer.Option("--dir", help="Local state directory.")] = ".interlink",
     ttl: Annotated[float, typer.Option(help="Registration TTL in seconds.")] = 10.0,
+    broker: Annotated[
+        str,
+        typer.Option(
+            help="The services' broker: 'embedded', or nats:// redis:// amqp:// (the registry "
+            "stays embedded)."
+        ),
+    ] = "embedded",
 ) -> None:
     """Run every service in its own process on the embedded broker and registry."""
     from interlink.cli._up import supervise
 
-    _run(lambda: supervise(app_spec, replicas or [], directory, ttl))
+    _run(lambda: supervise(app_spec, replicas or [], directory, ttl, broker))
 
 
 def _print_started(app: App) -> None:
@@ -109,7 +119,8 @@ def _print_started(app: App) -> None:
             "\n".join(s.topic for s in svc.subscribers),
         )
     err.print(table)
-    err.print(f"broker {app.runtime.broker.url} · registry {app.runtime.registry.url}")
+    broker, registry = app.runtime.broker.url, app.runtime.registry.url
+    err.print(f"broker {redacted_url(broker)} · registry {redacted_url(registry)}")
     sys.stderr.flush()
 
 
@@ -239,6 +250,7 @@ def registrar(
 
 
 cli.command()(tail)
+cli.command()(replay)
 cli.add_typer(dlq, name="dlq")
 cli.add_typer(sagas, name="sagas")
 

@@ -28,7 +28,7 @@ BrokerUrl = Annotated[
     typer.Option(
         "--broker",
         envvar="INTERLINK_BROKER",
-        help="nats://host:port, or 'embedded' for the one your app started.",
+        help="nats:// redis:// amqp:// URL, or 'embedded' for the one your app started.",
     ),
 ]
 Directory = Annotated[str, typer.Option("--dir", help="The project's .interlink directory.")]
@@ -47,7 +47,7 @@ async def connected(url: str, directory: str) -> AsyncIterator[Broker]:
             )
         url = running
     if url.startswith("memory"):
-        raise CliError("a memory:// broker lives inside its own process; use a NATS broker")
+        raise CliError("a memory:// broker lives inside its own process; use a server's URL")
     broker = broker_from_url(url, directory=directory)
     await broker.connect()
     try:

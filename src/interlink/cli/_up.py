@@ -1,4 +1,5 @@
-"""``interlink up``: every service in its own process on the embedded broker and registry.
+"""``interlink up``: every service in its own process on the embedded broker and registry
+(``--broker URL``: on that broker instead; the registry stays embedded).
 
 Like ``docker compose up`` for one App: colored per-process log prefixes, a crashed process is
 restarted with backoff, and Ctrl-C or SIGTERM stops everything in order (services first, each
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.text import Text
 
+from interlink.broker._urls import redacted_url
 from interlink.cli._load import CliError, load_app
 from interlink.embedded import EmbeddedNats
 
@@ -63,7 +65,12 @@ class _Child:
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-async def supervise(app_spec: str, replicas: list[str], directory: str, ttl: float) -> None:
+async def supervise(
+    app_spec: str, replicas: list[str], directory: str, ttl: float, broker: str = "embedded"
+) -> None:
+    """``broker``: the services' broker; the embedded server runs either way (the registry)."""
+    if broker.startswith("memory"):
+        raise CliError("a memory:// broker lives inside one process; services here run in many", 2)
     app = load_app(app_spec)
     counts = parse_replicas(replicas, app.running_services)
     stop = asyncio.Event()
@@ -72,14 +79,18 @@ async def supervise(app_spec: str, replicas: list[str], directory: str, ttl: flo
         loop.add_signal_handler(sig, stop.set)
     async with EmbeddedNats(directory) as url:
         _say("interlink", "bold", f"embedded NATS JetStream at {url} (store: {directory})")
-        children = _children(app_spec, counts, directory, ttl)
+        if broker != "embedded":
+            _say("interlink", "bold", f"services use the broker at {redacted_url(broker)}")
+        children = _children(app_spec, counts, directory, ttl, broker)
         keepers = [asyncio.create_task(_keep(child, stop)) for child in children]
         await stop.wait()
         _say("interlink", "bold", "stopping: every service drains, then the broker stops")
         await asyncio.gather(*keepers)
 
 
-def _children(app_spec: str, counts: dict[str, int], directory: str, ttl: float) -> list[_Child]:
+def _children(
+    app_spec: str, counts: dict[str, int], directory: str, ttl: float, broker: str
+) -> list[_Child]:
     children = []
     for index, (service, count) in enumerate(counts.items()):
         for replica in range(count):
@@ -94,7 +105,7 @@ def _children(app_spec: str, counts: dict[str, int], directory: str, ttl: float)
                 "--port",
                 "0",
                 "--broker",
-                "embedded",
+                broker,
                 "--registry",
                 "embedded",
                 "--dir",

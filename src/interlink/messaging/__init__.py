@@ -1,5 +1,6 @@
 """Messaging above the Broker seam, once for every backend: the consumer runtime (acks,
-retries, dead letters, key lanes, heartbeats), deduplication, request/reply, dead-letter tools."""
+retries, dead letters, key lanes, heartbeats), deduplication, request/reply, dead-letter tools,
+replaying a topic's history to one group."""
 
 from interlink.messaging._consumer import AlreadyProcessed, Consumer, PoisonMessage
 from interlink.messaging._dedupe import (
@@ -16,6 +17,7 @@ from interlink.messaging._dlq import (
     purge_dead_letters,
     replay_dead_letters,
 )
+from interlink.messaging._replay import Replayed, replay_history
 from interlink.messaging._requests import Requester
 
 __all__ = [
@@ -28,9 +30,11 @@ __all__ = [
     "MemoryDedupeStore",
     "NatsDedupeStore",
     "PoisonMessage",
+    "Replayed",
     "Requester",
     "SqliteDedupeStore",
     "list_dead_letters",
     "purge_dead_letters",
     "replay_dead_letters",
+    "replay_history",
 ]

@@ -90,8 +90,10 @@ class Consumer:
             store = sub.dedupe.make_store()
             await store.open(self._broker)
             self._dedupe = store
+        # Passed only when set: a broker written before the keyword serves groups from new.
+        start = {} if sub.start_from == "new" else {"start_from": sub.start_from}
         self._subscription = await self._broker.subscribe(
-            sub.topic, group=sub.group, max_in_flight=sub.max_in_flight
+            sub.topic, group=sub.group, max_in_flight=sub.max_in_flight, **start
         )
         self._reader = asyncio.create_task(
             self._read(self._subscription), name=f"consume {sub.topic}"
