@@ -61,9 +61,15 @@ class NatsServer:
         self.url = f"nats://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
+    def _config(self) -> str:
+        from interlink.embedded import jetstream_config
+
+        directory = Path(self.directory)
+        return str(jetstream_config(directory / "nats.conf", directory / "jetstream"))
+
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.directory],
+            [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-c", self._config()],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

