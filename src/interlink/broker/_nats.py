@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from interlink._errors import ConfigurationError, PublishError
 from interlink.broker._base import StoredMessage
+from interlink.broker._nats_cluster import replicas_for, server_list
 from interlink.broker._nats_delivery import KEY_HEADER, NatsInbox
-from interlink.broker._nats_publish import PubAcks
+from interlink.broker._nats_publish import PubAcks, PublishStalls
 from interlink.broker._nats_streams import (
     StreamSettings,
     consumer_name,
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["NatsBroker"]
 
 _INSTALL = 'pip install "interlink[nats]"'
+_CLUSTER_ATTEMPT = 1.0
+"""On a cluster, how long one send waits for its acknowledgement before it is resent."""
 
 
 class NatsBroker:
@@ -54,6 +59,8 @@ class NatsBroker:
         self._partitions: dict[str, int] = {}
         """topic -> its stream's partition count, once the stream is known to exist"""
         self._errors: tuple[type[BaseException], ...] = ()
+        self.publish_stalls = PublishStalls()
+        """Publishes held up by a cluster's leader election, kept across reconnects."""
 
     async def connect(self) -> None:
         try:
@@ -66,7 +73,7 @@ class NatsBroker:
             server = await self._embedded.start()
         try:
             self._nc = await nats.connect(
-                servers=[server],
+                servers=server_list(server),
                 name="interlink",
                 connect_timeout=self._timeout,
                 max_reconnect_attempts=-1,
@@ -78,7 +85,15 @@ class NatsBroker:
                 await self._embedded.stop()
             raise ConfigurationError(f"cannot connect to NATS at {server}: {exc}") from None
         self._js = self._nc.jetstream(timeout=self._timeout)
-        self._acks = PubAcks(self._nc, self._timeout)
+        replicas = replicas_for(self._nc, self.settings.replicas)
+        self.settings = dataclasses.replace(self.settings, replicas=replicas)
+        clustered = replicas > 1 or len(self._nc.servers) > 1
+        self._acks = PubAcks(
+            self._nc,
+            min(self._timeout, _CLUSTER_ATTEMPT) if clustered else self._timeout,
+            resend_for=self.settings.publish_timeout if clustered else None,
+            stalls=self.publish_stalls,
+        )
         await self._acks.open()
         self._errors = (nats.errors.Error, TimeoutError)
 
@@ -116,10 +131,12 @@ class NatsBroker:
         hdrs: dict[str, str] = dict(headers) if headers else {}
         if key is not None:
             hdrs[KEY_HEADER] = key
-        if message_id is not None:
-            hdrs["Nats-Msg-Id"] = message_id
         if self._acks is None:
             raise RuntimeError("the NATS broker is not connected")
+        if message_id is not None:
+            hdrs["Nats-Msg-Id"] = message_id
+        elif self._acks.resends:  # a resent copy must carry the id the first one had
+            hdrs["Nats-Msg-Id"] = uuid.uuid4().hex
         partitions = self._partitions.get(topic)
         if partitions is None:
             try:

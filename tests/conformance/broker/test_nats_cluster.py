@@ -1,0 +1,97 @@
+"""On a 3-node JetStream cluster: one URL lists the servers, and what interlink creates is
+kept on all three (R3) unless the URL says otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import interlink as il
+from interlink.broker import NatsBroker, StreamSettings, broker_from_url
+from interlink.broker._nats_cluster import server_list
+from interlink.broker._nats_streams import stream_name
+from interlink.messaging import NatsDedupeStore
+from interlink.messaging._dedupe_nats import STREAM as DEDUPE_STREAM
+from tests.conformance.broker.conftest import unique
+from tests.conftest import NatsCluster, NatsServer
+
+
+def test_a_url_lists_the_servers_of_a_cluster() -> None:
+    assert server_list("nats://a:1,b:2,c:3") == ["nats://a:1", "nats://b:2", "nats://c:3"]
+    assert server_list("tls://a:1,tls://b:2") == ["tls://a:1", "tls://b:2"]
+    assert server_list("nats://a:1") == ["nats://a:1"]
+
+
+def test_replicas_must_be_between_zero_and_five() -> None:
+    assert StreamSettings().replicas == 0  # automatic
+    with pytest.raises(il.ConfigurationError, match="replicas"):
+        StreamSettings(replicas=6)
+    with pytest.raises(il.ConfigurationError, match="replicas"):
+        broker_from_url("nats://127.0.0.1:4222?replicas=-1")
+
+
+async def _replicas(broker: NatsBroker, stream: str) -> int:
+    info = await broker.jetstream.stream_info(stream)
+    assert info.cluster is not None
+    return 1 + len(info.cluster.replicas or [])
+
+
+async def _consumer_replicas(broker: NatsBroker, stream: str, consumer: str) -> int:
+    info = await broker.jetstream.consumer_info(stream, consumer)
+    assert info.cluster is not None
+    return 1 + len(info.cluster.replicas or [])
+
+
+async def test_on_a_cluster_streams_and_consumers_keep_three_copies(
+    nats_cluster: NatsCluster,
+) -> None:
+    topic = unique("cluster.r3")
+    broker = broker_from_url(nats_cluster.url)
+    assert isinstance(broker, NatsBroker)
+    await broker.connect()
+    try:
+        assert broker.settings.replicas == 3
+        sub = await broker.subscribe(topic, group="g", max_in_flight=1)
+        await broker.publish(topic, b"one", key="k")
+        async with asyncio.timeout(10):
+            delivery = await anext(sub)
+        await delivery.ack()
+        await sub.close()
+        await broker.publish(f"{topic}.dlq", b"dead")
+        stream = stream_name(topic)
+        assert await _replicas(broker, stream) == 3
+        assert await _replicas(broker, stream_name(f"{topic}.dlq")) == 3
+        names = [info.name for info in await broker.jetstream.consumers_info(stream)]
+        assert len(names) == 1 + broker.settings.partitions  # the group's durables
+        for name in names:
+            assert await _consumer_replicas(broker, stream, name) == 3
+        store = NatsDedupeStore()
+        await store.open(broker)
+        assert await _replicas(broker, DEDUPE_STREAM) == 3
+    finally:
+        await broker.close()
+
+
+async def test_the_url_can_ask_for_one_copy_on_a_cluster(nats_cluster: NatsCluster) -> None:
+    topic = unique("cluster.r1")
+    broker = broker_from_url(nats_cluster.url + "?replicas=1")
+    assert isinstance(broker, NatsBroker)
+    await broker.connect()
+    try:
+        assert broker.settings.replicas == 1
+        await broker.publish(topic, b"one")
+        assert await _replicas(broker, stream_name(topic)) == 1
+    finally:
+        await broker.close()
+
+
+async def test_a_single_server_gets_one_copy(nats_server: NatsServer) -> None:
+    broker = broker_from_url(nats_server.url)
+    assert isinstance(broker, NatsBroker)
+    await broker.connect()
+    try:
+        assert broker.settings.replicas == 1
+        await broker.publish(unique("single.r1"), b"one")
+    finally:
+        await broker.close()
