@@ -157,8 +157,13 @@ class NatsCluster:
         self.wait_ready()
 
     def stop(self) -> None:
-        for name in self.names:
-            self.kill(name, signal.SIGTERM)
+        """All at once: a node stopped alone waits for its peers before it exits."""
+        running = [process for process in self.processes if process is not None]
+        self.processes = [None] * self.SIZE
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        for process in running:
+            process.wait(timeout=20)
 
 
 def _jetstream_ready(port: int) -> bool:
