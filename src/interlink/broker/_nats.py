@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.js import JetStreamContext
 
-    from interlink.embedded import EmbeddedNats
+    from interlink.embedded import EmbeddedNats, EmbeddedNatsCluster
 
 __all__ = ["NatsBroker"]
 
@@ -46,7 +46,7 @@ class NatsBroker:
         url: str,
         *,
         settings: StreamSettings | None = None,
-        embedded: EmbeddedNats | None = None,
+        embedded: EmbeddedNats | EmbeddedNatsCluster | None = None,
         request_timeout: float = 5.0,
     ) -> None:
         self.url = url

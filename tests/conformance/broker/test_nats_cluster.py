@@ -4,6 +4,10 @@ kept on all three (R3) unless the URL says otherwise."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +99,46 @@ async def test_a_single_server_gets_one_copy(nats_server: NatsServer) -> None:
         await broker.publish(unique("single.r1"), b"one")
     finally:
         await broker.close()
+
+
+async def test_an_embedded_cluster_is_shared_survives_a_node_and_stops_with_its_owner(
+    tmp_path: Path,
+) -> None:
+    owner = broker_from_url("embedded?cluster=3&ack_wait=2", directory=str(tmp_path))
+    other = broker_from_url("embedded?cluster=3", directory=str(tmp_path))
+    assert isinstance(owner, NatsBroker)
+    assert isinstance(other, NatsBroker)
+    assert owner.settings.ack_wait == 2
+    topic = unique("embedded.cluster") + ".dlq"  # limits retention: kept with no group
+    await owner.connect()
+    try:
+        assert owner.settings.replicas == 3
+        state = json.loads((tmp_path / "nats-cluster.json").read_text())
+        assert len(state["pids"]) == 3
+        os.kill(state["pids"][0], signal.SIGKILL)  # a drill: one node dies, two remain
+        await other.connect()  # reuses the survivors, it does not start a second cluster
+        try:
+            assert json.loads((tmp_path / "nats-cluster.json").read_text()) == state
+            await other.publish(topic, b"after the kill")
+            assert [m.body for m in await other.read(topic, limit=5)] == [b"after the kill"]
+        finally:
+            await other.close()
+        assert _running(state["pids"][1])  # the reuser stopped nothing
+    finally:
+        await owner.close()
+    assert not any(_running(pid) for pid in state["pids"])
+    assert not (tmp_path / "nats-cluster.json").exists()
+
+
+def test_an_embedded_cluster_needs_three_nodes() -> None:
+    with pytest.raises(il.ConfigurationError, match="cluster"):
+        broker_from_url("embedded?cluster=2")
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a killed child shows as defunct until it is reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(") ")[2][:1] not in ("Z", "X")
