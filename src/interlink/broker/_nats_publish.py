@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["PubAcks", "PublishStalls"]
 
 _log = logging.getLogger("interlink.broker.nats")
-_FIRST_PAUSE, _MAX_PAUSE = 0.05, 0.5
+_FIRST_PAUSE, _MAX_PAUSE = 0.05, 0.25
 
 
 class PubAcks:
