@@ -18,7 +18,7 @@ from interlink.broker._nats_streams import stream_name
 from interlink.messaging import NatsDedupeStore
 from interlink.messaging._dedupe_nats import STREAM as DEDUPE_STREAM
 from tests.conformance.broker.conftest import unique
-from tests.conftest import NatsCluster, NatsServer
+from tests.conftest import NatsCluster, NatsServer, eventually
 
 
 def test_a_url_lists_the_servers_of_a_cluster() -> None:
@@ -113,14 +113,19 @@ async def test_an_embedded_cluster_is_shared_survives_a_node_and_stops_with_its_
     await owner.connect()
     try:
         assert owner.settings.replicas == 3
+        await owner.publish(topic, b"before")  # its R3 stream needs all three nodes up
         state = json.loads((tmp_path / "nats-cluster.json").read_text())
         assert len(state["pids"]) == 3
         os.kill(state["pids"][0], signal.SIGKILL)  # a drill: one node dies, two remain
         await other.connect()  # reuses the survivors, it does not start a second cluster
         try:
             assert json.loads((tmp_path / "nats-cluster.json").read_text()) == state
+            await eventually(lambda: _answers(other), timeout=20)  # a new meta leader, if need be
             await other.publish(topic, b"after the kill")
-            assert [m.body for m in await other.read(topic, limit=5)] == [b"after the kill"]
+            assert [m.body for m in await other.read(topic, limit=5)] == [
+                b"before",
+                b"after the kill",
+            ]
         finally:
             await other.close()
         assert _running(state["pids"][1])  # the reuser stopped nothing
@@ -135,6 +140,14 @@ def test_an_embedded_cluster_needs_three_nodes() -> None:
         broker_from_url("embedded?cluster=2")
 
 
+async def _answers(broker: NatsBroker) -> bool:
+    try:
+        await broker.jetstream.account_info()
+    except Exception:  # no meta leader yet
+        return False
+    return True
+
+
 def _running(pid: int) -> bool:
     """Alive and not a zombie (a killed child shows as defunct until it is reaped)."""
     try:
@@ -142,3 +155,25 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rpartition(") ")[2][:1] not in ("Z", "X")
+
+
+async def test_on_a_cluster_a_publish_without_an_id_gets_one_to_resend_with(
+    nats_cluster: NatsCluster,
+) -> None:
+    topic = unique("cluster.ids") + ".dlq"  # limits retention: kept with no group
+    broker = broker_from_url(nats_cluster.url)
+    assert isinstance(broker, NatsBroker)
+    await broker.connect()
+    try:
+        await broker.publish(topic, b"one")
+        await broker.publish(topic, b"two")
+        info = await broker.jetstream.stream_info(stream_name(topic))
+        ids = [
+            (await broker.jetstream.get_msg(stream_name(topic), seq)).headers or {}
+            for seq in (info.state.first_seq, info.state.last_seq)
+        ]
+        assert all(headers.get("Nats-Msg-Id") for headers in ids)
+        assert ids[0]["Nats-Msg-Id"] != ids[1]["Nats-Msg-Id"]
+        assert broker.publish_stalls.stalls == 0
+    finally:
+        await broker.close()
