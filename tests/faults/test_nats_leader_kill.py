@@ -1,17 +1,19 @@
 """The stream leader of a 3-node JetStream cluster SIGKILLed mid-load.
 
 3,000 events (half keyed) go through interlink's NATS broker into a consumer process with an
-inbox, four publishers at a time; the node leading the topic's stream is killed after the
-first thousand are acknowledged, and restarted after the last one is. It must end with: no
+inbox, four publishers at a time; the node leading the topic's stream, and (moved there first)
+every consumer of the group, is killed after the first thousand are acknowledged, and restarted
+after the last one is. It must end with: no
 publish failed (each one waited for a new leader and was resent with its message id), every
-event applied exactly once, keyed events in publish order, the stall measured, and the
-restarted node caught up with the stream.
+event applied exactly once, keyed events in publish order, the consumer kept going on
+consumers led elsewhere, the stall measured, and the restarted node caught up with the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -56,12 +58,14 @@ async def test_killing_the_stream_leader_loses_and_duplicates_nothing(
     await publisher.connect()
     acked: set[int] = set()
     try:
+        leader = await _leader(publisher)  # the consumer created the stream and its consumers
+        await _move_consumer_leaders(publisher, leader)  # so its death moves theirs too
         publishing = [
             asyncio.create_task(_publish(publisher, range(i, EVENTS, PUBLISHERS), acked))
             for i in range(PUBLISHERS)
         ]
         await eventually(lambda: len(acked) >= KILL_AFTER, timeout=60)
-        leader = await _leader(publisher)
+        assert await _leader(publisher) == leader
         cluster.kill(leader)
         killed = time.monotonic()
         await asyncio.gather(*publishing)  # a failed publish fails the test here
@@ -114,6 +118,24 @@ async def _leader(broker: NatsBroker) -> str:
     assert info.cluster is not None
     assert info.cluster.leader is not None
     return info.cluster.leader
+
+
+async def _move_consumer_leaders(broker: NatsBroker, node: str) -> None:
+    """Every consumer of the stream led by ``node`` (asked to step down to it until it is)."""
+    stream = stream_name(TOPIC)
+
+    async def all_there() -> bool:
+        moved = True
+        for info in await broker.jetstream.consumers_info(stream):
+            assert info.cluster is not None
+            if info.cluster.leader != node:
+                moved = False
+                request = json.dumps({"placement": {"preferred": node}}).encode()
+                subject = f"$JS.API.CONSUMER.LEADER.STEPDOWN.{stream}.{info.name}"
+                await broker.connection.request(subject, request, timeout=5)
+        return moved
+
+    await eventually(all_there, timeout=20)
 
 
 async def _caught_up(broker: NatsBroker, node: str) -> bool:
