@@ -15,6 +15,7 @@ from interlink.broker._base import (
 )
 from interlink.broker._memory import MemoryBroker
 from interlink.broker._nats import NatsBroker
+from interlink.broker._nats_publish import PublishStalls
 from interlink.broker._nats_streams import StreamSettings
 from interlink.broker._rabbitmq import RabbitBroker, RabbitSettings
 from interlink.broker._redis import RedisBroker
@@ -27,6 +28,7 @@ __all__ = [
     "Inbox",
     "MemoryBroker",
     "NatsBroker",
+    "PublishStalls",
     "RabbitBroker",
     "RabbitSettings",
     "RedisBroker",

@@ -38,8 +38,11 @@ _CLUSTER_ATTEMPT = 1.0
 
 class NatsBroker:
     """Publishes are acknowledged by JetStream (stored on disk) before ``publish`` returns;
-    a keyed message goes to its key's partition. Groups are durable pull consumers (one for
-    unkeyed messages, one per partition) created on first subscribe; see ``_nats_streams``."""
+    a keyed message goes to its key's partition. ``url`` may list a cluster's servers
+    (``nats://h1:4222,h2:4222``); on a cluster a publish is resent through a leader election
+    (see ``PubAcks``) and streams get ``settings.replicas`` copies, chosen at ``connect``.
+    Groups are durable pull consumers (one for unkeyed messages, one per partition) created on
+    first subscribe; see ``_nats_streams``."""
 
     def __init__(
         self,
