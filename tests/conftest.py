@@ -152,9 +152,14 @@ class NatsCluster:
             process.send_signal(sig)
             process.wait(timeout=10)
 
-    def restart(self, name: str) -> None:
-        self.start_node(self.names.index(name))
-        self.wait_ready()
+    def restart(self, name: str | None = None) -> None:
+        """One node (by name), or the whole cluster."""
+        if name is None:
+            self.stop()
+            self.start()
+        else:
+            self.start_node(self.names.index(name))
+            self.wait_ready()
 
     def stop(self) -> None:
         """All at once: a node stopped alone waits for its peers before it exits."""
