@@ -20,6 +20,8 @@ __all__ = ["PubAcks", "PublishStalls"]
 
 _log = logging.getLogger("interlink.broker.nats")
 _FIRST_PAUSE, _MAX_PAUSE = 0.05, 0.25
+_CLUSTER_NOT_AVAILABLE = 10008
+"""JetStream's "JetStream system temporarily unavailable" (JSClusterNotAvailErr)."""
 
 
 class PubAcks:
@@ -181,12 +183,13 @@ class _Unanswered(PublishError):
 
 def _check_ack(msg: Msg, subject: str) -> None:
     """A PubAck is ``{"stream": ..., "seq": ...}``; anything else is a refusal, except "no
-    responders" (503: no stream, or its leader is being elected) and a 503 API error."""
+    responders" (no stream, or its leader is being elected) and JetStream's "temporarily
+    unavailable". Other 503 errors (a full stream: "maximum bytes exceeded") are refusals."""
     if msg.headers and msg.headers.get("Status") == "503":
         raise _Unanswered(f"no JetStream stream (or stream leader) stores {subject!r}")
     if b'"error"' in msg.data:
         error = json.loads(msg.data).get("error")
-        if error and error.get("code") == 503:
+        if error and error.get("err_code") == _CLUSTER_NOT_AVAILABLE:
             raise _Unanswered(f"JetStream is unavailable for {subject!r}: {error}")
         if error:
             raise PublishError(f"JetStream refused a message for {subject!r}: {error}")

@@ -177,3 +177,43 @@ async def test_on_a_cluster_a_publish_without_an_id_gets_one_to_resend_with(
         assert broker.publish_stalls.stalls == 0
     finally:
         await broker.close()
+
+
+async def test_on_a_cluster_a_publish_gives_up_after_its_publish_timeout(
+    nats_cluster: NatsCluster,
+) -> None:
+    topic = unique("cluster.gone")
+    broker = broker_from_url(nats_cluster.url + "?publish_timeout=0.5")
+    assert isinstance(broker, NatsBroker)
+    await broker.connect()
+    try:
+        sub = await broker.subscribe(topic, group="g", max_in_flight=1)
+        await sub.close()
+        await broker.jetstream.delete_stream(stream_name(topic))  # no responders from now on
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with asyncio.timeout(5):
+            with pytest.raises(il.PublishError, match=r"within 0\.5s") as info:
+                await broker.publish(topic, b"nobody stores this")
+        assert 0.3 <= loop.time() - started < 2
+        assert info.value.maybe_stored is False  # every send was answered "no responders"
+        assert broker.publish_stalls.resent == 0
+    finally:
+        await broker.close()
+
+
+async def test_on_a_cluster_a_refused_publish_is_not_resent(nats_cluster: NatsCluster) -> None:
+    topic = unique("cluster.full")
+    broker = broker_from_url(nats_cluster.url + "?max_bytes=300")
+    assert isinstance(broker, NatsBroker)
+    await broker.connect()
+    try:
+        sub = await broker.subscribe(topic, group="g", max_in_flight=1)
+        async with asyncio.timeout(5):  # resending until publish_timeout would take 20 s
+            with pytest.raises(il.PublishError, match="refused") as info:  # noqa: PT012
+                for _ in range(100):
+                    await broker.publish(topic, b"x" * 50)
+        assert info.value.maybe_stored is False
+        await sub.close()
+    finally:
+        await broker.close()
