@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import uuid
@@ -26,6 +27,7 @@ from interlink.broker._nats_topology import ensure_group, ensure_stream, open_li
 if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.js import JetStreamContext
+    from nats.js.api import StreamInfo
 
     from interlink.embedded import EmbeddedNats, EmbeddedNatsCluster
 
@@ -183,7 +185,7 @@ class NatsBroker:
 
         name = stream_name(topic)
         try:
-            info = await self.jetstream.stream_info(name)
+            info = await self._stream_info(name)
         except nats.js.errors.NotFoundError:
             return []
         found: list[StoredMessage] = []
@@ -212,11 +214,25 @@ class NatsBroker:
 
         name = stream_name(topic)
         try:
-            info = await self.jetstream.stream_info(name)
+            info = await self._stream_info(name)
         except nats.js.errors.NotFoundError:
             return 0
         await self.jetstream.purge_stream(name)
         return int(info.state.messages)
+
+    async def _stream_info(self, name: str) -> StreamInfo:
+        """On a cluster, a stream electing its leader (just created, or its leader died) leaves
+        info requests unanswered: ask again, for up to ``publish_timeout``."""
+        import nats.errors
+
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.settings.publish_timeout
+        while True:
+            try:
+                return await self.jetstream.stream_info(name)
+            except nats.errors.TimeoutError:
+                if self._acks is None or not self._acks.resends or loop.time() >= give_up:
+                    raise
 
     async def _ensure_stream(self, topic: str) -> int:
         partitions = await ensure_stream(self.jetstream, topic, self.settings)
