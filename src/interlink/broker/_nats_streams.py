@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from nats.js.api import StreamConfig
 
 __all__ = [
+    "AUTO_REPLICAS",
     "PARTITIONS_METADATA",
     "StreamSettings",
     "consumer_name",
@@ -52,6 +53,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _RESERVED = "_IL."
 PARTITIONS_METADATA = "interlink.partitions"
 MAX_PARTITIONS = 1024
+MAX_REPLICAS = 5
+"""JetStream's own limit on a stream's replicas."""
+AUTO_REPLICAS = 0
 
 
 def _safe(text: str) -> str:
@@ -100,11 +104,25 @@ class StreamSettings:
     history: float = 0.0
     """Seconds a topic stream keeps every message, acknowledged or not (limits retention, in
     place of ``max_age``); 0: interest retention. Applies to streams created from now on."""
+    replicas: int = AUTO_REPLICAS
+    """Copies JetStream keeps of each stream and durable consumer interlink creates.
+    ``AUTO_REPLICAS`` (0): 3 when the server is in a cluster of at least 3, else 1."""
+    publish_timeout: float = 20.0
+    """On a cluster, how long a publish keeps resending (same message id) through a leader
+    election before it fails."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.partitions <= MAX_PARTITIONS:
             raise ConfigurationError(
                 f"partitions must be between 1 and {MAX_PARTITIONS}, not {self.partitions}"
+            )
+        if not 0 <= self.replicas <= MAX_REPLICAS:
+            raise ConfigurationError(
+                f"replicas must be between 1 and {MAX_REPLICAS} (0: automatic), not {self.replicas}"
+            )
+        if self.publish_timeout <= 0:
+            raise ConfigurationError(
+                f"publish_timeout must be positive, not {self.publish_timeout}"
             )
 
 
@@ -125,6 +143,7 @@ def stream_config(topic: str, settings: StreamSettings) -> dict[str, Any]:
         "max_bytes": settings.max_bytes,
         "max_age": settings.dead_letter_max_age if dead_letters else max_age,
         "duplicate_window": settings.duplicate_window,
+        "num_replicas": max(1, settings.replicas),
         "metadata": {PARTITIONS_METADATA: str(settings.partitions)},
     }
 

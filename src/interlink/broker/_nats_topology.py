@@ -146,6 +146,7 @@ def _durable(
         ack_wait=settings.ack_wait,
         max_deliver=-1,  # the runtime dead-letters; JetStream must never drop silently
         max_ack_pending=max_ack_pending,
+        num_replicas=0,  # as many as its stream: R3 on an R3 stream, and valid on an old R1 one
     )
 
 

@@ -34,21 +34,40 @@ def _settings(cls: type[_Settings], url: str, query: str) -> _Settings:
     return cls(**values)
 
 
+def _cluster_size(url: str, query: str) -> tuple[int, str]:
+    """``embedded?cluster=3``: how many nodes (1 without it), and the rest of the query."""
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    sizes = [raw for name, raw in pairs if name == "cluster"]
+    rest = urllib.parse.urlencode([(name, raw) for name, raw in pairs if name != "cluster"])
+    if not sizes:
+        return 1, rest
+    if not sizes[-1].isdigit() or int(sizes[-1]) < 3:
+        raise ConfigurationError(f"cluster in {url!r} must be a number of nodes, 3 or more")
+    return int(sizes[-1]), rest
+
+
 def broker_from_url(url: str, *, directory: str = ".interlink") -> Broker:
-    """``memory://``, ``nats://host:port``, ``embedded`` (a JetStream child process whose
-    store lives under ``directory``) or ``redis://host:port``."""
+    """``memory://``, ``nats://host:port[,host:port…]``, ``embedded`` (a JetStream child
+    process whose store lives under ``directory``; ``embedded?cluster=3``: a cluster of three),
+    ``redis://host:port`` or ``amqp://host:port``."""
     scheme = url.partition("://")[0] if "://" in url else url
     address, _, query = url.partition("?")
     if scheme == "memory":
         return MemoryBroker()
     if scheme in ("nats", "tls") or address == "embedded":
         from interlink.broker._nats import NatsBroker
-        from interlink.embedded import EmbeddedNats
+        from interlink.embedded import EmbeddedNats, EmbeddedNatsCluster
 
-        settings = _settings(StreamSettings, url, query)
         if address == "embedded":
-            return NatsBroker("embedded", settings=settings, embedded=EmbeddedNats(directory))
-        return NatsBroker(address, settings=settings)
+            nodes, query = _cluster_size(url, query)
+            settings = _settings(StreamSettings, url, query)
+            server = (
+                EmbeddedNats(directory)
+                if nodes == 1
+                else EmbeddedNatsCluster(directory, nodes=nodes)
+            )
+            return NatsBroker("embedded", settings=settings, embedded=server)
+        return NatsBroker(address, settings=_settings(StreamSettings, url, query))
     if scheme in ("amqp", "amqps"):
         from interlink.broker._rabbitmq import RabbitBroker
 

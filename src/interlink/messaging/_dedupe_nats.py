@@ -49,6 +49,7 @@ class NatsDedupeStore:
             discard=DiscardPolicy.OLD,
             allow_msg_ttl=True,
             duplicate_window=1.0,
+            num_replicas=max(1, broker.settings.replicas),
         )
         import nats.js.errors
 

@@ -13,9 +13,14 @@ import pytest
 import interlink as il
 from interlink.broker import Broker, MemoryBroker, NatsBroker, broker_from_url
 
-BACKENDS = ["memory", "nats", "embedded", "redis", "rabbitmq"]
-JETSTREAM = ["nats", "embedded"]
-SERVERS = {"nats": "nats_server", "redis": "redis_server", "rabbitmq": "rabbitmq_server"}
+BACKENDS = ["memory", "nats", "embedded", "redis", "rabbitmq", "nats-cluster"]
+JETSTREAM = ["nats", "embedded", "nats-cluster"]
+SERVERS = {
+    "nats": "nats_server",
+    "redis": "redis_server",
+    "rabbitmq": "rabbitmq_server",
+    "nats-cluster": "nats_cluster",
+}
 """Backends on a server that outlives a client process, by the fixture that starts it."""
 _names = itertools.count()
 

@@ -22,7 +22,7 @@ from tests.conftest import NatsServer, RedisServer, eventually
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("kind", ["nats", "embedded", "redis", "rabbitmq"])
+@pytest.mark.parametrize("kind", ["nats", "embedded", "redis", "rabbitmq", "nats-cluster"])
 async def test_a_consumer_killed_mid_handler_leaves_the_message_to_another(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -26,7 +26,9 @@ from tests.conftest import eventually
 MESSAGES = 200
 
 
-@pytest.fixture(params=[*JETSTREAM, "redis"])
+# Not on a cluster: there the consumers' counts come from their several leaders at different
+# moments, so their sum can count one delivery twice while it moves between lanes.
+@pytest.fixture(params=[*(kind for kind in JETSTREAM if kind != "nats-cluster"), "redis"])
 async def server_broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     backend = make_broker(request, request.param, "?ack_wait=1")
     await backend.connect()
