@@ -197,7 +197,9 @@ class NatsBroker:
         since: float | None = None,
         until: float | None = None,
     ) -> list[StoredMessage]:
-        return await read_stream(self.jetstream, topic, limit=limit, since=since, until=until)
+        return await read_stream(
+            self.jetstream, topic, limit=limit, since=since, until=until, info=self._stream_info
+        )
 
     async def remove(self, topic: str, ref: int) -> None:
         import nats.js.errors

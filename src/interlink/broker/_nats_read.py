@@ -6,6 +6,7 @@ bisecting sequence numbers (a few dozen lookups for any stream), not by scanning
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from interlink.broker._base import StoredMessage
@@ -14,7 +15,7 @@ from interlink.broker._nats_streams import stream_name
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
-    from nats.js.api import RawStreamMsg
+    from nats.js.api import RawStreamMsg, StreamInfo
 
 __all__ = ["first_at", "read_stream"]
 
@@ -26,14 +27,16 @@ async def read_stream(
     limit: int,
     since: float | None = None,
     until: float | None = None,
+    info: Callable[[str], Awaitable[StreamInfo]] | None = None,
 ) -> list[StoredMessage]:
     """Up to ``limit`` messages stored at or after ``since`` and before ``until``, oldest
-    first."""
+    first. ``info`` asks for the stream's state (the broker's asks again while a cluster
+    stream elects its leader)."""
     import nats.js.errors
 
     name = stream_name(topic)
     try:
-        state = (await js.stream_info(name)).state
+        state = (await (info or js.stream_info)(name)).state
     except nats.js.errors.NotFoundError:
         return []
     seq, last = state.first_seq, state.last_seq

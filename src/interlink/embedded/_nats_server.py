@@ -33,6 +33,7 @@ what the streams hold, each bounded by its ``max_bytes``."""
 def jetstream_config(path: Path, store: Path) -> Path:
     """Write a nats-server config at ``path`` that stores JetStream under ``store`` with
     :data:`MAX_FILE_STORE`; returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "jetstream {\n"
         f"  store_dir: {json.dumps(str(store))}\n"

@@ -27,7 +27,7 @@ def topic() -> str:
 @pytest.fixture(params=RETAINING)
 async def history(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     """A broker that keeps history: NATS topic streams with limits retention (``history``)."""
-    query = "?history=3600" if request.param in ("nats", "embedded") else ""
+    query = "?history=3600" if request.param in ("nats", "embedded", "nats-cluster") else ""
     broker = make_broker(request, request.param, query)
     await broker.connect()
     try:
