@@ -78,6 +78,9 @@ class Subscriber(Generic[ReqT]):
     inbox: Database | None = None
     """Exactly-once effects: ``ctx.transaction()`` commits the handler's writes, the processed
     message id and its events together in this database."""
+    durable: bool = True
+    """False: answers non-durable requests only (``ctx.request(..., durable=False)``), from no
+    stream; True: consumes the topic's stream (events and durable requests)."""
 
     @property
     def scope(self) -> str:

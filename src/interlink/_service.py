@@ -144,6 +144,7 @@ class Service:
         timeout: float | timedelta | None = None,
         max_redeliveries: int = 3,
         inbox: Database | None = None,
+        durable: bool = True,
     ) -> Callable[[Callable[..., Awaitable[Any]]], Subscriber[Any]]:
         """Consume events from ``topic``, at least once.
 
@@ -155,7 +156,9 @@ class Service:
         max_redeliveries`` times without finishing (it crashed its consumer) is dead-lettered
         without running. ``dedupe`` runs each envelope id once. ``inbox=il.Database(...)``
         gives exactly-once effects through ``ctx.transaction()``. A handler that returns a value
-        replies to ``ctx.request`` callers.
+        replies to ``ctx.request`` callers. ``durable=False`` answers only non-durable requests
+        (``ctx.request(..., durable=False)``) and consumes no stream: no events, no durable
+        requests, no dead letters; its handler must return a value.
         """
         what = f"subscription {self.name}:{topic}"
         if not _TOPIC.match(topic):
@@ -170,6 +173,10 @@ class Service:
             sig = read_signature(f, what, Context)
             message = _single_message(sig, what)
             replies = sig.returns is not None and sig.returns is not type(None)
+            if not durable and not replies:
+                raise DefinitionError(
+                    f"{what}: durable=False serves requests only; its handler must return a value"
+                )
             subscriber: Subscriber[Any] = Subscriber(
                 service=self.name,
                 topic=topic,
@@ -185,6 +192,7 @@ class Service:
                 timeout=handler_timeout,
                 max_redeliveries=max_redeliveries,
                 inbox=inbox,
+                durable=durable,
             )
             if any(s.topic == topic and s.group == subscriber.group for s in self.subscribers):
                 raise DefinitionError(f"{what}: group {subscriber.group!r} already subscribes")

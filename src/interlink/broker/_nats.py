@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from interlink._errors import ConfigurationError, PublishError
-from interlink.broker._base import StoredMessage
+from interlink.broker._base import Reply, StoredMessage
 from interlink.broker._nats_delivery import KEY_HEADER, NatsInbox
 from interlink.broker._nats_publish import PubAcks
+from interlink.broker._nats_requests import nats_request, serve_nats_requests
 from interlink.broker._nats_streams import (
     StreamSettings,
     consumer_name,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.js import JetStreamContext
 
+    from interlink.broker._transient import TransientSubscription
     from interlink.embedded import EmbeddedNats
 
 __all__ = ["NatsBroker"]
@@ -157,6 +159,12 @@ class NatsBroker:
 
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
         await self.connection.publish(address, body, headers=dict(headers))
+
+    async def serve_requests(self, topic: str, *, max_in_flight: int) -> TransientSubscription:
+        return await serve_nats_requests(self.connection, topic)
+
+    async def request(self, topic: str, body: bytes, *, timeout: float) -> Reply:
+        return await nats_request(self.connection, topic, body, timeout)
 
     async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
         import nats.js.errors

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from interlink._errors import ConfigurationError, PublishError
-from interlink.broker._base import StoredMessage
+from interlink.broker._base import Reply, StoredMessage
 from interlink.broker._nats_streams import key_partition
 from interlink.broker._redis_layout import (
     BODY,
@@ -25,11 +25,14 @@ from interlink.broker._redis_layout import (
     encode_ref,
 )
 from interlink.broker._redis_pubsub import RedisInbox, WakeUps, encode_reply
+from interlink.broker._redis_requests import RedisRequests
 from interlink.broker._redis_scripts import ACK, GROUPS, IN_PROGRESS, NACK, PARTS, POLL, PUBLISH
 from interlink.broker._redis_subscription import RedisDelivery, RedisSubscription, Scripts
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from interlink.broker._transient import TransientSubscription
 
 __all__ = ["RedisBroker", "RedisDelivery"]
 
@@ -51,6 +54,7 @@ class RedisBroker:
         self._listening: Redis | None = None
         self._scripts: Scripts | None = None
         self._wakeups: WakeUps | None = None
+        self._direct: RedisRequests | None = None
         self._partitions: dict[str, int] = {}
         self._errors: tuple[type[BaseException], ...] = ()
         self._member = f"{socket.gethostname()}-{os.getpid()}"
@@ -80,11 +84,15 @@ class RedisBroker:
             *map(script, (PUBLISH, PARTS, GROUPS, POLL, NACK, ACK, IN_PROGRESS))
         )
         self._wakeups = WakeUps(self._listening)
+        self._direct = RedisRequests(client, self._listening, self.url)
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
     async def close(self) -> None:
         client, wakeups, self._client, self._wakeups = self._client, self._wakeups, None, None
         listening, self._listening = self._listening, None
+        direct, self._direct = self._direct, None
+        if direct is not None:
+            await direct.close()
         if wakeups is not None:
             await wakeups.close()
         for each in (client, listening):
@@ -187,7 +195,22 @@ class RedisBroker:
         await inbox.open()
         return inbox
 
+    @property
+    def direct(self) -> RedisRequests:
+        if self._direct is None:
+            raise RuntimeError("the Redis broker is not connected")
+        return self._direct
+
+    async def serve_requests(self, topic: str, *, max_in_flight: int) -> TransientSubscription:
+        return await self.direct.serve(topic, max_in_flight)
+
+    async def request(self, topic: str, body: bytes, *, timeout: float) -> Reply:
+        return await self.direct.request(topic, body, timeout)
+
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
+        if RedisRequests.owns(address):
+            await self.direct.reply(address, body, headers)
+            return
         await self.client.publish(address, encode_reply(body, headers))
 
     async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
