@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 import interlink as il
+from interlink._envelope import format_time
 from interlink.broker import Broker, DirectRequests
 from tests.conformance.broker.conftest import Backend, unique
 from tests.conftest import eventually
@@ -195,3 +196,26 @@ async def test_a_request_its_server_drops_is_lost_not_redelivered(broker: Broker
     reply = await answered
     assert (reply.body, reply.headers["a"]) == (b"ok", "1")
     await second.close()
+
+
+async def test_a_request_past_its_deadline_is_dropped_unrun(backend: Backend) -> None:
+    topic = unique("late.t")
+    runs: list[int] = []
+    svc = il.Service(unique("svc"))
+
+    @svc.subscribe(topic, durable=False)
+    async def answer(job: Job) -> int:
+        runs.append(job.n)
+        return job.n
+
+    async with backend.app([svc]) as app:
+        broker = app.runtime.broker
+        assert isinstance(broker, DirectRequests)
+        late = app.context().event(topic, Job(n=1))
+        late.deadline = format_time(time.time() - 1)
+        with pytest.raises(TimeoutError):
+            await broker.request(topic, late.to_bytes(), timeout=0.5)
+        (consumer,) = app.runtime.consumers
+        await eventually(lambda: consumer.expired_requests == 1)
+        assert await app.context().request(topic, Job(n=2), timeout=10, durable=False) == 2
+    assert runs == [2]
