@@ -158,7 +158,7 @@ class NatsBroker:
         return NatsInbox(address, sub)
 
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
-        await self.connection.publish(address, body, headers=dict(headers))
+        await self.connection.publish(address, body, headers=dict(headers) if headers else None)
 
     async def serve_requests(self, topic: str, *, max_in_flight: int) -> TransientSubscription:
         return await serve_nats_requests(self.connection, topic)

@@ -113,7 +113,7 @@ class RabbitRequests:
         if self._replying is None:
             self._replying = await self._connection.channel(publisher_confirms=False)
         route, _, token = address.partition(_SEP)
-        message = aio_pika.Message(body, headers=dict(headers), correlation_id=token)
+        message = aio_pika.Message(body, headers=dict(headers) or None, correlation_id=token)
         await self._replying.default_exchange.publish(message, route, mandatory=False)
 
     async def serve(self, topic: str, max_in_flight: int) -> TransientSubscription:

@@ -370,7 +370,10 @@ class Consumer:
         address = delivery.headers.get(H.REPLY_TO)
         if address is None:
             return
-        headers = {H.REQUEST_ID: envelope.id, H.STATUS: str(status)}
+        if self._sub.durable:
+            headers = {H.REQUEST_ID: envelope.id, H.STATUS: str(status)}
+        else:  # the backend matches it; no header is a success (cheaper on every backend)
+            headers = {} if status == 200 else {H.STATUS: str(status)}
         try:
             await self._broker.send_reply(address, body, headers)
         except Exception as exc:  # the requester times out; the event itself is done

@@ -59,7 +59,8 @@ class Requester:
 
     async def request_direct(self, topic: str, envelope: Envelope, timeout: float) -> Reply:
         """A non-durable request: nothing stored; ``ServiceUnavailable`` at once when nobody
-        serves ``topic`` non-durably, ``DeadlineExceeded`` when no reply comes in time."""
+        serves ``topic`` non-durably, ``DeadlineExceeded`` when no reply comes in time. A
+        reply without a status header is a success (servers leave it out then)."""
         if self._direct is None:
             raise ConfigurationError(
                 f"{self._broker.url.split('://')[0]} has no non-durable request/reply: "

@@ -122,9 +122,10 @@ class Outbound:
         envelope.deadline = format_time(deadline)
         if durable:
             reply = await self._requester.request(topic, envelope, deadline - now)
+            status = int(reply.headers.get(REPLY_STATUS, "500"))
         else:
             reply = await self._requester.request_direct(topic, envelope, deadline - now)
-        status = int(reply.headers.get(REPLY_STATUS, "500"))
+            status = int(reply.headers.get(REPLY_STATUS, "200"))
         if status != 200:
             raise outcome_to_error(Outcome(status, reply.body), topic, "")
         return (
