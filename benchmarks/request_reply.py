@@ -163,18 +163,20 @@ async def raw_redis(url: str, opts: argparse.Namespace) -> list[float]:
                 body = Order.model_validate_json(data).model_dump_json().encode()
                 await client.publish(reply_to, body)
 
-    await serving.subscribe(channel)
-    await replies.subscribe(inbox)
-    await replies.get_message(timeout=1)
+    for pubsub, name in ((serving, channel), (replies, inbox)):
+        await pubsub.subscribe(name)
+        while await pubsub.get_message(timeout=5) is None:  # the subscription is confirmed
+            pass
     responder = asyncio.create_task(respond())
     try:
 
         async def one(order: Order) -> Order:
             await client.publish(channel, inbox.encode() + b"|" + order.model_dump_json().encode())
-            while True:
-                message = await replies.get_message(timeout=5)
-                if message is not None and message["type"] == "message":
-                    return Order.model_validate_json(message["data"])
+            async with asyncio.timeout(5):
+                while True:
+                    message = await replies.get_message(timeout=5)
+                    if message is not None and message["type"] == "message":
+                        return Order.model_validate_json(message["data"])
 
         return await measure(opts, one)
     finally:
@@ -278,7 +280,13 @@ async def run(opts: argparse.Namespace) -> None:
             results: dict[str, list[float]] = {name: [] for name in sides}
             for _ in range(opts.repeats):  # interleaved: drift hits every side alike
                 for name, side in sides.items():
-                    results[name] += await side(url, opts)
+                    try:
+                        async with asyncio.timeout(opts.side_timeout):
+                            results[name] += await side(url, opts)
+                    except TimeoutError:
+                        raise SystemExit(
+                            f"{kind} {name}: no result in {opts.side_timeout}s"
+                        ) from None
             report(kind, results)
 
 
@@ -287,6 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--side-timeout", type=float, default=120.0)
     parser.add_argument("--backends", nargs="+", default=["nats", "redis", "rabbitmq"])
     opts = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, {opts.requests} requests x {opts.repeats}")
