@@ -155,33 +155,41 @@ async def raw_redis(url: str, opts: argparse.Namespace) -> list[float]:
     channel, inbox = fresh("raw"), fresh("inbox")
     client = redis.asyncio.Redis.from_url(url)
     serving, replies = client.pubsub(), client.pubsub()
+    waiting: list[asyncio.Future[bytes]] = []
 
     async def respond() -> None:
-        async for message in serving.listen():
-            if message["type"] == "message":
+        while True:
+            message = await serving.get_message(ignore_subscribe_messages=True, timeout=None)
+            if message is not None and message["type"] == "message":
                 reply_to, _, data = message["data"].partition(b"|")
                 body = Order.model_validate_json(data).model_dump_json().encode()
                 await client.publish(reply_to, body)
+
+    async def read_replies() -> None:
+        while True:
+            message = await replies.get_message(ignore_subscribe_messages=True, timeout=None)
+            if message is not None and message["type"] == "message" and waiting:
+                waiting.pop().set_result(message["data"])
 
     for pubsub, name in ((serving, channel), (replies, inbox)):
         await pubsub.subscribe(name)
         while await pubsub.get_message(timeout=5) is None:  # the subscription is confirmed
             pass
-    responder = asyncio.create_task(respond())
+    tasks = [asyncio.create_task(respond()), asyncio.create_task(read_replies())]
     try:
 
         async def one(order: Order) -> Order:
+            future = asyncio.get_running_loop().create_future()
+            waiting.append(future)
             await client.publish(channel, inbox.encode() + b"|" + order.model_dump_json().encode())
             async with asyncio.timeout(5):
-                while True:
-                    message = await replies.get_message(timeout=5)
-                    if message is not None and message["type"] == "message":
-                        return Order.model_validate_json(message["data"])
+                return Order.model_validate_json(await future)
 
         return await measure(opts, one)
     finally:
-        responder.cancel()
-        await asyncio.gather(responder, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await serving.aclose()
         await replies.aclose()
         await client.aclose()
