@@ -219,3 +219,19 @@ async def test_a_request_past_its_deadline_is_dropped_unrun(backend: Backend) ->
         await eventually(lambda: consumer.expired_requests == 1)
         assert await app.context().request(topic, Job(n=2), timeout=10, durable=False) == 2
     assert runs == [2]
+
+
+async def test_the_handler_continues_the_callers_trace_and_correlation(backend: Backend) -> None:
+    topic = unique("traced.t")
+    seen: list[tuple[str, str]] = []
+    svc = il.Service(unique("svc"))
+
+    @svc.subscribe(topic, durable=False)
+    async def answer(job: Job, ctx: il.Context) -> int:
+        seen.append((ctx.traceparent.split("-")[1], ctx.correlation_id))
+        return job.n
+
+    async with backend.app([svc]) as app:
+        caller = app.context()
+        assert await caller.request(topic, Job(n=1), timeout=10, durable=False) == 1
+    assert seen == [(caller.traceparent.split("-")[1], caller.correlation_id)]
