@@ -16,7 +16,7 @@ each side's p50 over the raw client's.
 * interlink durable = ``ctx.request(...)`` (a stream write); non-durable =
   ``ctx.request(..., durable=False)`` to a ``durable=False`` subscriber.
 
-Servers are started here on free loopback ports and stopped by pid: nats-server from the
+Servers are started here on free loopback ports and stopped by pid (also on Ctrl-C and TERM): nats-server from the
 wheel, and (when installed) redis-server without persistence (``--appendonly no``) and
 RabbitMQ. Targets (issue 10): RabbitMQ <= 1.1x raw, Redis <= 1.2x raw, NATS non-durable <= 1.1x
 raw core.
@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -307,6 +308,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backends", nargs="+", default=["nats", "redis", "rabbitmq"])
     opts = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, {opts.requests} requests x {opts.repeats}")
+    # TERM (a timeout, a kill) stops the servers the way Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     uvloop.run(run(opts))
 
 
