@@ -54,6 +54,7 @@ class Outbound(Protocol):
         returns: Any,
         key: str | None,
         timeout: float,
+        durable: bool = True,
     ) -> Any: ...
 
 
@@ -188,11 +189,18 @@ class Context:
         returns: type[T],
         key: str | None = None,
         timeout: float = 30.0,
+        durable: bool = True,
     ) -> T: ...
 
     @overload
     async def request(
-        self, topic: str, message: Any, *, key: str | None = None, timeout: float = 30.0
+        self,
+        topic: str,
+        message: Any,
+        *,
+        key: str | None = None,
+        timeout: float = 30.0,
+        durable: bool = True,
     ) -> Any: ...
 
     async def request(
@@ -203,12 +211,18 @@ class Context:
         returns: Any = None,
         key: str | None = None,
         timeout: float = 30.0,
+        durable: bool = True,
     ) -> Any:
         """Request/reply over the broker: publish to ``topic`` and wait for the subscriber's
         return value (matched by id; many requests may wait at once). Raises
         :class:`DeadlineExceeded` when no reply comes in ``timeout`` (or before this context's
-        deadline), and the subscriber's error as a :class:`RemoteError` once it gave up."""
-        return await self._dispatcher.request(self, topic, message, returns, key, timeout)
+        deadline), and the subscriber's error as a :class:`RemoteError` once it gave up.
+
+        ``durable=False`` stores nothing: the request goes straight to one ``durable=False``
+        subscriber of ``topic`` (any group); :class:`ServiceUnavailable` at once when there is
+        none, and a subscriber that dies with it loses it (the caller gets
+        :class:`DeadlineExceeded`)."""
+        return await self._dispatcher.request(self, topic, message, returns, key, timeout, durable)
 
     @property
     def sagas(self) -> SagaEngine:

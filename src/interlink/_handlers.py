@@ -82,6 +82,9 @@ class Subscriber(Generic[ReqT]):
     start_from: StartFrom = "new"
     """Where the group starts when this subscription creates it (an existing group keeps its
     position): ``"new"``, ``"earliest"`` retained, or retained since an aware datetime."""
+    durable: bool = True
+    """False: answers non-durable requests only (``ctx.request(..., durable=False)``), from no
+    stream; True: consumes the topic's stream (events and durable requests)."""
 
     @property
     def scope(self) -> str:

@@ -146,6 +146,7 @@ class Service:
         max_redeliveries: int = 3,
         inbox: Database | None = None,
         start_from: StartFrom = "new",
+        durable: bool = True,
     ) -> Callable[[Callable[..., Awaitable[Any]]], Subscriber[Any]]:
         """Consume events from ``topic``, at least once.
 
@@ -160,7 +161,9 @@ class Service:
         replies to ``ctx.request`` callers. ``start_from`` (``"new"``, ``"earliest"`` or an
         aware datetime) is where the group starts if this subscription creates it: from new
         messages, or also from those the broker retains (since that time); an existing group
-        keeps its position.
+        keeps its position. ``durable=False`` answers only non-durable requests
+        (``ctx.request(..., durable=False)``) and consumes no stream: no events, no durable
+        requests, no dead letters; its handler must return a value.
         """
         what = f"subscription {self.name}:{topic}"
         if not _TOPIC.match(topic):
@@ -179,6 +182,10 @@ class Service:
             sig = read_signature(f, what, Context)
             message = _single_message(sig, what)
             replies = sig.returns is not None and sig.returns is not type(None)
+            if not durable and not replies:
+                raise DefinitionError(
+                    f"{what}: durable=False serves requests only; its handler must return a value"
+                )
             subscriber: Subscriber[Any] = Subscriber(
                 service=self.name,
                 topic=topic,
@@ -195,6 +202,7 @@ class Service:
                 max_redeliveries=max_redeliveries,
                 inbox=inbox,
                 start_from=start_from,
+                durable=durable,
             )
             if any(s.topic == topic and s.group == subscriber.group for s in self.subscribers):
                 raise DefinitionError(f"{what}: group {subscriber.group!r} already subscribes")

@@ -8,6 +8,7 @@ Retries, dead letters, deduplication and request/reply live above it, in
 from interlink.broker._base import (
     Broker,
     Delivery,
+    DirectRequests,
     Inbox,
     Reply,
     StartFrom,
@@ -26,6 +27,7 @@ from interlink.broker._urls import broker_from_url
 __all__ = [
     "Broker",
     "Delivery",
+    "DirectRequests",
     "Inbox",
     "MemoryBroker",
     "NatsBroker",

@@ -12,7 +12,16 @@ from typing import Protocol, runtime_checkable
 
 from interlink.broker._start import StartFrom
 
-__all__ = ["Broker", "Delivery", "Inbox", "Reply", "StartFrom", "StoredMessage", "Subscription"]
+__all__ = [
+    "Broker",
+    "Delivery",
+    "DirectRequests",
+    "Inbox",
+    "Reply",
+    "StartFrom",
+    "StoredMessage",
+    "Subscription",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,3 +187,26 @@ class Broker(Protocol):
 
     async def purge(self, topic: str) -> int:
         """Delete every retained message of ``topic``; returns how many."""
+
+
+@runtime_checkable
+class DirectRequests(Protocol):
+    """Optional, beside :class:`Broker`: request/reply that stores nothing (``durable=False``).
+
+    A backend that has such a path (NATS core request, RabbitMQ direct reply-to, Redis lists
+    and pub/sub, memory) implements both methods; one without it (Kafka) does not, and the
+    runtime refuses non-durable requests and subscriptions on it with a ``ConfigurationError``.
+    A backend may also implement them and raise ``ConfigurationError`` when a server cannot.
+    """
+
+    async def serve_requests(self, topic: str, *, max_in_flight: int) -> Subscription:
+        """Answer non-durable requests to ``topic``, shared with every other server of it
+        (whatever its group): each request goes to one of them. A delivery carries the reply
+        address under the ``x-interlink-reply-to`` header, for :meth:`Broker.send_reply`; its
+        ``ack``, ``nack`` and ``term`` do nothing (nothing is stored, nothing comes back), and
+        ``attempt`` is always 1. At most ``max_in_flight`` requests wait here unread."""
+
+    async def request(self, topic: str, body: bytes, *, timeout: float) -> Reply:
+        """Send ``body`` to one server of ``topic`` and return its reply. Raises
+        ``ServiceUnavailable`` at once when nobody serves ``topic``, ``TimeoutError`` when no
+        reply came within ``timeout`` seconds (the server may have run it)."""

@@ -12,7 +12,9 @@ from interlink._errors import PublishError
 from interlink.broker._base import Reply, StoredMessage
 from interlink.broker._memory_group import Group, Item
 from interlink.broker._memory_queues import MemoryInbox, MemorySubscription
+from interlink.broker._memory_requests import MemoryRequests
 from interlink.broker._start import StartFrom, start_point
+from interlink.broker._transient import TransientSubscription
 
 __all__ = ["MemoryBroker"]
 
@@ -60,12 +62,14 @@ class MemoryBroker:
         self._idle.set()
         self._closed = False
         self.dropped_replies = 0
+        self._direct = MemoryRequests(max_pending)
 
     async def connect(self) -> None:
         self._closed = False
 
     async def close(self) -> None:
         self._closed = True
+        self._direct.close()
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -132,7 +136,18 @@ class MemoryBroker:
         self._inboxes[address] = queue
         return MemoryInbox(address, queue, lambda: self._inboxes.pop(address, None))
 
+    async def serve_requests(self, topic: str, *, max_in_flight: int) -> TransientSubscription:
+        return await self._direct.serve(topic, max_in_flight)
+
+    async def request(self, topic: str, body: bytes, *, timeout: float) -> Reply:
+        if self._closed:
+            raise PublishError("the memory broker is closed")
+        return await self._direct.request(topic, body, timeout)
+
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
+        if self._direct.owns(address):
+            self._direct.reply(address, body, headers)
+            return
         queue = self._inboxes.get(address)
         if queue is None or queue.full():
             self.dropped_replies += 1  # nobody listens (any more): like a core NATS publish

@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from interlink._errors import ConfigurationError, PublishError
-from interlink.broker._base import StoredMessage
+from interlink.broker._base import Reply, StoredMessage
 from interlink.broker._nats_cluster import replicas_for, server_list
 from interlink.broker._nats_delivery import KEY_HEADER, NatsInbox
 from interlink.broker._nats_publish import PubAcks, PublishStalls
 from interlink.broker._nats_read import read_stream
+from interlink.broker._nats_requests import nats_request, serve_nats_requests
 from interlink.broker._nats_streams import (
     StreamSettings,
     consumer_name,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from nats.js import JetStreamContext
     from nats.js.api import StreamInfo
 
+    from interlink.broker._transient import TransientSubscription
     from interlink.embedded import EmbeddedNats, EmbeddedNatsCluster
 
 __all__ = ["NatsBroker"]
@@ -187,7 +189,13 @@ class NatsBroker:
         return NatsInbox(address, sub)
 
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
-        await self.connection.publish(address, body, headers=dict(headers))
+        await self.connection.publish(address, body, headers=dict(headers) if headers else None)
+
+    async def serve_requests(self, topic: str, *, max_in_flight: int) -> TransientSubscription:
+        return await serve_nats_requests(self.connection, topic)
+
+    async def request(self, topic: str, body: bytes, *, timeout: float) -> Reply:
+        return await nats_request(self.connection, topic, body, timeout)
 
     async def read(
         self,

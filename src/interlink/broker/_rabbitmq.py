@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from interlink._errors import ConfigurationError, PublishError
-from interlink.broker._base import StoredMessage
+from interlink.broker._base import Reply, StoredMessage
 from interlink.broker._nats_streams import key_partition
+from interlink.broker._rabbitmq_requests import RabbitRequests
 from interlink.broker._rabbitmq_subscription import (
     KEY_HEADER,
     RabbitInbox,
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
         AbstractExchange,
         AbstractRobustConnection,
     )
+
+    from interlink.broker._transient import TransientSubscription
 
 __all__ = ["RabbitBroker", "RabbitSettings"]
 
@@ -66,6 +69,7 @@ class RabbitBroker:
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
         self._channels: list[AbstractChannel] = []
+        self._direct: RabbitRequests | None = None
 
     async def connect(self) -> None:
         try:
@@ -77,9 +81,14 @@ class RabbitBroker:
         except Exception as exc:
             raise ConfigurationError(f"cannot connect to RabbitMQ at {self.url}: {exc}") from None
         self._channel = await self._connection.channel(publisher_confirms=True)
+        self._direct = RabbitRequests(self._connection)
 
     async def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
+        direct, self._direct = self._direct, None
+        if direct is not None:
+            with contextlib.suppress(Exception):
+                await direct.close()
         self._exchanges.clear()
         self._channels.clear()
         if connection is not None:
@@ -195,8 +204,24 @@ class RabbitBroker:
         await inbox.open()
         return inbox
 
+    @property
+    def direct(self) -> RabbitRequests:
+        if self._direct is None:
+            raise RuntimeError("the RabbitMQ broker is not connected")
+        return self._direct
+
+    async def serve_requests(self, topic: str, *, max_in_flight: int) -> TransientSubscription:
+        return await self.direct.serve(topic, max_in_flight)
+
+    async def request(self, topic: str, body: bytes, *, timeout: float) -> Reply:
+        return await self.direct.request(topic, body, timeout)
+
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
         import aio_pika
+
+        if RabbitRequests.owns(address):
+            await self.direct.reply(address, body, headers)
+            return
 
         if self._channel is None:
             raise RuntimeError("the RabbitMQ broker is not connected")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from interlink._errors import ConfigurationError, PublishError
-from interlink.broker._base import StoredMessage
+from interlink.broker._base import Reply, StoredMessage
 from interlink.broker._nats_streams import key_partition
 from interlink.broker._redis_batch import Batcher
 from interlink.broker._redis_layout import (
@@ -28,12 +28,15 @@ from interlink.broker._redis_layout import (
     ms_at,
 )
 from interlink.broker._redis_pubsub import RedisInbox, WakeUps, encode_reply
+from interlink.broker._redis_requests import RedisRequests
 from interlink.broker._redis_scripts import ACK, GROUPS, IN_PROGRESS, NACK, PARTS, POLL, PUBLISH
 from interlink.broker._redis_subscription import RedisDelivery, RedisSubscription, Scripts
 from interlink.broker._start import StartFrom, start_point
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from interlink.broker._transient import TransientSubscription
 
 __all__ = ["RedisBroker", "RedisDelivery"]
 
@@ -56,6 +59,7 @@ class RedisBroker:
         self._scripts: Scripts | None = None
         self._publishes: Batcher | None = None
         self._wakeups: WakeUps | None = None
+        self._direct: RedisRequests | None = None
         self._partitions: dict[str, int] = {}
         self._errors: tuple[type[BaseException], ...] = ()
         self._member = f"{socket.gethostname()}-{os.getpid()}"
@@ -86,6 +90,7 @@ class RedisBroker:
         )
         self._wakeups = WakeUps(self._listening)
         self._publishes = Batcher(client, self._scripts.publish)
+        self._direct = RedisRequests(client, self._listening, self.url)
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
     async def close(self) -> None:
@@ -94,6 +99,9 @@ class RedisBroker:
             await publishes.close()
         client, wakeups, self._client, self._wakeups = self._client, self._wakeups, None, None
         listening, self._listening = self._listening, None
+        direct, self._direct = self._direct, None
+        if direct is not None:
+            await direct.close()
         if wakeups is not None:
             await wakeups.close()
         for each in (client, listening):
@@ -207,7 +215,22 @@ class RedisBroker:
         await inbox.open()
         return inbox
 
+    @property
+    def direct(self) -> RedisRequests:
+        if self._direct is None:
+            raise RuntimeError("the Redis broker is not connected")
+        return self._direct
+
+    async def serve_requests(self, topic: str, *, max_in_flight: int) -> TransientSubscription:
+        return await self.direct.serve(topic, max_in_flight)
+
+    async def request(self, topic: str, body: bytes, *, timeout: float) -> Reply:
+        return await self.direct.request(topic, body, timeout)
+
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
+        if RedisRequests.owns(address):
+            await self.direct.reply(address, body, headers)
+            return
         await self.client.publish(address, encode_reply(body, headers))
 
     async def read(

@@ -6,7 +6,10 @@ so the retry counts real handler runs and the next message of its key cannot ove
 the attempts run out, or the error is not one to retry, the message goes to the dead-letter
 topic with the reason. A message that cannot be decoded goes there at once, and so does one
 that keeps coming back without ever finishing (it crashed its consumer ``max_redeliveries``
-times: a poison pill).
+times: a poison pill). A non-durable subscription (``durable=False``) takes requests from the
+backend's direct path instead of a stream: the same steps, but nothing is settled with the
+broker, a request whose caller's deadline has passed is dropped unrun, and a failure is
+answered to the caller without a dead letter.
 
 Invariant: every delivery this consumer takes is settled exactly once — acked, terminated
 after a dead letter, or handed back with ``nack`` — whatever raises, including cancellation.
@@ -25,9 +28,10 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from interlink._envelope import Envelope, format_time
-from interlink._errors import CodecError, InterlinkError
+from interlink._errors import CodecError, ConfigurationError, InterlinkError, ValidationFailed
 from interlink._replies import reply_event
 from interlink._wire import classify_failure, error_outcome
+from interlink.broker import DirectRequests
 from interlink.messaging import _headers as H
 from interlink.messaging._dedupe import Claim
 
@@ -81,6 +85,7 @@ class Consumer:
         self.skipped_duplicates = 0
         self.joined_copies = 0
         self.settle_errors = 0
+        self.expired_requests = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -90,17 +95,27 @@ class Consumer:
             store = sub.dedupe.make_store()
             await store.open(self._broker)
             self._dedupe = store
-        # Passed only when set: a broker written before the keyword serves groups from new.
-        start = {} if sub.start_from == "new" else {"start_from": sub.start_from}
-        self._subscription = await self._broker.subscribe(
-            sub.topic, group=sub.group, max_in_flight=sub.max_in_flight, **start
-        )
+        self._subscription = await self._open(sub)
         self._reader = asyncio.create_task(
             self._read(self._subscription), name=f"consume {sub.topic}"
         )
         heartbeat = self._subscription.heartbeat
         if heartbeat:
             self._ticker = asyncio.create_task(self._tick(heartbeat), name=f"heartbeat {sub.topic}")
+
+    async def _open(self, sub: Subscriber[Any]) -> Subscription:
+        if sub.durable:
+            # Passed only when set: a broker written before the keyword serves groups from new.
+            start = {} if sub.start_from == "new" else {"start_from": sub.start_from}
+            return await self._broker.subscribe(
+                sub.topic, group=sub.group, max_in_flight=sub.max_in_flight, **start
+            )
+        if not isinstance(self._broker, DirectRequests):
+            raise ConfigurationError(
+                f"{sub.name}: {self._broker.url.split('://')[0]} has no non-durable "
+                "request/reply; subscribe with durable=True"
+            )
+        return await self._broker.serve_requests(sub.topic, max_in_flight=sub.max_in_flight)
 
     async def stop(self, deadline: float) -> None:
         """Stop taking deliveries, let held ones finish until ``deadline`` (event loop time),
@@ -174,15 +189,21 @@ class Consumer:
 
     async def _process(self, delivery: Delivery, held: list[Delivery]) -> None:
         sub = self._sub
+        envelope = None
         try:
             envelope = Envelope.from_bytes(delivery.body)
             message = sub.message.decode(bytes(envelope.data))
         except CodecError as exc:
-            await self._dead_letter(held, exc, None, runs=0)
+            # A non-durable requester is told at once (a durable one waits for its timeout).
+            await self._dead_letter(held, exc, None if sub.durable else envelope, runs=0)
             return
         replay_group = delivery.headers.get(H.REPLAY_GROUP)
         if replay_group is not None and replay_group != sub.group:
             await self._settle(held, "ack")  # replayed for another group only
+            return
+        if not sub.durable and self._expired(envelope):
+            self.expired_requests += 1  # its caller gave up: a reply would reach nobody
+            await self._settle(held, "ack")
             return
         running = self._work.get(envelope.id)
         if running is not None:  # a redelivery or a copy of what is already here
@@ -195,6 +216,13 @@ class Consumer:
             await self._run(delivery, held, envelope, message)
         finally:
             del self._work[envelope.id]
+
+    def _expired(self, envelope: Envelope) -> bool:
+        try:
+            deadline = envelope.deadline_at
+        except CodecError:  # the handler's run reports it to the caller
+            return False
+        return deadline is not None and deadline <= self._clock.time()
 
     async def _run(
         self, delivery: Delivery, held: list[Delivery], envelope: Envelope, message: Any
@@ -347,7 +375,10 @@ class Consumer:
         address = delivery.headers.get(H.REPLY_TO)
         if address is None:
             return
-        headers = {H.REQUEST_ID: envelope.id, H.STATUS: str(status)}
+        if self._sub.durable:
+            headers = {H.REQUEST_ID: envelope.id, H.STATUS: str(status)}
+        else:  # the backend matches it; no header is a success (cheaper on every backend)
+            headers = {} if status == 200 else {H.STATUS: str(status)}
         try:
             await self._broker.send_reply(address, body, headers)
         except Exception as exc:  # the requester times out; the event itself is done
@@ -406,6 +437,10 @@ class Consumer:
             delivery.body,
             delivery.headers.get(H.REPLAY_ID),
         )
+        if not sub.durable:  # a non-durable request: its caller gets the error, nothing is kept
+            await self._answer_failure(delivery, exc, envelope)
+            await self._settle(held, "term")
+            return
         try:
             await self._broker.publish(
                 sub.dead_letter_topic,
@@ -420,15 +455,28 @@ class Consumer:
             )
             await self._give_back(held, sub.retry.delay_before(max(runs, 1), None, None))
             return
-        if envelope is not None:
-            status, type_name, message = classify_failure(exc, sub.name, envelope.id)
-            answer = error_outcome(
-                status,
-                type_name,
-                message,
-                service=sub.service,
-                method=sub.topic,
-                correlation_id=envelope.correlationid or "",
-            )
-            await self._reply(delivery, envelope, answer.status, answer.body)
+        await self._answer_failure(delivery, exc, envelope)
         await self._settle(held, "term")
+
+    async def _answer_failure(
+        self, delivery: Delivery, exc: Exception, envelope: Envelope | None
+    ) -> None:
+        """Tell a waiting requester why its request failed, instead of letting it time out."""
+        if envelope is None:
+            return
+        sub = self._sub
+        errors = None
+        if isinstance(exc, ValidationFailed):  # as an RPC answers it: InvalidRequest
+            status, type_name, message, errors = 422, "ValidationError", str(exc), exc.errors
+        else:
+            status, type_name, message = classify_failure(exc, sub.name, envelope.id)
+        answer = error_outcome(
+            status,
+            type_name,
+            message,
+            service=sub.service,
+            method=sub.topic,
+            correlation_id=envelope.correlationid or "",
+            errors=errors,
+        )
+        await self._reply(delivery, envelope, answer.status, answer.body)

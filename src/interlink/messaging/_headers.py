@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-REPLY_TO = "x-interlink-reply-to"
+from interlink.broker import _transient
+
+REPLY_TO = _transient.REPLY_TO
+"""Where a reply goes; a non-durable request's server gets it from the backend."""
+
 REQUEST_ID = "x-interlink-request-id"
 STATUS = "x-interlink-status"
 ERROR_TYPE = "x-interlink-error-type"

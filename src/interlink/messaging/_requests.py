@@ -1,4 +1,5 @@
-"""Request/reply over a broker: many requests in flight on one reply inbox, matched by id."""
+"""Request/reply over a broker: many requests in flight on one reply inbox, matched by id;
+or, non-durable, straight through the backend's own request path (:class:`DirectRequests`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from interlink._errors import DeadlineExceeded, PublishError
+from interlink._errors import ConfigurationError, DeadlineExceeded, PublishError
+from interlink.broker import DirectRequests
 from interlink.messaging import _headers as H
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ class Requester:
         self._inbox: Inbox | None = None
         self._reader: asyncio.Task[None] | None = None
         self._opening = asyncio.Lock()
+        self._direct = broker if isinstance(broker, DirectRequests) else None
         self.late_replies = 0
 
     async def request(self, topic: str, envelope: Envelope, timeout: float | None) -> Reply:
@@ -53,6 +56,23 @@ class Requester:
             raise DeadlineExceeded(f"no reply from {topic!r} within {timeout}s") from None
         finally:
             self._pending.pop(envelope.id, None)
+
+    async def request_direct(self, topic: str, envelope: Envelope, timeout: float) -> Reply:
+        """A non-durable request: nothing stored; ``ServiceUnavailable`` at once when nobody
+        serves ``topic`` non-durably, ``DeadlineExceeded`` when no reply comes in time. A
+        reply without a status header is a success (servers leave it out then)."""
+        if self._direct is None:
+            raise ConfigurationError(
+                f"{self._broker.url.split('://')[0]} has no non-durable request/reply: "
+                "request with durable=True"
+            )
+        try:
+            return await self._direct.request(topic, envelope.to_bytes(), timeout=timeout)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"no reply from {topic!r} within {timeout}s (non-durable: the request is lost "
+                "if its server died)"
+            ) from None
 
     async def close(self) -> None:
         if self._inbox is not None:

@@ -112,6 +112,7 @@ class Outbound:
         returns: Any,
         key: str | None,
         timeout: float,
+        durable: bool = True,
     ) -> Any:
         now = self._clock.time()
         deadline = now + timeout if parent.deadline is None else min(parent.deadline, now + timeout)
@@ -119,8 +120,12 @@ class Outbound:
             raise DeadlineExceeded(f"no time left to request {topic!r}")
         envelope = self.prepare_event(parent, topic, message, key)
         envelope.deadline = format_time(deadline)
-        reply = await self._requester.request(topic, envelope, deadline - now)
-        status = int(reply.headers.get(REPLY_STATUS, "500"))
+        if durable:
+            reply = await self._requester.request(topic, envelope, deadline - now)
+            status = int(reply.headers.get(REPLY_STATUS, "500"))
+        else:
+            reply = await self._requester.request_direct(topic, envelope, deadline - now)
+            status = int(reply.headers.get(REPLY_STATUS, "200"))
         if status != 200:
             raise outcome_to_error(Outcome(status, reply.body), topic, "")
         return (
