@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from interlink._errors import ConfigurationError, PublishError
 from interlink.broker._base import StoredMessage
 from interlink.broker._nats_streams import key_partition
+from interlink.broker._rabbitmq_delay import DelayQueues
 from interlink.broker._rabbitmq_subscription import (
     KEY_HEADER,
     RabbitInbox,
@@ -40,6 +41,8 @@ __all__ = ["RabbitBroker", "RabbitSettings"]
 
 _INSTALL = 'pip install "interlink[rabbitmq]"'
 _REF = "x-il-ref"
+_RECONNECT = 0.5
+"""Seconds between attempts to reconnect after the connection is lost."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -61,6 +64,7 @@ class RabbitBroker:
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
         self._channels: list[AbstractChannel] = []
+        self._delays: DelayQueues | None = None
 
     async def connect(self) -> None:
         try:
@@ -68,13 +72,17 @@ class RabbitBroker:
         except ImportError:
             raise ConfigurationError(f"the RabbitMQ broker needs aio-pika: {_INSTALL}") from None
         try:
-            self._connection = await aio_pika.connect_robust(self.url)
+            self._connection = await aio_pika.connect_robust(
+                self.url, reconnect_interval=_RECONNECT
+            )
         except Exception as exc:
             raise ConfigurationError(f"cannot connect to RabbitMQ at {self.url}: {exc}") from None
         self._channel = await self._connection.channel(publisher_confirms=True)
+        self._delays = DelayQueues(self._channel)
 
     async def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
+        self._delays = None
         self._exchanges.clear()
         self._channels.clear()
         if connection is not None:
@@ -134,10 +142,13 @@ class RabbitBroker:
             message_id=message_id,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
+        if self._channel is not None and self._channel.is_closed:  # reconnecting
+            raise PublishError(f"RabbitMQ is not connected: {topic!r} not published")
         try:
             exchange = await self._exchange(topic)
             await exchange.publish(message, route)
-        except (aio_pika.exceptions.AMQPError, ConnectionError, TimeoutError) as exc:
+        except (aio_pika.exceptions.AMQPError, ConnectionError, TimeoutError, RuntimeError) as exc:
+            # RuntimeError: aiormq's ChannelInvalidStateError, the channel closed under us.
             raise PublishError(
                 f"RabbitMQ did not confirm a message for {topic!r}: {exc!r}", maybe_stored=True
             ) from exc
@@ -146,35 +157,42 @@ class RabbitBroker:
         self, topic: str, *, group: str | None, max_in_flight: int
     ) -> RabbitSubscription:
         exchange = await self._exchange(topic)
-        channel = await self.connection.channel(publisher_confirms=False)
-        self._channels.append(channel)
-        subscription = RabbitSubscription(topic, channel, private=group is None)
+        channel = await self._open_channel()
+        subscription = RabbitSubscription(topic, private=group is None)
         partitions = range(self._partitions(topic))
         if group is None:
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             for route in ["u", *(f"p.{n}" for n in partitions)]:
                 await queue.bind(exchange, route)
-            await subscription.consume(queue, max_in_flight)
+            await subscription.consume(channel, queue, max_in_flight)
             return subscription
-        quorum = {"x-queue-type": "quorum"}
-        for n in partitions:
-            # Classic: a returned message goes back to its place (a quorum queue of 3.10 puts
-            # it at the back, behind the key's later messages).
-            queue = await channel.declare_queue(
-                f"il.{topic}.{group}.p{n}",
-                durable=True,
-                arguments={"x-single-active-consumer": True},
-            )
-            await queue.bind(exchange, f"p.{n}")
-            await subscription.consume(queue, 1)
-        queue = await channel.declare_queue(f"il.{topic}.{group}", durable=True, arguments=quorum)
+        if partitions:
+            # A channel of their own: its prefetch of one survives a reconnect.
+            keyed = await self._open_channel()
+            for n in partitions:
+                # Classic: a returned message goes back to its place (a quorum queue of 3.10
+                # puts it at the back, behind the key's later messages).
+                queue = await keyed.declare_queue(
+                    f"il.{topic}.{group}.p{n}",
+                    durable=True,
+                    arguments={"x-single-active-consumer": True},
+                )
+                await queue.bind(exchange, f"p.{n}")
+                await subscription.consume(keyed, queue, 1)
+        queue = await channel.declare_queue(
+            f"il.{topic}.{group}", durable=True, arguments={"x-queue-type": "quorum"}
+        )
         await queue.bind(exchange, "u")
-        await subscription.consume(queue, max_in_flight)
+        await subscription.consume(channel, queue, max_in_flight, self._delays)
         return subscription
 
-    async def open_inbox(self) -> RabbitInbox:
+    async def _open_channel(self) -> AbstractChannel:
         channel = await self.connection.channel(publisher_confirms=False)
         self._channels.append(channel)
+        return channel
+
+    async def open_inbox(self) -> RabbitInbox:
+        channel = await self._open_channel()
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         inbox = RabbitInbox(queue)
         await inbox.open()
@@ -189,9 +207,17 @@ class RabbitBroker:
         await self._channel.default_exchange.publish(message, address)
 
     async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
+        """Without a duplicate window a dead letter may be stored twice (its member lost the
+        ack of the original after the dead letter was confirmed): each message id is listed
+        once, as its oldest copy."""
         found: list[StoredMessage] = []
+        seen: set[str] = set()
         async with self._scan(topic) as messages:
             async for message in messages:
+                if message.message_id is not None:
+                    if message.message_id in seen:
+                        continue
+                    seen.add(message.message_id)
                 key, headers = headers_of(message)
                 ref = int((message.headers or {}).get(_REF, 0) or 0)
                 found.append(StoredMessage(topic, message.body, key, headers, ref))
@@ -200,11 +226,20 @@ class RabbitBroker:
         return found
 
     async def remove(self, topic: str, ref: int) -> None:
+        """Delete the message ``ref`` and every other copy of its message id."""
+        message_id: str | None = None
         async with self._scan(topic) as messages:
             async for message in messages:
                 if int((message.headers or {}).get(_REF, 0) or 0) == ref:
+                    message_id = message.message_id
                     await message.ack()
-                    return
+                    break
+        if message_id is None:
+            return
+        async with self._scan(topic) as messages:
+            async for message in messages:
+                if message.message_id == message_id:
+                    await message.ack()
 
     async def purge(self, topic: str) -> int:
         channel = await self.connection.channel()
