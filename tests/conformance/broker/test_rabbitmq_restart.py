@@ -60,7 +60,7 @@ async def publish_until_accepted(broker: RabbitBroker, topic: str, body: bytes, 
 async def test_a_live_subscription_and_publisher_survive_a_restart_with_prefetch_kept(
     broker: RabbitBroker, node: RabbitServer
 ) -> None:
-    topic = unique("restart.live")
+    topic, void = unique("restart.live"), unique("restart.void")
     sub = await broker.subscribe(topic, group="g", max_in_flight=16)
     for n in range(6):
         await broker.publish(topic, b"k%d" % n, key="one")
@@ -74,7 +74,17 @@ async def test_a_live_subscription_and_publisher_survive_a_restart_with_prefetch
     reader = asyncio.create_task(read())
     try:
         await eventually(lambda: len(held) == 7)  # the 6 unkeyed, and the key's first
-        await asyncio.to_thread(node.restart)
+        await asyncio.to_thread(node.stop)
+
+        async def refused() -> bool:  # at once, and saying nothing was sent
+            try:  # to a topic no queue takes from, so nothing can be stored for the group
+                await broker.publish(void, b"while down")
+            except il.PublishError as exc:
+                return not exc.maybe_stored
+            raise AssertionError("a publish was confirmed with the node down")
+
+        await eventually(refused)
+        await asyncio.to_thread(node.start)
         before = len(held)  # nothing settled: all come back to the same subscription
         fresh = lambda: held[before:]  # noqa: E731
         keyed = lambda: [d for d in fresh() if d.key is not None]  # noqa: E731
