@@ -3,12 +3,16 @@
 A topic is a durable direct exchange ``il.<topic>`` (its partition count in its arguments, so
 a process with another count is refused). An unkeyed message is routed with ``u``, a keyed one
 with ``p.<n>``, ``n`` the CRC-32 of the key modulo ``partitions``. A group is a durable quorum
-queue ``il.<topic>.<group>`` bound to ``u``, plus one quorum queue per partition with single
-active consumer (classic, so a returned message keeps its place): a partition is consumed by one member at a time, with a prefetch of one, so a
-key's next message is delivered only once the previous one is settled, and a message returned
-(nacked, or its member's channel closed) is delivered again before later ones. A dead-letter
-topic (``*.dlq``) also keeps a queue ``il.<topic>.retained`` that ``read``, ``remove`` and
-``purge`` work on. Publishes wait for the publisher confirm (concurrent publishes pipeline).
+queue ``il.<topic>.<group>`` bound to ``u``, plus one classic queue per partition with single
+active consumer (classic, so a returned message keeps its place): a partition is consumed by
+one member at a time, with a prefetch of one (on a channel of its own, so a reconnect restores
+it), so a key's next message is delivered only once the previous one is settled, and a message
+returned (nacked, or its member's channel closed) is delivered again before later ones. A
+delayed ``nack`` of an unkeyed message goes through the group's delay queues
+(``_rabbitmq_delay``). A dead-letter topic (``*.dlq``) also keeps a queue
+``il.<topic>.retained`` that ``read``, ``remove`` and ``purge`` work on. Messages are
+persistent; publishes wait for the publisher confirm (concurrent publishes pipeline) and fail
+at once while the connection is being re-established.
 """
 
 from __future__ import annotations

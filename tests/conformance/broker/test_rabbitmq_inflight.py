@@ -64,7 +64,7 @@ async def test_a_member_holds_its_prefetch_plus_one_per_partition_queue(
 
     reader = asyncio.create_task(read())
     try:
-        await eventually(lambda: len(held) >= bound)
+        await eventually(lambda: len(held) >= bound, timeout=30)
         polls = 0
 
         def a_while() -> bool:  # time for an unbounded prefetch to show
@@ -77,7 +77,7 @@ async def test_a_member_holds_its_prefetch_plus_one_per_partition_queue(
         assert MESSAGES - await ready(rabbit, topic, "g") == bound
         acked = 0
         while acked < MESSAGES:
-            await eventually(lambda: len(held) > acked)  # noqa: B023
+            await eventually(lambda: len(held) > acked, timeout=30)  # noqa: B023
             await held[acked].ack()
             acked += 1
             assert len(held) - acked <= bound

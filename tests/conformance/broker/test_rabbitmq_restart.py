@@ -73,7 +73,7 @@ async def test_a_live_subscription_and_publisher_survive_a_restart_with_prefetch
 
     reader = asyncio.create_task(read())
     try:
-        await eventually(lambda: len(held) == 7)  # the 6 unkeyed, and the key's first
+        await eventually(lambda: len(held) == 7, timeout=30)  # the 6 unkeyed, and the key's first
         await asyncio.to_thread(node.stop)
 
         async def refused() -> bool:  # at once, and saying nothing was sent
@@ -83,7 +83,7 @@ async def test_a_live_subscription_and_publisher_survive_a_restart_with_prefetch
                 return not exc.maybe_stored
             raise AssertionError("a publish was confirmed with the node down")
 
-        await eventually(refused)
+        await eventually(refused, timeout=30)
         await asyncio.to_thread(node.start)
         before = len(held)  # nothing settled: all come back to the same subscription
         fresh = lambda: held[before:]  # noqa: E731
@@ -100,13 +100,13 @@ async def test_a_live_subscription_and_publisher_survive_a_restart_with_prefetch
         assert len(keyed()) == 1, "a partition queue handed out more than one message"
         assert sorted(d.body for d in fresh() if d.key is None) == [b"u%d" % n for n in range(6)]
         for n in range(6):  # settling the key's message brings its next, in order
-            await eventually(lambda: len(keyed()) > n)  # noqa: B023
+            await eventually(lambda: len(keyed()) > n, timeout=30)  # noqa: B023
             assert len(keyed()) == n + 1
             assert keyed()[n].body == b"k%d" % n
             assert keyed()[n].attempt == (2 if n == 0 else 1)
             await keyed()[n].ack()
         await publish_until_accepted(broker, topic, b"fresh")
-        await eventually(lambda: held[-1].body == b"fresh")
+        await eventually(lambda: held[-1].body == b"fresh", timeout=30)
         for delivery in fresh():
             if delivery.key is None:
                 await delivery.ack()
