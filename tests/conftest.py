@@ -347,6 +347,12 @@ class RabbitServer:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
+    def restart(self) -> None:
+        """A clean stop, then the same node again: same ports, same mnesia directory, so
+        durable queues and their persistent messages come back."""
+        self.stop()
+        self.start()
+
 
 def _amqp_ready(port: int) -> bool:
     try:

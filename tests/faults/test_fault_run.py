@@ -26,7 +26,7 @@ import pytest
 
 import interlink as il
 from interlink.broker import broker_from_url
-from tests.conftest import NatsCluster, NatsServer, RedisServer, eventually
+from tests.conftest import NatsCluster, NatsServer, RabbitServer, RedisServer, eventually
 from tests.faults._fault_consumer import TOPIC
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,9 +89,11 @@ def effects(database: Path) -> list[tuple[int, str]]:
             return []
 
 
-SERVERS: dict[str, type[NatsServer | RedisServer | NatsCluster]] = {
+Server = NatsServer | RedisServer | RabbitServer | NatsCluster
+SERVERS: dict[str, type[Server]] = {
     "nats": NatsServer,
     "redis": RedisServer,
+    "rabbitmq": RabbitServer,
     "nats-cluster": NatsCluster,  # the broker restart restarts all three nodes
 }
 
@@ -112,11 +114,11 @@ PARAMS = [
 
 
 @pytest.fixture(params=PARAMS)
-def server(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[NatsServer | RedisServer | NatsCluster]:
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     if request.param == "redis" and shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed; apt-get install -y redis-server")
+    if request.param == "rabbitmq" and shutil.which(RabbitServer.SCRIPT) is None:
+        pytest.skip("rabbitmq-server is not installed; apt-get install -y rabbitmq-server")
     (tmp_path / "server").mkdir()
     running = SERVERS[request.param](str(tmp_path / "server"))
     running.start()
@@ -128,9 +130,10 @@ def server(
 
 @pytest.mark.timeout(150)
 async def test_ten_thousand_events_through_kills_and_a_broker_restart(
-    server: NatsServer | RedisServer | NatsCluster, tmp_path: Path
+    server: Server, tmp_path: Path
 ) -> None:
-    spec = server.url + "?ack_wait=1"
+    # RabbitMQ takes a delivery back when its member's channel closes: it has no ack_wait.
+    spec = server.url + ("" if isinstance(server, RabbitServer) else "?ack_wait=1")
     database = tmp_path / "billing.db"
     consumer = Consumer(spec, database, tmp_path)
     publisher = broker_from_url(spec)

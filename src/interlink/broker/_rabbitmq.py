@@ -3,12 +3,16 @@
 A topic is a durable direct exchange ``il.<topic>`` (its partition count in its arguments, so
 a process with another count is refused). An unkeyed message is routed with ``u``, a keyed one
 with ``p.<n>``, ``n`` the CRC-32 of the key modulo ``partitions``. A group is a durable quorum
-queue ``il.<topic>.<group>`` bound to ``u``, plus one quorum queue per partition with single
-active consumer (classic, so a returned message keeps its place): a partition is consumed by one member at a time, with a prefetch of one, so a
-key's next message is delivered only once the previous one is settled, and a message returned
-(nacked, or its member's channel closed) is delivered again before later ones. A dead-letter
-topic (``*.dlq``) also keeps a queue ``il.<topic>.retained`` that ``read``, ``remove`` and
-``purge`` work on. Publishes wait for the publisher confirm (concurrent publishes pipeline).
+queue ``il.<topic>.<group>`` bound to ``u``, plus one classic queue per partition with single
+active consumer (classic, so a returned message keeps its place): a partition is consumed by
+one member at a time, with a prefetch of one (on a channel of its own, so a reconnect restores
+it), so a key's next message is delivered only once the previous one is settled, and a message
+returned (nacked, or its member's channel closed) is delivered again before later ones. A
+delayed ``nack`` of an unkeyed message goes through the group's delay queues
+(``_rabbitmq_delay``). A dead-letter topic (``*.dlq``) also keeps a queue
+``il.<topic>.retained`` that ``read``, ``remove`` and ``purge`` work on. Messages are
+persistent; publishes wait for the publisher confirm (concurrent publishes pipeline) and fail
+at once while the connection is being re-established.
 
 Queues hand a message out and forget it once acknowledged: no history is kept, so a group
 cannot start from earlier messages (``start_from``), and only dead-letter topics can be read,
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from interlink._errors import ConfigurationError, PublishError
 from interlink.broker._base import Reply, StoredMessage
 from interlink.broker._nats_streams import key_partition
+from interlink.broker._rabbitmq_delay import DelayQueues
 from interlink.broker._rabbitmq_requests import RabbitRequests
 from interlink.broker._rabbitmq_subscription import (
     KEY_HEADER,
@@ -48,6 +53,8 @@ __all__ = ["RabbitBroker", "RabbitSettings"]
 
 _INSTALL = 'pip install "interlink[rabbitmq]"'
 _REF = "x-il-ref"
+_RECONNECT = 0.5
+"""Seconds between attempts to reconnect after the connection is lost."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -70,6 +77,7 @@ class RabbitBroker:
         self._exchanges: dict[str, AbstractExchange] = {}
         self._channels: list[AbstractChannel] = []
         self._direct: RabbitRequests | None = None
+        self._delays: DelayQueues | None = None
 
     async def connect(self) -> None:
         try:
@@ -77,14 +85,18 @@ class RabbitBroker:
         except ImportError:
             raise ConfigurationError(f"the RabbitMQ broker needs aio-pika: {_INSTALL}") from None
         try:
-            self._connection = await aio_pika.connect_robust(self.url)
+            self._connection = await aio_pika.connect_robust(
+                self.url, reconnect_interval=_RECONNECT
+            )
         except Exception as exc:
             raise ConfigurationError(f"cannot connect to RabbitMQ at {self.url}: {exc}") from None
         self._channel = await self._connection.channel(publisher_confirms=True)
         self._direct = RabbitRequests(self._connection)
+        self._delays = DelayQueues(self._channel)
 
     async def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
+        self._delays = None
         direct, self._direct = self._direct, None
         if direct is not None:
             with contextlib.suppress(Exception):
@@ -148,10 +160,13 @@ class RabbitBroker:
             message_id=message_id,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
+        if self._channel is not None and self._channel.is_closed:  # reconnecting
+            raise PublishError(f"RabbitMQ is not connected: {topic!r} not published")
         try:
             exchange = await self._exchange(topic)
             await exchange.publish(message, route)
-        except (aio_pika.exceptions.AMQPError, ConnectionError, TimeoutError) as exc:
+        except (aio_pika.exceptions.AMQPError, ConnectionError, TimeoutError, RuntimeError) as exc:
+            # RuntimeError: aiormq's ChannelInvalidStateError, the channel closed under us.
             raise PublishError(
                 f"RabbitMQ did not confirm a message for {topic!r}: {exc!r}", maybe_stored=True
             ) from exc
@@ -170,35 +185,42 @@ class RabbitBroker:
                 f'messages (start_from="new"), not {start_from!r}'
             )
         exchange = await self._exchange(topic)
-        channel = await self.connection.channel(publisher_confirms=False)
-        self._channels.append(channel)
-        subscription = RabbitSubscription(topic, channel, private=group is None)
+        channel = await self._open_channel()
+        subscription = RabbitSubscription(topic, private=group is None)
         partitions = range(self._partitions(topic))
         if group is None:
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             for route in ["u", *(f"p.{n}" for n in partitions)]:
                 await queue.bind(exchange, route)
-            await subscription.consume(queue, max_in_flight)
+            await subscription.consume(channel, queue, max_in_flight)
             return subscription
-        quorum = {"x-queue-type": "quorum"}
-        for n in partitions:
-            # Classic: a returned message goes back to its place (a quorum queue of 3.10 puts
-            # it at the back, behind the key's later messages).
-            queue = await channel.declare_queue(
-                f"il.{topic}.{group}.p{n}",
-                durable=True,
-                arguments={"x-single-active-consumer": True},
-            )
-            await queue.bind(exchange, f"p.{n}")
-            await subscription.consume(queue, 1)
-        queue = await channel.declare_queue(f"il.{topic}.{group}", durable=True, arguments=quorum)
+        if partitions:
+            # A channel of their own: its prefetch of one survives a reconnect.
+            keyed = await self._open_channel()
+            for n in partitions:
+                # Classic: a returned message goes back to its place (a quorum queue of 3.10
+                # puts it at the back, behind the key's later messages).
+                queue = await keyed.declare_queue(
+                    f"il.{topic}.{group}.p{n}",
+                    durable=True,
+                    arguments={"x-single-active-consumer": True},
+                )
+                await queue.bind(exchange, f"p.{n}")
+                await subscription.consume(keyed, queue, 1)
+        queue = await channel.declare_queue(
+            f"il.{topic}.{group}", durable=True, arguments={"x-queue-type": "quorum"}
+        )
         await queue.bind(exchange, "u")
-        await subscription.consume(queue, max_in_flight)
+        await subscription.consume(channel, queue, max_in_flight, self._delays)
         return subscription
 
-    async def open_inbox(self) -> RabbitInbox:
+    async def _open_channel(self) -> AbstractChannel:
         channel = await self.connection.channel(publisher_confirms=False)
         self._channels.append(channel)
+        return channel
+
+    async def open_inbox(self) -> RabbitInbox:
+        channel = await self._open_channel()
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         inbox = RabbitInbox(queue)
         await inbox.open()
@@ -236,14 +258,22 @@ class RabbitBroker:
         since: float | None = None,
         until: float | None = None,
     ) -> list[StoredMessage]:
+        """Without a duplicate window a dead letter may be stored twice (its member lost the
+        ack of the original after the dead letter was confirmed): each message id is listed
+        once, as its oldest copy."""
         if since is not None or until is not None or not topic.endswith(".dlq"):
             raise ConfigurationError(
                 f"RabbitMQ keeps no history for {topic!r}: only dead-letter topics (*.dlq) "
                 "can be read, and not by time"
             )
         found: list[StoredMessage] = []
+        seen: set[str] = set()
         async with self._scan(topic) as messages:
             async for message in messages:
+                if message.message_id is not None:
+                    if message.message_id in seen:
+                        continue
+                    seen.add(message.message_id)
                 key, headers = headers_of(message)
                 ref = int((message.headers or {}).get(_REF, 0) or 0)
                 found.append(StoredMessage(topic, message.body, key, headers, ref))
@@ -252,11 +282,20 @@ class RabbitBroker:
         return found
 
     async def remove(self, topic: str, ref: int) -> None:
+        """Delete the message ``ref`` and every other copy of its message id."""
+        message_id: str | None = None
         async with self._scan(topic) as messages:
             async for message in messages:
                 if int((message.headers or {}).get(_REF, 0) or 0) == ref:
+                    message_id = message.message_id
                     await message.ack()
-                    return
+                    break
+        if message_id is None:
+            return
+        async with self._scan(topic) as messages:
+            async for message in messages:
+                if message.message_id == message_id:
+                    await message.ack()
 
     async def purge(self, topic: str) -> int:
         channel = await self.connection.channel()

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from interlink.broker._base import Reply
+from interlink.broker._rabbitmq_delay import ATTEMPTS_HEADER, DelayQueues
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 __all__ = ["KEY_HEADER", "RabbitDelivery", "RabbitInbox", "RabbitSubscription", "headers_of"]
 
+log = logging.getLogger("interlink")
+
 KEY_HEADER = "x-il-key"
-_PRIVATE = (KEY_HEADER, "x-delivery-count", "x-il-ref")
+_PRIVATE = (
+    *(KEY_HEADER, "x-delivery-count", "x-il-ref", ATTEMPTS_HEADER, "x-death"),
+    *("x-first-death-exchange", "x-first-death-queue", "x-first-death-reason"),
+    *("x-last-death-exchange", "x-last-death-queue", "x-last-death-reason"),
+)
 
 
 def headers_of(message: AbstractIncomingMessage) -> tuple[str | None, dict[str, str]]:
@@ -30,19 +38,31 @@ def _text(value: Any) -> str:
 
 
 class RabbitDelivery:
-    __slots__ = ("_done", "_message", "_sub", "attempt", "body", "headers", "key", "topic")
+    __slots__ = (
+        *("_back", "_done", "_message", "_sub"),
+        *("attempt", "body", "headers", "key", "topic"),
+    )
 
-    def __init__(self, sub: RabbitSubscription, message: AbstractIncomingMessage) -> None:
+    def __init__(
+        self,
+        sub: RabbitSubscription,
+        message: AbstractIncomingMessage,
+        back: tuple[DelayQueues, str] | None,
+    ) -> None:
         self._sub = sub
         self._message = message
+        self._back = back
         self.topic = sub.topic
         self.body = message.body
         self.key, self.headers = headers_of(message)
-        # Quorum queues count earlier deliveries in x-delivery-count.
-        count: Any = (message.headers or {}).get("x-delivery-count", 0)
-        self.attempt = 1 + int(count or 0)
-        if self.attempt == 1 and message.redelivered:
-            self.attempt = 2
+        # Quorum queues count earlier deliveries in x-delivery-count; a trip through a delay
+        # queue carries the count before it (the copy starts again from zero).
+        raw: Mapping[str, Any] = message.headers or {}
+        before = int(raw.get(ATTEMPTS_HEADER, 0) or 0)
+        count = int(raw.get("x-delivery-count", 0) or 0)
+        if count == 0 and message.redelivered:
+            count = 1  # a classic queue only says "delivered before"
+        self.attempt = before + 1 + count
         self._done = False
 
     async def ack(self) -> None:
@@ -58,6 +78,17 @@ class RabbitDelivery:
         if self._done:
             return
         self._done = True
+        if delay > 0 and self._back is not None:
+            delays, queue = self._back
+            try:
+                await delays.send_back(queue, self._message, delay, self.attempt)
+            except Exception as exc:  # not confirmed: hold it here instead, as below
+                log.warning("could not send a message through a delay queue: %r", exc)
+            else:
+                # Acked only now: a crash before this leaves both, never neither.
+                await self._message.ack()
+                self._sub.settled()
+                return
         if delay > 0:
             # Held here, unacknowledged, then returned: it keeps its place (and its key's turn).
             await asyncio.sleep(delay)
@@ -69,12 +100,12 @@ class RabbitDelivery:
 
 
 class RabbitSubscription:
-    def __init__(self, topic: str, channel: AbstractChannel, *, private: bool) -> None:
+    def __init__(self, topic: str, *, private: bool) -> None:
         self.topic = topic
-        self._channel = channel
         self._queue: asyncio.Queue[RabbitDelivery | None] = asyncio.Queue()
-        self._consumers: list[tuple[AbstractQueue, str]] = []
+        self._consumers: list[tuple[AbstractChannel, AbstractQueue, str]] = []
         self._closed = False
+        self._late: list[AbstractIncomingMessage] | None = []
         self.private = private
         self.on_close: Callable[[], Awaitable[object]] | None = None
 
@@ -82,16 +113,35 @@ class RabbitSubscription:
     def heartbeat(self) -> None:
         return None
 
-    async def consume(self, queue: AbstractQueue, prefetch: int) -> None:
-        await self._channel.set_qos(prefetch_count=prefetch)
-        tag = await queue.consume(self._arrive)
-        self._consumers.append((queue, tag))
+    async def consume(
+        self,
+        channel: AbstractChannel,
+        queue: AbstractQueue,
+        prefetch: int,
+        delays: DelayQueues | None = None,
+    ) -> None:
+        """Consume ``queue`` (declared on ``channel``) with a prefetch of ``prefetch``; with
+        ``delays``, a ``nack(delay)`` goes through its delay queues instead of being held.
 
-    async def _arrive(self, message: AbstractIncomingMessage) -> None:
-        if self._closed:
-            await message.nack(requeue=True)
-            return
-        self._queue.put_nowait(RabbitDelivery(self, message))
+        The prefetch is the channel's: every queue consumed on one channel must ask the same,
+        as a reconnect restores the channel's last prefetch before it restores its consumers.
+        """
+        back = None if delays is None else (delays, queue.name)
+
+        async def arrive(message: AbstractIncomingMessage) -> None:
+            if self._closed:
+                # Returned once the consumers are cancelled: returned now, the server would
+                # hand it straight back, again and again, each time counted as a delivery.
+                if self._late is None:
+                    await message.nack(requeue=True)
+                else:
+                    self._late.append(message)
+                return
+            self._queue.put_nowait(RabbitDelivery(self, message, back))
+
+        await channel.set_qos(prefetch_count=prefetch)
+        tag = await queue.consume(arrive)
+        self._consumers.append((channel, queue, tag))
 
     def settled(self) -> None:
         """Nothing to count: the channel's prefetch is the member's bound."""
@@ -111,12 +161,16 @@ class RabbitSubscription:
         if self._closed:
             return
         self._closed = True
-        for queue, tag in self._consumers:
-            if self._channel.is_closed:  # its broker closed: the server ended the consumers
-                break
+        for channel, queue, tag in self._consumers:
+            if channel.is_closed:  # its broker closed: the server ended the consumers
+                continue
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5):
                     await queue.cancel(tag)
+        late, self._late = self._late or [], None
+        for message in late:  # at most the prefetch of each consumer
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
         while not self._queue.empty():
             waiting = self._queue.get_nowait()
             if waiting is not None:

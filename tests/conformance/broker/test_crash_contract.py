@@ -17,7 +17,7 @@ import pytest
 import interlink as il
 from interlink.broker import broker_from_url
 from tests.conformance.broker.conftest import SERVERS, unique
-from tests.conftest import NatsServer, RedisServer, eventually
+from tests.conftest import NatsServer, RabbitServer, RedisServer, eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -72,13 +72,13 @@ async def test_a_consumer_killed_mid_handler_leaves_the_message_to_another(
                 victim.kill()
 
 
-@pytest.mark.parametrize("kind", ["nats", "redis"])
+@pytest.mark.parametrize("kind", ["nats", "redis", "rabbitmq"])
 async def test_no_acknowledged_publish_is_lost_across_a_broker_restart(
     kind: str, request: pytest.FixtureRequest
 ) -> None:
-    server: NatsServer | RedisServer = request.getfixturevalue(SERVERS[kind])
+    server: NatsServer | RedisServer | RabbitServer = request.getfixturevalue(SERVERS[kind])
     topic = unique("restart.t")
-    spec = server.url + "?ack_wait=1"
+    spec = server.url + ("" if kind == "rabbitmq" else "?ack_wait=1")
     received: set[int] = set()
     svc = il.Service(unique("survivor"))
 
