@@ -1,5 +1,5 @@
-"""The Broker seam and its backends (memory, NATS JetStream, Redis Streams, RabbitMQ) —
-nothing else.
+"""The Broker seam and its backends (memory, NATS JetStream, Redis Streams, RabbitMQ,
+Kafka) — nothing else.
 
 Retries, dead letters, deduplication and request/reply live above it, in
 :mod:`interlink.messaging`.
@@ -13,6 +13,7 @@ from interlink.broker._base import (
     StoredMessage,
     Subscription,
 )
+from interlink.broker._kafka import KafkaBroker, KafkaSettings
 from interlink.broker._memory import MemoryBroker
 from interlink.broker._nats import NatsBroker
 from interlink.broker._nats_streams import StreamSettings
@@ -25,6 +26,8 @@ __all__ = [
     "Broker",
     "Delivery",
     "Inbox",
+    "KafkaBroker",
+    "KafkaSettings",
     "MemoryBroker",
     "NatsBroker",
     "RabbitBroker",
