@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from interlink._errors import ConfigurationError, PublishError
 from interlink.broker._base import StoredMessage
-from interlink.broker._kafka_records import KafkaInbox, encode_headers, headers_of, read_all
-from interlink.broker._kafka_subscription import (
-    KafkaSubscription,
-    Lane,
-    decode_attempts,
-    listener_for,
+from interlink.broker._kafka_lanes import Lane, decode_attempts, listener_for
+from interlink.broker._kafka_records import (
+    PURGED,
+    KafkaInbox,
+    encode_headers,
+    read_all,
+    retained,
 )
+from interlink.broker._kafka_subscription import KafkaSubscription
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["KafkaBroker", "KafkaSettings"]
 
 _INSTALL = 'pip install "interlink[kafka]"'
-_PURGED = "purged:"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -235,9 +236,10 @@ class KafkaBroker:
 
     def _attempts(self, group_id: str) -> Any:
         async def fetch(tps: list[TopicPartition]) -> dict[TopicPartition, dict[int, int]]:
-            if not tps:
+            try:
+                known = await self.admin.list_consumer_group_offsets(group_id, partitions=tps)
+            except Exception:  # counts are a courtesy: start them again at 1
                 return {}
-            known = await self.admin.list_consumer_group_offsets(group_id, partitions=tps)
             return {tp: decode_attempts(meta.metadata or "") for tp, meta in known.items()}
 
         return fetch
@@ -263,29 +265,14 @@ class KafkaBroker:
         """The messages of ``topic`` not removed, and its end offset."""
         await self._ensure(topic)
         await self._ensure(f"il-removed.{topic}", 1)
-        removed: set[int] = set()
-        floor = 0
-        stored: list[StoredMessage] = []
-        end = 0
         consumer = self._consumer()
         await consumer.start()
         try:
-            for record in await read_all(consumer, await self._tps(f"il-removed.{topic}")):
-                mark = (record.value or b"").decode()
-                if mark.startswith(_PURGED):
-                    floor = max(floor, int(mark.removeprefix(_PURGED)))
-                else:
-                    removed.add(int(mark))
-            for record in await read_all(consumer, await self._tps(topic)):
-                ref = record.offset + 1
-                end = max(end, ref)
-                if ref > floor and ref not in removed:
-                    key = None if record.key is None else record.key.decode()
-                    body = record.value or b""
-                    stored.append(StoredMessage(topic, body, key, headers_of(record.headers), ref))
+            removals = await read_all(consumer, await self._tps(f"il-removed.{topic}"))
+            records = await read_all(consumer, await self._tps(topic))
         finally:
             await consumer.stop()
-        return stored, end
+        return retained(topic, records, removals)
 
     async def read(self, topic: str, *, limit: int) -> list[StoredMessage]:
         return (await self._retained(topic))[0][:limit]
@@ -297,5 +284,5 @@ class KafkaBroker:
     async def purge(self, topic: str) -> int:
         stored, end = await self._retained(topic)
         if stored:
-            await self.producer.send_and_wait(f"il-removed.{topic}", f"{_PURGED}{end}".encode())
+            await self.producer.send_and_wait(f"il-removed.{topic}", f"{PURGED}{end}".encode())
         return len(stored)

@@ -7,12 +7,15 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from interlink.broker._base import Reply
+from interlink.broker._base import Reply, StoredMessage
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition  # type: ignore[import-untyped]
 
-__all__ = ["KafkaInbox", "encode_headers", "headers_of", "read_all"]
+__all__ = ["PURGED", "KafkaInbox", "encode_headers", "headers_of", "read_all", "retained"]
+
+PURGED = "purged:"
+"""A removal record ``purged:<n>``: every ref up to ``n`` is gone; else the record is one ref."""
 
 _REPLIES = 1024
 """Replies received and not yet taken by the inbox's reader; the fetch waits beyond it."""
@@ -47,6 +50,33 @@ async def read_all(
             if not batches and not [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
                 break
     return records
+
+
+def retained(
+    topic: str,
+    records: list[ConsumerRecord[bytes, bytes]],
+    removals: list[ConsumerRecord[bytes, bytes]],
+) -> tuple[list[StoredMessage], int]:
+    """The records of a one-partition topic not removed (``ref`` is the offset + 1), and the
+    highest ref seen."""
+    removed: set[int] = set()
+    floor = 0
+    for record in removals:
+        mark = (record.value or b"").decode()
+        if mark.startswith(PURGED):
+            floor = max(floor, int(mark.removeprefix(PURGED)))
+        else:
+            removed.add(int(mark))
+    stored: list[StoredMessage] = []
+    end = 0
+    for record in records:
+        ref = record.offset + 1
+        end = max(end, ref)
+        if ref > floor and ref not in removed:
+            key = None if record.key is None else record.key.decode()
+            body = record.value or b""
+            stored.append(StoredMessage(topic, body, key, headers_of(record.headers), ref))
+    return stored, end
 
 
 class KafkaInbox:

@@ -12,64 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from interlink.broker._kafka_lanes import Lane, key_of
 from interlink.broker._kafka_records import headers_of
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition  # type: ignore[import-untyped]
 
-__all__ = ["KafkaDelivery", "KafkaSubscription", "Lane", "decode_attempts"]
+__all__ = ["KafkaDelivery", "KafkaSubscription"]
 
-_METADATA = 3000
-"""Bytes of commit metadata at most (Kafka's default limit is 4096)."""
-
-
-def decode_attempts(metadata: str) -> dict[int, int]:
-    attempts: dict[int, int] = {}
-    for item in metadata.split(","):
-        offset, _, count = item.partition(":")
-        if offset.isdigit() and count.isdigit():
-            attempts[int(offset)] = int(count)
-    return attempts
-
-
-class Lane:
-    """One assigned partition of one member."""
-
-    def __init__(self, tp: TopicPartition, attempts: dict[int, int]) -> None:
-        self.tp = tp
-        self.waiting: deque[ConsumerRecord[bytes, bytes]] = deque()
-        self.outstanding: set[int] = set()
-        self.busy: set[str] = set()
-        self.attempts = attempts
-        self.next: int | None = None
-        self.live = True
-        self.committed: tuple[int, str] | None = None
-
-    def take(self) -> ConsumerRecord[bytes, bytes] | None:
-        for index, record in enumerate(self.waiting):
-            key = _key(record)
-            if key is None or key not in self.busy:
-                del self.waiting[index]
-                if key is not None:
-                    self.busy.add(key)
-                return record
-        return None
-
-    def watermark(self) -> tuple[int, str] | None:
-        offset = min(self.outstanding) if self.outstanding else self.next
-        if offset is None:
-            return None
-        handed = sorted((o, a) for o, a in self.attempts.items() if o >= offset)
-        metadata = ",".join(f"{o}:{a}" for o, a in handed)[:_METADATA]
-        return offset, metadata.rpartition(",")[0] if len(metadata) == _METADATA else metadata
-
-
-def _key(record: ConsumerRecord[bytes, bytes]) -> str | None:
-    return None if record.key is None else record.key.decode()
+log = logging.getLogger("interlink.broker.kafka")
 
 
 class KafkaDelivery:
@@ -83,7 +39,7 @@ class KafkaDelivery:
         self._record = record
         self.topic = sub.topic
         self.body = record.value or b""
-        self.key = _key(record)
+        self.key = key_of(record)
         self.headers: Mapping[str, str] = headers_of(record.headers)
         self.attempt = lane.attempts.get(record.offset, 0) + 1
         lane.attempts[record.offset] = self.attempt
@@ -118,6 +74,7 @@ class KafkaSubscription:
         self._ready: asyncio.Queue[KafkaDelivery | None] = asyncio.Queue()
         self._in_flight = 0
         self._held: dict[tuple[TopicPartition, int], asyncio.TimerHandle] = {}
+        self._parked: dict[TopicPartition, Lane] = {}
         self._dirty = asyncio.Event()
         self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -126,6 +83,16 @@ class KafkaSubscription:
     @property
     def heartbeat(self) -> None:
         return None
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries handed out and not yet settled."""
+        return self._in_flight
+
+    @property
+    def waiting(self) -> int:
+        """Records fetched and not yet handed out."""
+        return sum(len(lane.waiting) for lane in self._lanes.values())
 
     @property
     def lane_capacity(self) -> int:
@@ -141,15 +108,27 @@ class KafkaSubscription:
     def add_lane(self, lane: Lane) -> None:
         self._lanes[lane.tp] = lane
 
+    def take_back(self, tp: TopicPartition, attempts: dict[int, int]) -> Lane:
+        """The lane of a partition assigned (again): a partition this member held before the
+        rebalance keeps its lane as it was (what it has out stays out, its keys busy), and
+        its fetch goes on where it stopped; any other starts at the group's offset."""
+        lane = self._parked.pop(tp, None)
+        if lane is None:
+            lane = Lane(tp, attempts)
+        else:
+            lane.live = True
+            if lane.next is not None:
+                self._consumer.seek(tp, lane.next)
+        self._lanes[tp] = lane
+        return lane
+
     async def revoke(self, tps: list[TopicPartition]) -> None:
-        """Give up partitions (a rebalance): commit what is done, drop what waits."""
+        """Give up partitions (a rebalance): commit what is done, park the lanes in case the
+        same partitions come back (Kafka revokes all of them on every rebalance)."""
         lanes = [self._lanes.pop(tp) for tp in tps if tp in self._lanes]
+        self._parked = {lane.tp: lane for lane in lanes}
         for lane in lanes:
             lane.live = False
-            for (tp, offset), handle in list(self._held.items()):
-                if tp == lane.tp:
-                    handle.cancel()
-                    del self._held[(tp, offset)]
         await self._commit(lanes)
 
     async def _commit(self, lanes: list[Lane]) -> None:
@@ -182,12 +161,21 @@ class KafkaSubscription:
             resume = [tp for tp in paused if tp not in full]
             if resume:
                 self._consumer.resume(*resume)
-            batches = await self._consumer.getmany(timeout_ms=100, max_records=self.lane_capacity)
+            try:
+                batches = await self._consumer.getmany(
+                    timeout_ms=100, max_records=self.lane_capacity
+                )
+            except Exception:  # the client reconnects; fetch again shortly
+                log.warning("fetching from Kafka for %s failed", self.topic, exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
             for tp, records in batches.items():
                 lane = self._lanes.get(tp)
                 if lane is None:
                     continue
                 for record in records:
+                    if lane.next is not None and record.offset < lane.next:
+                        continue  # fetched before this member took the partition back
                     lane.waiting.append(record)
                     lane.outstanding.add(record.offset)
                     lane.next = record.offset + 1
@@ -209,13 +197,25 @@ class KafkaSubscription:
 
     def finish(self, lane: Lane, record: ConsumerRecord[bytes, bytes]) -> None:
         self._in_flight -= 1
-        key = _key(record)
+        key = key_of(record)
         if key is not None:
             lane.busy.discard(key)
         lane.outstanding.discard(record.offset)
         lane.attempts.pop(record.offset, None)
         self._dirty.set()
         self._dispatch()
+
+    def _unhand(self, lane: Lane, record: ConsumerRecord[bytes, bytes]) -> None:
+        """A delivery of a parked lane never taken by the reader: back in its lane's
+        waiting records, in offset order, as if never handed out."""
+        self._in_flight -= 1
+        key = key_of(record)
+        if key is not None:
+            lane.busy.discard(key)
+        attempts = lane.attempts.pop(record.offset, 1) - 1
+        if attempts:
+            lane.attempts[record.offset] = attempts
+        lane.waiting = deque(sorted([*lane.waiting, record], key=lambda r: int(r.offset)))
 
     def give_back(self, lane: Lane, record: ConsumerRecord[bytes, bytes], delay: float) -> None:
         """Settled for ``max_in_flight``; the record stays outstanding (the watermark waits)
@@ -224,16 +224,16 @@ class KafkaSubscription:
 
         def back() -> None:
             self._held.pop((lane.tp, record.offset), None)
-            key = _key(record)
+            key = key_of(record)
             if key is not None:
                 lane.busy.discard(key)
             lane.waiting.appendleft(record)
             self._dispatch()
 
-        if delay > 0 and lane.live and not self._closed:
+        if delay > 0 and not self._closed:
             handle = asyncio.get_running_loop().call_later(delay, back)
             self._held[(lane.tp, record.offset)] = handle
-        elif lane.live:
+        else:
             back()
         self._dispatch()
 
@@ -249,7 +249,7 @@ class KafkaSubscription:
                 raise StopAsyncIteration
             if delivery._lane.live:
                 return delivery
-            self._in_flight -= 1  # its partition moved to another member meanwhile
+            self._unhand(delivery._lane, delivery._record)
 
     async def close(self) -> None:
         if self._closed:
@@ -271,20 +271,3 @@ class KafkaSubscription:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(10):
                 await self._consumer.stop()
-
-
-def listener_for(sub: KafkaSubscription, fetch_attempts: Any) -> Any:
-    """A rebalance listener: lanes for assigned partitions, commits for revoked ones."""
-    from aiokafka import ConsumerRebalanceListener
-
-    class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-        async def on_partitions_revoked(self, revoked: Any) -> None:
-            await sub.revoke(list(revoked))
-
-        async def on_partitions_assigned(self, assigned: Any) -> None:
-            attempts: dict[Any, dict[int, int]] = await fetch_attempts(list(assigned))
-            for tp in assigned:
-                sub.add_lane(Lane(tp, attempts.get(tp, {})))
-            sub.assigned.set()
-
-    return Listener()

@@ -3,6 +3,8 @@ nack holds its message (and its key) in the member while the partition's other k
 What breaks these, and which test then fails:
 - committing the fetch position instead of the lowest outstanding offset (``Lane.watermark``):
   ``test_a_group_commits_no_further_than_its_oldest_unfinished_message``.
+- handing out while ``max_in_flight`` deliveries are out (``_dispatch``):
+  ``test_a_member_hands_out_no_more_than_max_in_flight``.
 - a busy key blocking every keyed record of its partition (``Lane.take``), or a held record's
   key freed before it comes back (``give_back``):
   ``test_a_delayed_nack_holds_its_key_and_lets_other_keys_go_on``.
@@ -16,6 +18,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from interlink.broker import Delivery, KafkaBroker, Subscription, broker_from_url
+from interlink.broker._kafka_subscription import KafkaSubscription
 from tests.conformance.broker.conftest import unique
 from tests.conftest import KafkaServer, eventually
 
@@ -85,4 +88,26 @@ async def test_a_delayed_nack_holds_its_key_and_lets_other_keys_go_on(kafka: Kaf
             assert loop.time() - returned_at >= 0.99
         await delivery.ack()
     assert got == [(b"b1", 1), (b"b2", 1), (b"a1", 2), (b"a2", 1)]
+    await sub.close()
+
+
+async def test_a_member_hands_out_no_more_than_max_in_flight(kafka: KafkaBroker) -> None:
+    topic = unique("kafka.bound")
+    sub = await kafka.subscribe(topic, group="g", max_in_flight=2)
+    assert isinstance(sub, KafkaSubscription)
+    for n in range(5):
+        await kafka.publish(topic, b"%d" % n)
+    held = [await take(sub) for _ in range(2)]
+    # The other three are fetched and wait in the member, none handed out.
+    await eventually(lambda: sub.waiting == 3)
+    assert sub.in_flight == 2
+    waiting = asyncio.create_task(take(sub))
+    await held[0].nack()  # settled: its slot frees, and it is the next one out
+    again = await waiting
+    assert (again.body, again.attempt, sub.in_flight) == (held[0].body, 2, 2)
+    await again.ack()  # a slot frees: the next waiting record goes out, and no more
+    third = await take(sub)
+    assert (sub.in_flight, sub.waiting) == (2, 2)
+    await third.ack()
+    await held[1].ack()
     await sub.close()
