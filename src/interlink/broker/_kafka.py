@@ -74,7 +74,7 @@ class KafkaBroker:
             from aiokafka.admin import AIOKafkaAdminClient
         except ImportError:
             raise ConfigurationError(f"the Kafka broker needs aiokafka: {_INSTALL}") from None
-        producer = AIOKafkaProducer(bootstrap_servers=self._servers, acks="all", linger_ms=1)
+        producer = AIOKafkaProducer(bootstrap_servers=self._servers, acks="all")
         admin = AIOKafkaAdminClient(bootstrap_servers=self._servers)
         try:
             await producer.start()
@@ -150,7 +150,7 @@ class KafkaBroker:
                 topic,
                 body,
                 key=None if key is None else key.encode(),
-                headers=encode_headers(headers),
+                headers=encode_headers(headers, message_id),
             )
         except (KafkaError, ConnectionError, TimeoutError) as exc:
             raise PublishError(
@@ -185,13 +185,16 @@ class KafkaBroker:
         group_id = f"il.{topic}.{group}"
         await self._create_group(topic, group_id)
         session = int(self.settings.session_timeout * 1000)
+        rebalance = max(session, 10_000)
         consumer = self._consumer(
             group_id,
             session_timeout_ms=session,
             heartbeat_interval_ms=max(100, session // 3),
-            rebalance_timeout_ms=max(session, 10_000),
+            rebalance_timeout_ms=rebalance,
         )
-        subscription = KafkaSubscription(topic, consumer, max_in_flight=max_in_flight, group=True)
+        subscription = KafkaSubscription(
+            topic, consumer, max_in_flight=max_in_flight, group=True, handover=rebalance / 1000
+        )
         await consumer.start()
         consumer.subscribe([topic], listener=listener_for(subscription, self._attempts(group_id)))
         subscription.start()
@@ -259,7 +262,8 @@ class KafkaBroker:
         return inbox
 
     async def send_reply(self, address: str, body: bytes, headers: Mapping[str, str]) -> None:
-        await self.producer.send(address, body, headers=encode_headers(headers))
+        sent = await self.producer.send(address, body, headers=encode_headers(headers))
+        sent.add_done_callback(lambda f: None if f.cancelled() else f.exception())
 
     async def _retained(self, topic: str) -> tuple[list[StoredMessage], int]:
         """The messages of ``topic`` not removed, and its end offset."""

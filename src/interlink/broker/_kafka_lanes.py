@@ -37,6 +37,8 @@ class Lane:
         self.next: int | None = None
         self.live = True
         self.committed: tuple[int, str] | None = None
+        self.out = 0
+        """Deliveries handed out and not yet settled."""
 
     def take(self) -> ConsumerRecord[bytes, bytes] | None:
         for index, record in enumerate(self.waiting):

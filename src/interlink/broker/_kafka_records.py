@@ -12,7 +12,15 @@ from interlink.broker._base import Reply, StoredMessage
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition  # type: ignore[import-untyped]
 
-__all__ = ["PURGED", "KafkaInbox", "encode_headers", "headers_of", "read_all", "retained"]
+__all__ = [
+    "ID_HEADER",
+    "PURGED",
+    "KafkaInbox",
+    "encode_headers",
+    "headers_of",
+    "read_all",
+    "retained",
+]
 
 PURGED = "purged:"
 """A removal record ``purged:<n>``: every ref up to ``n`` is gone; else the record is one ref."""
@@ -21,12 +29,28 @@ _REPLIES = 1024
 """Replies received and not yet taken by the inbox's reader; the fetch waits beyond it."""
 
 
-def encode_headers(headers: Mapping[str, str] | None) -> list[tuple[str, bytes]]:
-    return [(k, v.encode()) for k, v in (headers or {}).items()]
+ID_HEADER = "il-message-id"
+"""The publisher's message id, kept on the record so ``read`` can skip a copy."""
+
+
+def encode_headers(
+    headers: Mapping[str, str] | None, message_id: str | None = None
+) -> list[tuple[str, bytes]]:
+    encoded = [(k, v.encode()) for k, v in (headers or {}).items()]
+    if message_id is not None:
+        encoded.append((ID_HEADER, message_id.encode()))
+    return encoded
 
 
 def headers_of(raw: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
-    return {k: v.decode() for k, v in raw or ()}
+    return {k: v.decode() for k, v in raw or () if k != ID_HEADER}
+
+
+def _message_id(record: ConsumerRecord[bytes, bytes]) -> str | None:
+    for name, value in record.headers or ():
+        if name == ID_HEADER:
+            return bytes(value).decode()
+    return None
 
 
 async def read_all(
@@ -57,8 +81,8 @@ def retained(
     records: list[ConsumerRecord[bytes, bytes]],
     removals: list[ConsumerRecord[bytes, bytes]],
 ) -> tuple[list[StoredMessage], int]:
-    """The records of a one-partition topic not removed (``ref`` is the offset + 1), and the
-    highest ref seen."""
+    """The records of a one-partition topic not removed (``ref`` is the offset + 1), without
+    copies (a later record with the message id of an earlier one), and the highest ref seen."""
     removed: set[int] = set()
     floor = 0
     for record in removals:
@@ -69,9 +93,15 @@ def retained(
             removed.add(int(mark))
     stored: list[StoredMessage] = []
     end = 0
+    seen: set[str] = set()
     for record in records:
         ref = record.offset + 1
         end = max(end, ref)
+        message_id = _message_id(record)
+        if message_id is not None:
+            if message_id in seen:
+                continue  # a copy published again with the same id (removed with the first)
+            seen.add(message_id)
         if ref > floor and ref not in removed:
             key = None if record.key is None else record.key.decode()
             body = record.value or b""

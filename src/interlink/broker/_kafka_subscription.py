@@ -64,7 +64,13 @@ class KafkaDelivery:
 
 class KafkaSubscription:
     def __init__(
-        self, topic: str, consumer: AIOKafkaConsumer, *, max_in_flight: int, group: bool
+        self,
+        topic: str,
+        consumer: AIOKafkaConsumer,
+        *,
+        max_in_flight: int,
+        group: bool,
+        handover: float = 0.0,
     ) -> None:
         self.topic = topic
         self._consumer = consumer
@@ -76,6 +82,8 @@ class KafkaSubscription:
         self._held: dict[tuple[TopicPartition, int], asyncio.TimerHandle] = {}
         self._parked: dict[TopicPartition, Lane] = {}
         self._dirty = asyncio.Event()
+        self._settled = asyncio.Event()
+        self._handover = handover
         self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
         self.assigned = asyncio.Event()
@@ -123,12 +131,18 @@ class KafkaSubscription:
         return lane
 
     async def revoke(self, tps: list[TopicPartition]) -> None:
-        """Give up partitions (a rebalance): commit what is done, park the lanes in case the
-        same partitions come back (Kafka revokes all of them on every rebalance)."""
+        """Give up partitions (a rebalance): wait up to ``handover`` seconds for what this
+        member has out of them to be settled, commit what is done, and park the lanes in case
+        the same partitions come back (Kafka revokes all of them on every rebalance)."""
         lanes = [self._lanes.pop(tp) for tp in tps if tp in self._lanes]
         self._parked = {lane.tp: lane for lane in lanes}
         for lane in lanes:
             lane.live = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._handover):
+                while not self._closed and any(lane.out for lane in lanes):
+                    self._settled.clear()
+                    await self._settled.wait()
         await self._commit(lanes)
 
     async def _commit(self, lanes: list[Lane]) -> None:
@@ -192,11 +206,14 @@ class KafkaSubscription:
                 if record is not None:
                     progress = True
                     self._in_flight += 1
+                    lane.out += 1
                     self._ready.put_nowait(KafkaDelivery(self, lane, record))
                     self._dirty.set()
 
     def finish(self, lane: Lane, record: ConsumerRecord[bytes, bytes]) -> None:
         self._in_flight -= 1
+        lane.out -= 1
+        self._settled.set()
         key = key_of(record)
         if key is not None:
             lane.busy.discard(key)
@@ -209,6 +226,8 @@ class KafkaSubscription:
         """A delivery of a parked lane never taken by the reader: back in its lane's
         waiting records, in offset order, as if never handed out."""
         self._in_flight -= 1
+        lane.out -= 1
+        self._settled.set()
         key = key_of(record)
         if key is not None:
             lane.busy.discard(key)
@@ -221,6 +240,8 @@ class KafkaSubscription:
         """Settled for ``max_in_flight``; the record stays outstanding (the watermark waits)
         and its key busy until it goes back to the front of its lane after ``delay``."""
         self._in_flight -= 1
+        lane.out -= 1
+        self._settled.set()
 
         def back() -> None:
             self._held.pop((lane.tp, record.offset), None)
@@ -255,6 +276,7 @@ class KafkaSubscription:
         if self._closed:
             return
         self._closed = True
+        self._settled.set()  # a rebalance waiting for a handover waits no more
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

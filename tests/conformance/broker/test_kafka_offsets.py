@@ -5,6 +5,8 @@ What breaks these, and which test then fails:
   ``test_a_group_commits_no_further_than_its_oldest_unfinished_message``.
 - handing out while ``max_in_flight`` deliveries are out (``_dispatch``):
   ``test_a_member_hands_out_no_more_than_max_in_flight``.
+- ``read`` listing a dead letter's copy (``retained`` not skipping a message id seen before):
+  ``test_a_dead_letter_published_twice_with_one_id_is_read_once``.
 - a busy key blocking every keyed record of its partition (``Lane.take``), or a held record's
   key freed before it comes back (``give_back``):
   ``test_a_delayed_nack_holds_its_key_and_lets_other_keys_go_on``.
@@ -111,3 +113,17 @@ async def test_a_member_hands_out_no_more_than_max_in_flight(kafka: KafkaBroker)
     await third.ack()
     await held[1].ack()
     await sub.close()
+
+
+async def test_a_dead_letter_published_twice_with_one_id_is_read_once(kafka: KafkaBroker) -> None:
+    """The consumer dead-letters a message again when it crashed before settling it; with the
+    same message id, and Kafka has no duplicate window: ``read`` skips the copy."""
+    topic = unique("kafka.copies") + ".dlq"
+    await kafka.publish(topic, b"failed", headers={"h": "1"}, message_id="dlq:g:1")
+    await kafka.publish(topic, b"failed", headers={"h": "1"}, message_id="dlq:g:1")
+    await kafka.publish(topic, b"other", message_id="dlq:g:2")
+    stored = await kafka.read(topic, limit=10)
+    assert [(m.body, dict(m.headers)) for m in stored] == [(b"failed", {"h": "1"}), (b"other", {})]
+    await kafka.remove(topic, stored[0].ref)  # the copy goes with it
+    assert [m.body for m in await kafka.read(topic, limit=10)] == [b"other"]
+    assert await kafka.purge(topic) == 1
