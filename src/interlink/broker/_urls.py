@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from interlink._errors import ConfigurationError
 from interlink.broker._base import Broker
+from interlink.broker._kafka import KafkaSettings
 from interlink.broker._memory import MemoryBroker
 from interlink.broker._nats_streams import StreamSettings
 from interlink.broker._rabbitmq import RabbitSettings
@@ -15,7 +16,7 @@ from interlink.broker._redis_layout import RedisSettings
 
 __all__ = ["broker_from_url", "redacted_url"]
 
-_Settings = TypeVar("_Settings", StreamSettings, RedisSettings, RabbitSettings)
+_Settings = TypeVar("_Settings", StreamSettings, RedisSettings, RabbitSettings, KafkaSettings)
 _KINDS = {"int": int, "float": float}
 
 
@@ -49,7 +50,7 @@ def _cluster_size(url: str, query: str) -> tuple[int, str]:
 def broker_from_url(url: str, *, directory: str = ".interlink") -> Broker:
     """``memory://``, ``nats://host:port[,host:port…]``, ``embedded`` (a JetStream child
     process whose store lives under ``directory``; ``embedded?cluster=3``: a cluster of three),
-    ``redis://host:port`` or ``amqp://host:port``."""
+    ``redis://host:port``, ``amqp://…`` or ``kafka://host:port``."""
     scheme = url.partition("://")[0] if "://" in url else url
     address, _, query = url.partition("?")
     if scheme == "memory":
@@ -76,9 +77,13 @@ def broker_from_url(url: str, *, directory: str = ".interlink") -> Broker:
         from interlink.broker._redis import RedisBroker
 
         return RedisBroker(address, settings=_settings(RedisSettings, url, query))
+    if scheme == "kafka":
+        from interlink.broker._kafka import KafkaBroker
+
+        return KafkaBroker(address, settings=_settings(KafkaSettings, url, query))
     raise ConfigurationError(
         f"unknown broker URL {url!r}: interlink supports 'memory://', 'nats://host:port', "
-        "'redis://host:port', 'amqp://host:port' and 'embedded'"
+        "'redis://host:port', 'amqp://host:port', 'kafka://host:port' and 'embedded'"
     )
 
 

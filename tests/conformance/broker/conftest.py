@@ -13,13 +13,14 @@ import pytest
 import interlink as il
 from interlink.broker import Broker, MemoryBroker, NatsBroker, broker_from_url
 
-BACKENDS = ["memory", "nats", "embedded", "redis", "rabbitmq", "nats-cluster"]
+BACKENDS = ["memory", "nats", "embedded", "redis", "rabbitmq", "nats-cluster", "kafka"]
 JETSTREAM = ["nats", "embedded", "nats-cluster"]
 SERVERS = {
     "nats": "nats_server",
     "redis": "redis_server",
     "rabbitmq": "rabbitmq_server",
     "nats-cluster": "nats_cluster",
+    "kafka": "kafka_server",
 }
 """Backends on a server that outlives a client process, by the fixture that starts it."""
 _names = itertools.count()
@@ -61,6 +62,8 @@ def make_broker(request: pytest.FixtureRequest, kind: str, query: str = "") -> B
 
 def _query(kind: str, query: str) -> str:
     # RabbitMQ takes a delivery back when its member's channel closes: it has no ack_wait.
+    if kind == "kafka":  # a partition goes back when its member's session ends; Tansu has a
+        return "?partitions=4&session_timeout=2"  # group wait half the session: keep it short
     return "" if kind == "rabbitmq" else query
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import interlink as il
-from interlink.broker import Broker, MemoryBroker, RabbitBroker, RedisBroker
+from interlink.broker import Broker, KafkaBroker, MemoryBroker, RabbitBroker, RedisBroker
 from interlink.broker._nats import NatsBroker
 from interlink.broker._nats_streams import stream_name
 from interlink.broker._redis_layout import TopicKeys
@@ -27,6 +27,8 @@ async def unacknowledged(broker: Broker, topic: str, group: str) -> int:
         return total
     if isinstance(broker, MemoryBroker):
         return broker.outstanding
+    if isinstance(broker, KafkaBroker):
+        return await broker.lag(topic, group)
     if isinstance(broker, RedisBroker):
         names = TopicKeys(topic)
         total = 0

@@ -22,13 +22,13 @@ from tests.conftest import NatsServer, RabbitServer, RedisServer, eventually
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("kind", ["nats", "embedded", "redis", "rabbitmq", "nats-cluster"])
+@pytest.mark.parametrize("kind", ["nats", "embedded", "redis", "rabbitmq", "nats-cluster", "kafka"])
 async def test_a_consumer_killed_mid_handler_leaves_the_message_to_another(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     if kind in SERVERS:
         spec = request.getfixturevalue(SERVERS[kind]).url
-        spec += "" if kind == "rabbitmq" else "?ack_wait=1"
+        spec += {"rabbitmq": "", "kafka": "?session_timeout=2"}.get(kind, "?ack_wait=1")
         directory = str(tmp_path)
     else:
         spec, directory = "embedded?ack_wait=1", request.getfixturevalue("embedded_dir")

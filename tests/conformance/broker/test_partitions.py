@@ -23,7 +23,7 @@ from collections import defaultdict
 
 import pytest
 
-from interlink.broker import Broker, Delivery, RabbitBroker, Subscription
+from interlink.broker import Broker, Delivery, KafkaBroker, RabbitBroker, Subscription
 from tests.conformance.broker.conftest import JETSTREAM, make_broker, unique
 from tests.conftest import eventually
 
@@ -71,7 +71,7 @@ async def test_members_of_a_group_run_a_key_one_message_at_a_time(broker: Broker
     for key in ("k0", "k1", "k2"):
         ns = [n for n, _ in handled[key]]
         assert ns == sorted(ns), key
-    if isinstance(broker, RabbitBroker):
+    if isinstance(broker, RabbitBroker | KafkaBroker):
         return  # a partition stays with one member (single active consumer) until it leaves
     shared = [k for k in ("k0", "k1", "k2") if len({m for _, m in handled[k]}) == 2]
     assert shared, "both members should have taken messages of some key"
@@ -98,7 +98,7 @@ async def test_a_returned_keyed_message_comes_back_before_later_ones(broker: Bro
     await sub.close()
 
 
-@pytest.mark.parametrize("kind", [*JETSTREAM, "redis", "rabbitmq"])
+@pytest.mark.parametrize("kind", [*JETSTREAM, "redis", "rabbitmq", "kafka"])
 async def test_a_keyed_message_whose_member_died_comes_back_before_the_next_one(
     kind: str, request: pytest.FixtureRequest
 ) -> None:
@@ -122,7 +122,9 @@ async def test_a_keyed_message_whose_member_died_comes_back_before_the_next_one(
             got.append((delivery.body, delivery.attempt))
             await delivery.ack()
         assert [body for body, _ in got] == [b"0", b"1", b"2", b"3", b"4"]
-        assert got[0][1] == 2  # the one the victim held, redelivered after ack_wait
+        # The one the victim held, redelivered after ack_wait. Kafka keeps no delivery count:
+        # the attempt counts travel in the commit metadata, which Tansu drops.
+        assert got[0][1] == (1 if kind == "kafka" else 2)
         await sub.close()
     finally:
         await victim.close()

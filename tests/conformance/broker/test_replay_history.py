@@ -28,7 +28,7 @@ class Retaining:
         return il.App(list(services), broker=self.spec, serve_http=False)
 
 
-@pytest.fixture(params=["memory", "nats", "redis"])
+@pytest.fixture(params=["memory", "nats", "redis", "kafka"])
 async def retaining(request: pytest.FixtureRequest) -> AsyncIterator[Retaining]:
     kind = request.param
     if kind == "memory":
