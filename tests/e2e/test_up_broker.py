@@ -13,13 +13,13 @@ import pytest
 
 import interlink as il
 from interlink import DeadlineExceeded
-from tests.conformance.broker.conftest import SERVERS
+from tests.conformance.broker.conftest import CLI_SERVERS, SERVERS
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("kind", sorted(SERVERS))
+@pytest.mark.parametrize("kind", CLI_SERVERS)
 async def test_up_runs_the_services_on_the_broker_given(
     request: pytest.FixtureRequest, kind: str, tmp_path: Path
 ) -> None:

