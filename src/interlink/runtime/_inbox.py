@@ -53,8 +53,7 @@ class InboxRun:
                 yield connection
             return
         async with self._db.transaction() as tx:
-            if not await tx.claim(self._scope, self._id):
-                raise AlreadyProcessed(f"{self._id} was processed already in {self._scope}")
+            await self._claim(tx)
             yield tx.connection
             # Only on a normal exit: the events published so far commit with the writes.
             for topic, envelope in ctx.take_deferred():
@@ -66,13 +65,16 @@ class InboxRun:
         stack = contextlib.AsyncExitStack()
         tx = await stack.enter_async_context(self._db.transaction())
         try:
-            if not await tx.claim(self._scope, self._id):
-                raise AlreadyProcessed(f"{self._id} was processed already in {self._scope}")
+            await self._claim(tx)
             yield tx.connection
         except BaseException as exc:
             await stack.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         self._held = (stack, tx)
+
+    async def _claim(self, tx: Any) -> None:
+        if not await tx.claim(self._scope, self._id):
+            raise AlreadyProcessed(f"{self._id} was processed already in {self._scope}")
 
     async def finish(self, ctx: Context) -> None:
         """After a handler that returned normally: record it, if its transaction did not;
