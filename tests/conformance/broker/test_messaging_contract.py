@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import Counter, defaultdict
 
@@ -354,7 +355,10 @@ async def test_a_handler_longer_than_the_ack_wait_runs_once(backend: Backend) ->
         runs.append(job.n)
         await asyncio.sleep(2.5)
 
-    async with backend.app([svc]) as app, backend.app([svc]):
+    # On Kafka a second member's join rebalances the group, and a handler running across a
+    # rebalance may run again (see docs/messaging.md, Kafka): one member shows the property.
+    second = contextlib.nullcontext() if backend.kind == "kafka" else backend.app([svc])
+    async with backend.app([svc]) as app, second:
         await app.publish(topic, Job(n=1), key="k")
         await app.publish(topic, Job(n=2))
         await eventually(lambda: sorted(runs) == [1, 2], timeout=10)
