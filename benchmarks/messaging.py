@@ -142,13 +142,7 @@ class NatsServer:
         raise SystemExit("nats-server did not start within 15 s")
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time of the server so far (Linux), else 0."""
-        try:
-            fields = Path(f"/proc/{self._proc.pid if self._proc else 0}/stat").read_text()
-        except OSError:
-            return 0.0
-        utime, stime = fields.rpartition(")")[2].split()[11:13]
-        return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self._proc)
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -160,6 +154,16 @@ class NatsServer:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def cpu_seconds(proc: subprocess.Popen[bytes] | None) -> float:
+    """User plus system CPU time of a child server so far (Linux), else 0."""
+    try:
+        fields = Path(f"/proc/{proc.pid if proc else 0}/stat").read_text()
+    except OSError:
+        return 0.0
+    utime, stime = fields.rpartition(")")[2].split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:

@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import os
 import shutil
 import signal
 import socket
@@ -47,7 +46,7 @@ import interlink as il
 from interlink.broker._redis_layout import TopicKeys
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from messaging import Order, Tally, fresh, make_order
+from messaging import Order, Tally, cpu_seconds, fresh, make_order
 
 HOST = "127.0.0.1"
 TARGET = 0.70
@@ -82,12 +81,7 @@ class RedisServer:
         raise SystemExit("redis-server did not start within 10 s")
 
     def cpu_seconds(self) -> float:
-        try:
-            fields = Path(f"/proc/{self._proc.pid if self._proc else 0}/stat").read_text()
-        except OSError:
-            return 0.0
-        utime, stime = fields.rpartition(")")[2].split()[11:13]
-        return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self._proc)
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -24,10 +24,10 @@ from interlink.discovery._registration import SelfRegistration
 from interlink.messaging import Consumer, Requester
 from interlink.runtime._admin import AdminView
 from interlink.runtime._calls import Calls
-from interlink.runtime._choreographies import reply_subscribers, tracker_subscribers
 from interlink.runtime._inbound import Inbound
 from interlink.runtime._outbound import Outbound
 from interlink.runtime._remote import IDEMPOTENT, RemoteCalls
+from interlink.runtime._saga_subscribers import reply_subscribers, tracker_subscribers
 from interlink.transport.http import HttpApp, HttpClient, HttpServer, HttpSettings
 
 if TYPE_CHECKING:
