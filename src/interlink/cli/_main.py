@@ -1,5 +1,5 @@
 """``interlink run | up | asyncapi | call | publish | services | tail | replay | dlq | sagas |
-registrar``."""
+registrar | doctor``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from interlink._app import App
 from interlink.broker._urls import redacted_url
+from interlink.cli._doctor import doctor
 from interlink.cli._load import CliError, load_app
 from interlink.cli._messaging import dlq, tail
 from interlink.cli._replay import replay
@@ -293,3 +294,6 @@ def services(
             "\n".join(i["url"] for i in registered.get(svc["name"], [])),
         )
     out.print(table)
+
+
+cli.command()(doctor)
