@@ -20,6 +20,8 @@ FORBIDDEN = {
         "interlink.messaging",
         "interlink.broker",
     ),
+    # The doctor reads a declared App; it never runs one.
+    "doctor": ("interlink.runtime", "interlink.transport", "interlink.broker", "interlink.cli"),
 }
 
 

@@ -172,3 +172,20 @@ def test_otlp_exports_give_the_same_findings() -> None:
     otlp = diagnose(spans=parse_spans(spans.to_otlp(recorded))).findings
     assert [f.to_dict() for f in otlp] == [f.to_dict() for f in own]
     assert {f.code for f in own} == {"IL101", "IL110"}
+
+
+def test_the_public_names() -> None:
+    import interlink.doctor
+
+    assert interlink.doctor.__all__ == [
+        "Finding",
+        "Level",
+        "Report",
+        "Span",
+        "SpanError",
+        "Thresholds",
+        "diagnose",
+        "load_spans",
+        "parse_settings",
+        "parse_spans",
+    ]
