@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import interlink as il
 from interlink.doctor import Finding, Level, Thresholds, diagnose, parse_spans
-from tests.unit.doctor import fans, spans, systems
+from tests.unit.doctor import fans, sagas, spans, systems
 
 
 def found(report: object, code: str) -> list[Finding]:
@@ -189,3 +189,16 @@ def test_the_public_names() -> None:
         "parse_settings",
         "parse_spans",
     ]
+
+
+def test_saga_steps_run_in_the_service_that_starts_them() -> None:
+    retry3 = il.Policy(deadline=1.0, retry=il.Retry(attempts=3, on=il.CallError))
+    report = diagnose(sagas.app(policies={"quotes": retry3}))
+    # The starter does not wait: no sync-over-async, and the steps are chains of their own.
+    assert not [f for f in report.findings if f.code == "IL105" and f.where == "starter.begin"]
+    [storm] = found(report, "IL112")
+    assert storm.where == "starter.flow.first"
+    assert "15 attempts of quotes.ask" in storm.message  # 5 step attempts x 3 call attempts
+    [command] = [f for f in found(report, "IL106") if f.where == "billing.charge"]
+    assert "starter.flow.second" in command.message
+    assert not found(diagnose(sagas.app()), "IL112")  # the default policy's retries are budgeted
