@@ -25,7 +25,15 @@ __all__ = ["scan"]
 
 _CONTEXT_NAMES = frozenset({"ctx", "context"})
 _TOPIC_METHODS: dict[str, SiteKind] = {"publish": "publish", "request": "request", "send": "send"}
-_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.GeneratorExp)
+_LOOPS = (
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s/]+", re.IGNORECASE)
 _HOST_PORT = re.compile(
     r"^(localhost|\d{1,3}(\.\d{1,3}){3}|[a-z0-9-]+(\.[a-z0-9-]+)+)(:\d{2,5})(/\S*)?$", re.IGNORECASE
