@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from interlink.cli._load import CliError, load_app
 from interlink.cli._runner import err
@@ -15,7 +16,7 @@ __all__ = ["doctor"]
 def doctor(
     app_spec: Annotated[
         str | None,
-        typer.Argument(metavar="[MODULE:APP]", help="The App to examine, e.g. examples.shop:app."),
+        typer.Argument(metavar="MODULE:APP", help="The App to examine, e.g. examples.shop:app."),
     ] = None,
     traces: Annotated[
         list[str] | None,
@@ -48,7 +49,7 @@ def doctor(
         except SpanError as exc:
             raise CliError(str(exc), 2) from None
     except CliError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(exc.code) from None
     report = diagnose(app, spans=spans, thresholds=thresholds)
     typer.echo(report.to_json() if as_json else report.render())
