@@ -144,3 +144,13 @@ def test_the_shop_through_the_installed_entry_point(tmp_path: Path) -> None:
         ("IL108", "analytics.on_order_placed"),
         ("IL108", "notification.on_order_placed"),
     }
+
+
+def test_a_module_that_raises_on_import_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "doctor_broken_fixture.py").write_text("raise RuntimeError('broken on import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = doctor("doctor_broken_fixture:app")
+    assert result.exit_code == 1
+    assert isinstance(result.exception, RuntimeError)

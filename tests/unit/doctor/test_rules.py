@@ -202,3 +202,10 @@ def test_saga_steps_run_in_the_service_that_starts_them() -> None:
     [command] = [f for f in found(report, "IL106") if f.where == "billing.charge"]
     assert "starter.flow.second" in command.message
     assert not found(diagnose(sagas.app()), "IL112")  # the default policy's retries are budgeted
+
+
+def test_declared_and_traced_calls_make_one_graph() -> None:
+    recorded = parse_spans(spans.chain("s1.go", "s0.go"))
+    [cycle] = found(diagnose(systems.chain(1), spans=recorded), "IL102")
+    assert (cycle.where, cycle.source) == ("s0", "static+traces")
+    assert not found(diagnose(systems.chain(1)), "IL102")
