@@ -62,6 +62,8 @@ def observe(spans: Iterable[Span]) -> Observed:
         _topics(span, seen)
         if _retried(span):
             seen.retries[span.trace_id] = seen.retries.get(span.trace_id, 0) + 1
+    for span in by_id.values():
+        _linked(span, by_id, seen)
     for call in seen.calls:
         chain = _chain(by_id[call.server_id], by_id, hops)
         best = seen.chains.get(call.trace_id, [])
@@ -120,6 +122,21 @@ def _topics(span: Span, seen: Observed) -> None:
         seen.published.setdefault(topic, set()).add(span.service)
     elif span.kind == "consumer":
         seen.consumed.setdefault(topic, set()).add(span.service)
+
+
+def _linked(span: Span, by_id: dict[str, Span], seen: Observed) -> None:
+    """A consumer span linked to (or parented by) a producer span consumes that producer's
+    topic, even when the consumer span does not name it."""
+    if span.kind != "consumer":
+        return
+    sources = [span_id for _, span_id in span.links]
+    if span.parent_id is not None:
+        sources.append(span.parent_id)
+    for span_id in sources:
+        producer = by_id.get(span_id)
+        topic = producer.attributes.get(_TOPIC) if producer is not None else None
+        if producer is not None and producer.kind == "producer" and isinstance(topic, str):
+            seen.consumed.setdefault(topic, set()).add(span.service)
 
 
 def _retried(span: Span) -> bool:

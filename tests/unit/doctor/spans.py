@@ -93,6 +93,18 @@ def messaging(topic: str, *, consumed: bool) -> list[dict[str, Any]]:
     return trace.spans
 
 
+def linked(topic: str) -> list[dict[str, Any]]:
+    """A producer span, and in another trace a consumer span that links to it (no topic)."""
+    trace = Trace()
+    root = trace.server("a.x")
+    attributes = {"messaging.destination.name": topic}
+    producer = trace.span("producer", "a", f"publish {topic}", root, **attributes)
+    consumer = Trace()
+    consumer.span("consumer", "b", "consume", None)
+    consumer.spans[0]["links"] = [{"trace_id": trace.trace_id, "span_id": producer}]
+    return trace.spans + consumer.spans
+
+
 def to_otlp(spans: list[dict[str, Any]]) -> dict[str, Any]:
     """The same spans as an OTLP/JSON export: one resource per service."""
     kinds = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}

@@ -209,3 +209,10 @@ def test_declared_and_traced_calls_make_one_graph() -> None:
     [cycle] = found(diagnose(systems.chain(1), spans=recorded), "IL102")
     assert (cycle.where, cycle.source) == ("s0", "static+traces")
     assert not found(diagnose(systems.chain(1)), "IL102")
+
+
+def test_il106_a_consumer_span_linked_to_the_producer_consumes_its_topic() -> None:
+    assert not [f for f in traced(spans.linked("t.two")) if f.code == "IL106"]
+    unlinked = spans.linked("t.two")
+    unlinked[-1]["links"] = []
+    assert [f.where for f in traced(unlinked) if f.code == "IL106"] == ["t.two"]
