@@ -62,7 +62,6 @@ class ClientCall:
             attributes: dict[str, str | int] = {
                 "http.request.method": _METHOD,
                 "url.path": self.path,
-                "interlink.target": f"{service}.{method}",
                 "interlink.service": parent.service,
             }
             if resend:
@@ -82,14 +81,6 @@ class ClientCall:
     def picked(self, address: str, port: int) -> None:
         """The instance this attempt went to (a call to another process)."""
         self.address, self.port = address, str(port)
-        if self._span is not None:
-            self._span.set_attributes(
-                {
-                    "server.address": address,
-                    "server.port": port,
-                    "url.full": f"http://{address}:{port}{self.path}",
-                }
-            )
 
     def refused(self, error: BaseException) -> None:
         """The call's policy refused it (an open breaker, a full bulkhead): nothing was sent."""
@@ -104,11 +95,18 @@ class ClientCall:
         error_type = "" if error is None else type(error).__name__
         span = self._span
         if span is not None:
+            # Set once, at the end: each call into the span takes its lock and checks values.
+            attributes: dict[str, str | int] = {}
+            if self.address:
+                attributes["server.address"] = self.address
+                attributes["server.port"] = int(self.port)
+                attributes["url.full"] = f"http://{self.address}:{self.port}{self.path}"
             if status is not None:
-                span.set_attribute("http.response.status_code", status)
+                attributes["http.response.status_code"] = status
             if error is not None:
-                span.set_attribute("error.type", error_type)
+                attributes["error.type"] = error_type
                 span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
+            span.set_attributes(attributes)
             span.end()
         metrics = self._telemetry.metrics
         if metrics is not None:
@@ -143,7 +141,6 @@ class ServerCall:
                 "http.request.method": method,
                 "http.route": route,
                 "interlink.service": service,
-                "messaging.message.conversation_id": envelope.correlationid or envelope.id,
             }
             span = tracer.start_span(
                 f"{method} {route}", parent_of(envelope.traceparent), SpanKind.SERVER, attributes
@@ -162,10 +159,11 @@ class ServerCall:
             error_type = error_type_of(body) or str(status)
         span = self._span
         if span is not None:
-            span.set_attribute("http.response.status_code", status)
             if error_type:
-                span.set_attribute("error.type", error_type)
+                span.set_attributes({"http.response.status_code": status, "error.type": error_type})
                 span.set_status(Status(StatusCode.ERROR))
+            else:
+                span.set_attribute("http.response.status_code", status)
             span.end()
         metrics = self._telemetry.metrics
         if metrics is not None:
