@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +85,7 @@ class Telemetry:
         if exporter == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-            return ConsoleSpanExporter()
+            return ConsoleSpanExporter(out=sys.stdout)  # stdout as it is when the App starts
         if exporter == "otlp":
             try:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
