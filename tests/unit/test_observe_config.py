@@ -56,3 +56,56 @@ def test_an_explicit_observe_wins_over_the_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("INTERLINK_METRICS", "1")
     assert il.App([], observe=Observe()).observe == Observe()
     assert il.App([]).observe.metrics
+
+
+def test_the_messaging_system_is_the_conventions_name_for_the_broker() -> None:
+    from interlink.observe import Telemetry
+
+    systems = {
+        url: Telemetry(Observe(), ["a"], url).messaging_system
+        for url in ("memory://", "embedded", "nats://h:4222", "amqp://h", "redis://h", "kafka://h")
+    }
+    assert systems == {
+        "memory://": "memory",
+        "embedded": "nats",
+        "nats://h:4222": "nats",
+        "amqp://h": "rabbitmq",
+        "redis://h": "redis",
+        "kafka://h": "kafka",
+    }
+
+
+OFF = """
+import asyncio, sys
+import interlink as il
+
+svc = il.Service("s")
+
+@svc.rpc
+async def ping(req: dict) -> dict:
+    return req
+
+async def main() -> None:
+    async with il.App([svc], port=0, observe=il.Observe()) as app:
+        await app.call("s.ping", {})
+    loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry", "prometheus_client")))
+    print(loaded)
+
+asyncio.run(main())
+"""
+
+
+def test_with_everything_off_no_tracing_or_metrics_package_is_even_imported() -> None:
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", OFF],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        check=True,
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

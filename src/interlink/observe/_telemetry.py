@@ -32,16 +32,19 @@ __all__ = ["Telemetry"]
 
 _INSTALL = 'pip install "interlink[observe]"'
 _OTLP_DEFAULT = "http://127.0.0.1:4318/v1/traces"
+_SYSTEMS = {"embedded": "nats", "tls": "nats", "amqp": "rabbitmq", "amqps": "rabbitmq"}
 
 
 class Telemetry:
     """What one App records. ``tracer_provider``, ``registry`` and ``recorder`` are None when
     their part is off; register your own collectors with ``telemetry.registry.register(c)``."""
 
-    def __init__(self, observe: Observe, services: Sequence[str], messaging_system: str) -> None:
+    def __init__(self, observe: Observe, services: Sequence[str], broker_url: str) -> None:
         self.observe = observe
         self.services = ",".join(services)
-        self.messaging_system = messaging_system
+        scheme = broker_url.partition("://")[0]
+        self.messaging_system = _SYSTEMS.get(scheme, scheme)
+        """``messaging.system``: the conventions' name for the broker where there is one."""
         self.tracer_provider: TracerProvider | None = None
         self.tracer: Tracer | None = None
         self.ids: Any = None

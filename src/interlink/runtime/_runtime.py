@@ -26,7 +26,6 @@ from interlink.observe import Telemetry
 from interlink.runtime._admin import AdminView
 from interlink.runtime._calls import Calls
 from interlink.runtime._inbound import Inbound
-from interlink.runtime._observed import ObservedCalls, ObservedInbound, ObservedOutbound
 from interlink.runtime._outbound import Outbound
 from interlink.runtime._remote import IDEMPOTENT, RemoteCalls
 from interlink.runtime._saga_subscribers import reply_subscribers, tracker_subscribers
@@ -98,8 +97,7 @@ class Runtime:
         self.registry = await self._open(
             app.registry, functools.partial(registry_from_url, directory=app.directory)
         )
-        system = self.broker.url.partition("://")[0]
-        self.telemetry = Telemetry(app.observe, list(self.running), system)
+        self.telemetry = Telemetry(app.observe, list(self.running), self.broker.url)
         stack.push_async_callback(self.telemetry.aclose)  # after everything that records
         self.http = http = HttpClient()
         stack.push_async_callback(http.close)
@@ -110,6 +108,8 @@ class Runtime:
         # With telemetry on, the observed subclasses of the call and message paths run.
         seen = self.telemetry if self.telemetry.active else None
         hooks: dict[str, Any] = {} if seen is None else {"telemetry": seen}
+        if seen is not None:  # imported only then: it needs the observe extra
+            from interlink.runtime._observed import ObservedCalls, ObservedInbound, ObservedOutbound
         self.outbound = (Outbound if seen is None else ObservedOutbound)(
             broker=self.broker, requester=self.requester, clock=self.clock, **hooks
         )

@@ -33,6 +33,11 @@ async def work(req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+@svc.rpc
+async def where(req: dict[str, Any], ctx: il.Context) -> dict[str, Any]:
+    return {"traceparent": ctx.traceparent}
+
+
 @svc.subscribe("poison", group="victim", retry=il.Retry(attempts=1, on=Exception))
 async def swallow(evt: dict[str, Any]) -> None:
     raise ValueError("cannot handle this")
@@ -199,3 +204,23 @@ async def test_with_everything_off_the_plain_call_and_message_paths_run(
         assert type(runtime.outbound) is Outbound
         assert type(runtime.outbound.calls) is Calls
         assert all(c._on_dead_letter is None for c in runtime.consumers)
+
+
+async def test_an_unsampled_request_records_no_spans_and_runs_under_fresh_unsampled_ids(
+    traced: tuple[il.App, InMemorySpanExporter],
+) -> None:
+    app, exporter = traced
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    headers = {"traceparent": f"00-{trace}-b7ad6b7169203331-00"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{app.url}/rpc/flaky/where", json={}, headers=headers) as r,
+    ):
+        assert r.status == 200
+        traceparent = (await r.json())["traceparent"]
+    assert finished(app, exporter) == ()
+    fields = parse_traceparent(traceparent)
+    assert fields is not None
+    assert fields[0] == trace
+    assert fields[1] != "b7ad6b7169203331"
+    assert fields[2] is False

@@ -68,11 +68,11 @@ async def test_otlp_sends_the_spans_as_protobuf_to_the_endpoint_when_the_app_sto
 
 
 def test_console_and_otlp_choose_their_exporters() -> None:
-    console = Telemetry(Observe(tracing=True, exporter="console"), ["a"], "memory")
+    console = Telemetry(Observe(tracing=True, exporter="console"), ["a"], "memory://")
     assert isinstance(console._exporter(), ConsoleSpanExporter)
     mine = InMemorySpanExporter()
-    assert Telemetry(Observe(tracing=True, exporter=mine), ["a"], "memory")._exporter() is mine
-    assert Telemetry(Observe(tracing=True), ["a"], "memory")._exporter() is None
+    assert Telemetry(Observe(tracing=True, exporter=mine), ["a"], "memory://")._exporter() is mine
+    assert Telemetry(Observe(tracing=True), ["a"], "memory://")._exporter() is None
 
 
 async def test_a_route_is_a_server_span_named_by_its_path_template() -> None:
