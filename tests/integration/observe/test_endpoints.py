@@ -63,3 +63,44 @@ async def test_metrics_are_prometheus_text_from_a_registry_of_the_app_s_own() ->
         names = {f.name for f in text_string_to_metric_families(body.decode())}
         assert "http_server_request_duration_seconds" in names
         assert (await get(f"{app.url}/_interlink/spans"))[0] == 404  # recent_spans=0
+
+
+async def asgi_get(asgi: Any, path: str) -> tuple[int, bytes]:
+    """One GET through an ASGI application, no server."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+    }
+    await asgi(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, body
+
+
+async def test_a_mounted_app_serves_metrics_and_spans_too() -> None:
+    app = il.App([svc], observe=Observe(metrics=True, recent_spans=2))
+    async with app.lifespan():
+        asgi = app.asgi()
+        status, body = await asgi_get(asgi, "/metrics")
+        assert status == 200
+        assert b"http_server_request_duration_seconds" in body
+        status, body = await asgi_get(asgi, "/_interlink/spans")
+        assert status == 200
+        assert body == b'{"next":0,"spans":[]}'
