@@ -20,6 +20,13 @@ FORBIDDEN = {
         "interlink.messaging",
         "interlink.broker",
     ),
+    "observe": (
+        "interlink._app",
+        "interlink.runtime",
+        "interlink.messaging",
+        "interlink.broker",
+        "interlink.transport",
+    ),
 }
 
 
