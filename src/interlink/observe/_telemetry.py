@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from interlink._context import Context
     from interlink._envelope import Envelope
     from interlink._handlers import Subscriber
+    from interlink.observe._ids import Ids
     from interlink.observe._metrics import Metrics
     from interlink.observe._recorder import Recorder
     from interlink.saga._runner import StepObserver
@@ -47,7 +48,7 @@ class Telemetry:
         """``messaging.system``: the conventions' name for the broker where there is one."""
         self.tracer_provider: TracerProvider | None = None
         self.tracer: Tracer | None = None
-        self.ids: Any = None
+        self.ids: Ids | None = None
         self.recorder: Recorder | None = None
         self.registry: CollectorRegistry | None = None
         self.metrics: Metrics | None = None

@@ -42,16 +42,16 @@ def parent_of(traceparent: str | None) -> OtelContext:
     return ROOT if context is None else set_span_in_context(NonRecordingSpan(context), ROOT)
 
 
-def root_of(traceparent: str | None, ids: Ids) -> OtelContext:
+def root_of(traceparent: str | None, ids: Ids | None) -> OtelContext:
     """For work started outside any handler (``app.call``, a script, a saga step): no parent
     span, but the trace keeps the id the context's ``traceparent`` already carries."""
     fields = parse_traceparent(traceparent)
-    if fields is not None:
+    if fields is not None and ids is not None:
         ids.trace_id = int(fields[0], 16)
     return ROOT
 
 
-def context_of(ctx: Context, ids: Ids) -> OtelContext:
+def context_of(ctx: Context, ids: Ids | None) -> OtelContext:
     """The parent of a span for work ``ctx`` sends: the span ``ctx`` runs under, or none for
     a context made outside any handler (``app.context()``), whose trace id is kept."""
     if ctx.envelope is None and ctx.traceparent != SERVING.get():
