@@ -22,6 +22,13 @@ FORBIDDEN = {
     ),
     # The doctor reads a declared App; it never runs one.
     "doctor": ("interlink.runtime", "interlink.transport", "interlink.broker", "interlink.cli"),
+    "observe": (
+        "interlink._app",
+        "interlink.runtime",
+        "interlink.messaging",
+        "interlink.broker",
+        "interlink.transport",
+    ),
 }
 
 

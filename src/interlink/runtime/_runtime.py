@@ -22,6 +22,7 @@ from interlink.discovery import Instance, Registry, registry_from_url
 from interlink.discovery._cache import Discovery
 from interlink.discovery._registration import SelfRegistration
 from interlink.messaging import Consumer, Requester
+from interlink.observe import Telemetry
 from interlink.runtime._admin import AdminView
 from interlink.runtime._calls import Calls
 from interlink.runtime._inbound import Inbound
@@ -68,6 +69,8 @@ class Runtime:
         self.relays: list[OutboxRelay] = []
         self.registration: SelfRegistration | None = None
         self.sagas: SagaEngine | None = None
+        self.telemetry: Telemetry
+        """Tracing and metrics; its parts are None when off (``App(observe=…)``)."""
         self._stack = contextlib.AsyncExitStack()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -94,24 +97,36 @@ class Runtime:
         self.registry = await self._open(
             app.registry, functools.partial(registry_from_url, directory=app.directory)
         )
+        self.telemetry = Telemetry(app.observe, list(self.running), self.broker.url)
+        stack.push_async_callback(self.telemetry.aclose)  # after everything that records
         self.http = http = HttpClient()
         stack.push_async_callback(http.close)
         self.discovery = Discovery(self.registry, balancer=app.load_balancer, clock=self.clock)
         stack.push_async_callback(self.discovery.close)
         self.requester = Requester(self.broker)
         stack.push_async_callback(self.requester.close)
-        self.outbound = Outbound(broker=self.broker, requester=self.requester, clock=self.clock)
+        # With telemetry on, the observed subclasses of the call and message paths run.
+        seen = self.telemetry if self.telemetry.active else None
+        hooks: dict[str, Any] = {} if seen is None else {"telemetry": seen}
+        if seen is not None:  # imported only then: it needs the observe extra
+            from interlink.runtime._observed import ObservedCalls, ObservedInbound, ObservedOutbound
+        self.outbound = (Outbound if seen is None else ObservedOutbound)(
+            broker=self.broker, requester=self.requester, clock=self.clock, **hooks
+        )
         self.relays = [await self._relay(outbox) for outbox in app.outboxes]
         relayed = {id(outbox) for outbox in app.outboxes}
         wakers = await self._inboxes(relayed)
-        self.inbound = Inbound(self.running, self.outbound, self.clock, wakers)
-        self.outbound.calls = Calls(
+        self.inbound = (Inbound if seen is None else ObservedInbound)(
+            self.running, self.outbound, self.clock, wakers, **hooks
+        )
+        self.outbound.calls = (Calls if seen is None else ObservedCalls)(
             local=self.inbound,
             remote=RemoteCalls(self.discovery, http, self.clock),
             clock=self.clock,
             policies=app.policies,
             default_policy=app.default_policy,
             listeners=app.policy_listeners,
+            **hooks,
         )
         relayed |= {id(db.outbox) for db in wakers}
         if app.saga_definitions:
@@ -129,6 +144,7 @@ class Runtime:
             clock=self.clock,
             lease=self.app.saga_lease,
             context=self.root_context,
+            observer=self.telemetry.saga_steps(self.root_context),
         )
         await self._stack.enter_async_context(engine)
         self.sagas = self.outbound.sagas = engine
@@ -177,7 +193,13 @@ class Runtime:
         for tracker in app.choreographies:
             subscribers += tracker_subscribers(tracker)
         for subscriber in subscribers:
-            consumer = Consumer(self.broker, subscriber, self.inbound, clock=self.clock)
+            consumer = Consumer(
+                self.broker,
+                subscriber,
+                self.inbound,
+                clock=self.clock,
+                on_dead_letter=self.telemetry.dead_letters(subscriber),
+            )
             self.consumers.append(consumer)
             await consumer.start()
         if app.serve_http or self.mounted:
@@ -201,7 +223,8 @@ class Runtime:
         # application's address is not known to be loopback.
         wanted = app.admin_requested if self.mounted else app.admin_enabled
         admin = AdminView(self) if wanted else None
-        self.http_app = HttpApp(self.inbound, settings, admin)
+        telemetry = self.telemetry if self.telemetry.active else None
+        self.http_app = HttpApp(self.inbound, settings, admin, telemetry)
         if not self.mounted:
             self.server = HttpServer(self.inbound, settings, app=self.http_app)
             await self.server.start()
