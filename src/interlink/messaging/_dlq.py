@@ -9,7 +9,13 @@ from interlink._errors import CodecError
 from interlink.broker import Broker, StoredMessage
 from interlink.messaging import _headers as H
 
-__all__ = ["DeadLetter", "list_dead_letters", "purge_dead_letters", "replay_dead_letters"]
+__all__ = [
+    "DeadLetter",
+    "count_dead_letters",
+    "list_dead_letters",
+    "purge_dead_letters",
+    "replay_dead_letters",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,15 @@ async def list_dead_letters(broker: Broker, topic: str, *, limit: int = 1000) ->
     """The dead letters of ``topic`` (or of the ``*.dlq`` topic named), oldest first."""
     dlq = dead_letter_topic(topic)
     return [_describe(m, dlq) for m in await broker.read(dlq, limit=limit)]
+
+
+async def count_dead_letters(
+    broker: Broker, topic: str, *, group: str | None = None, limit: int = 1000
+) -> int:
+    """How many dead letters ``topic`` has stored (only those ``group`` dead-lettered, when
+    given), counting at most ``limit``: the count reads the messages back."""
+    messages = await broker.read(dead_letter_topic(topic), limit=limit)
+    return sum(1 for m in messages if group is None or m.headers.get(H.GROUP, "") == group)
 
 
 async def replay_dead_letters(
