@@ -14,6 +14,7 @@ from interlink.messaging._dedupe_nats import NatsDedupeStore
 from interlink.messaging._dlq import (
     DeadLetter,
     count_dead_letters,
+    dead_letters_by_group,
     list_dead_letters,
     purge_dead_letters,
     replay_dead_letters,
@@ -35,6 +36,7 @@ __all__ = [
     "Requester",
     "SqliteDedupeStore",
     "count_dead_letters",
+    "dead_letters_by_group",
     "list_dead_letters",
     "purge_dead_letters",
     "replay_dead_letters",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from interlink._envelope import Envelope
@@ -12,6 +13,7 @@ from interlink.messaging import _headers as H
 __all__ = [
     "DeadLetter",
     "count_dead_letters",
+    "dead_letters_by_group",
     "list_dead_letters",
     "purge_dead_letters",
     "replay_dead_letters",
@@ -50,8 +52,14 @@ async def count_dead_letters(
 ) -> int:
     """How many dead letters ``topic`` has stored (only those ``group`` dead-lettered, when
     given), counting at most ``limit``: the count reads the messages back."""
+    counts = await dead_letters_by_group(broker, topic, limit=limit)
+    return counts.total() if group is None else counts[group]
+
+
+async def dead_letters_by_group(broker: Broker, topic: str, *, limit: int = 1000) -> Counter[str]:
+    """How many of ``topic``'s dead letters each group made, reading at most ``limit``."""
     messages = await broker.read(dead_letter_topic(topic), limit=limit)
-    return sum(1 for m in messages if group is None or m.headers.get(H.GROUP, "") == group)
+    return Counter(m.headers.get(H.GROUP, "") for m in messages)
 
 
 async def replay_dead_letters(
