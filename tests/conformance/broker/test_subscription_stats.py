@@ -29,29 +29,50 @@ async def stats(broker: Broker, topic: str, group: str) -> SubscriptionStats:
     return await broker.subscription_stats(topic, group)
 
 
+def expect(broker: Broker, pending: int, unacked: int) -> SubscriptionStats:
+    """What ``broker`` reports with ``pending`` not handed out and ``unacked`` out."""
+    unacked_counted, lag_only = counted(broker)
+    if lag_only:
+        return SubscriptionStats(pending=pending + unacked, unacknowledged=None)
+    return SubscriptionStats(pending, unacked if unacked_counted else None)
+
+
 async def test_pending_and_unacknowledged_are_counted(broker: Broker) -> None:
     topic, group = unique("stats.t"), unique("g")
-    unacked_counted, lag_only = counted(broker)
     sub = await broker.subscribe(topic, group=group, max_in_flight=2)
+    idle = await broker.subscribe(topic, group=unique("idle"), max_in_flight=1)
+    await idle.close()  # a group of its own, keeping every message: counted apart
     try:
         for n in range(5):
             await broker.publish(topic, str(n).encode())
         async with asyncio.timeout(10):
             first, _second = [await anext(sub) for _ in range(2)]
 
-        def expect(pending: int, unacked: int) -> SubscriptionStats:
-            if lag_only:
-                return SubscriptionStats(pending=pending + unacked, unacknowledged=None)
-            return SubscriptionStats(pending, unacked if unacked_counted else None)
-
         async def now_is(want: SubscriptionStats) -> bool:
             return await stats(broker, topic, group) == want
 
-        await eventually(lambda: now_is(expect(3, 2)))
+        await eventually(lambda: now_is(expect(broker, 3, 2)))
         await first.ack()
         async with asyncio.timeout(10):
             await anext(sub)  # 2 out again, 2 left
-        await eventually(lambda: now_is(expect(2, 2)), timeout=15)
+        await eventually(lambda: now_is(expect(broker, 2, 2)), timeout=15)
+    finally:
+        await sub.close()
+
+
+async def test_keyed_messages_are_counted_in_their_partitions(broker: Broker) -> None:
+    topic, group = unique("stats.k"), unique("g")
+    sub = await broker.subscribe(topic, group=group, max_in_flight=4)
+    try:
+        for n in range(3):
+            await broker.publish(topic, str(n).encode(), key="one-key")
+        async with asyncio.timeout(10):
+            await anext(sub)  # one of a key at a time: the others wait for it
+
+        async def counted_so() -> bool:
+            return await stats(broker, topic, group) == expect(broker, 2, 1)
+
+        await eventually(counted_so)
     finally:
         await sub.close()
 
