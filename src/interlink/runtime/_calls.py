@@ -29,6 +29,7 @@ from interlink._wire import Outcome, outcome_to_error
 
 if TYPE_CHECKING:
     from interlink._dispatch import Dispatcher
+    from interlink.observe._calls import ClientCall
     from interlink.resilience import Policy
     from interlink.resilience._events import Listener
     from interlink.runtime._remote import RemoteCalls
@@ -48,13 +49,13 @@ class Calls:
         policies: Mapping[str, Policy | PolicyFactory],
         default_policy: Policy | PolicyFactory | None,
         listeners: tuple[Listener, ...],
-        observer: PolicyObserver | None = None,
+        policy_observer: PolicyObserver | None = None,
     ) -> None:
         self._local = local
         self._remote = remote
         self.clock = clock
         self.policies = PolicySet(
-            policies, default_policy, clock, self.invoke_fallback, listeners, observer
+            policies, default_policy, clock, self.invoke_fallback, listeners, policy_observer
         )
         self._codecs: dict[Any, Codec[Any]] = {}
 
@@ -121,16 +122,23 @@ class Calls:
         return self._attempt(wall, out, bounded=deadline is not None)
 
     async def _attempt(
-        self, deadline: float | None, out: Outgoing, *, bounded: bool = False
+        self,
+        deadline: float | None,
+        out: Outgoing,
+        *,
+        bounded: bool = False,
+        observer: ClientCall | None = None,
     ) -> Any:
-        """One try. Every attempt of a call shares the envelope id: the idempotency key."""
+        """One try. Every attempt of a call shares the envelope id: the idempotency key.
+        ``observer`` (tracing or metrics on) names the span the request is sent under."""
         parent = out.parent
+        traceparent = None if observer is None else observer.traceparent
         envelope = Envelope(
             id=out.id,
             source=f"/{parent.service}",
             type=f"{out.service}.{out.method}",
             specversion="1.0",
-            traceparent=child_traceparent(parent.traceparent),
+            traceparent=traceparent or child_traceparent(parent.traceparent),
             tracestate=parent.tracestate,
             correlationid=parent.correlation_id,
             causationid=parent.message_id,
@@ -142,8 +150,17 @@ class Calls:
                 outcome = await self._send_local(out, envelope)
             else:
                 outcome = await self._remote.send(
-                    out.service, out.method, envelope, out.body, deadline, out.key, bounded=bounded
+                    out.service,
+                    out.method,
+                    envelope,
+                    out.body,
+                    deadline,
+                    out.key,
+                    bounded=bounded,
+                    observer=observer,
                 )
+            if observer is not None:
+                observer.status = outcome.status
             if outcome.status != 200:
                 raise outcome_to_error(outcome, out.service, out.method)
             if out.response is None:
@@ -194,6 +211,7 @@ class Outgoing:
         "method",
         "parent",
         "response",
+        "sent",
         "service",
         "timeout",
     )
@@ -219,6 +237,8 @@ class Outgoing:
         self.id = new_id()
         self.key: str | None = None
         self.clock: Clock = SYSTEM_CLOCK
+        self.sent = 0
+        """Attempts made so far (counted only while tracing or metrics are on)."""
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Outgoing) and (self.service, self.method, self.body) == (
