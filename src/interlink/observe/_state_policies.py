@@ -92,18 +92,27 @@ class PolicyMetrics(Collector):
             transitions.add_metric(list(key), count)
         yield transitions
         yield _per_target(
-            "interlink_breaker_rejections", "Calls refused by an open breaker", self.rejections
+            "interlink_breaker_rejections",
+            "Calls refused by an open breaker",
+            self.rejections,
+            self._targets,
         )
-        yield _per_target("interlink_retries", "Attempts retried after a failure", self.retries)
+        yield _per_target(
+            "interlink_retries", "Attempts retried after a failure", self.retries, self._targets
+        )
         yield _per_target(
             "interlink_bulkhead_rejections",
             "Calls refused by a full bulkhead",
             self.bulkhead_rejections,
+            self._targets,
         )
 
 
-def _per_target(name: str, documentation: str, counts: Counter[str]) -> CounterMetricFamily:
+def _per_target(
+    name: str, documentation: str, counts: Counter[str], targets: set[str]
+) -> CounterMetricFamily:
+    """One series per observed target, 0 until it counts."""
     family = CounterMetricFamily(name, documentation, labels=_TARGET)
-    for target, count in sorted(counts.items()):
-        family.add_metric([target], count)
+    for target in sorted(targets):
+        family.add_metric([target], counts[target])
     return family

@@ -127,7 +127,8 @@ async def test_retries_are_counted_per_target(callee: il.App) -> None:
                 await app.call("backend.safe_boom", {})
         families = await scrape(app.url)
     assert value(families, "interlink_retries_total", interlink_target="backend") == 4
-    assert value(families, "interlink_breaker_rejections_total", interlink_target="backend") is None
+    assert value(families, "interlink_breaker_rejections_total", interlink_target="backend") == 0
+    assert value(families, "interlink_bulkhead_rejections_total", interlink_target="backend") == 0
 
 
 async def test_bulkhead_rejections_are_counted(callee: il.App) -> None:
@@ -246,6 +247,13 @@ async def test_sagas_are_counted_by_status(tmp_path: Path) -> None:
     }
     assert sum(v or 0 for v in refused.values()) == 1
     assert refused["COMPLETED"] == refused["RUNNING"] == 0
+
+
+async def test_a_wrong_sampling_interval_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERLINK_STATE_INTERVAL", "0")
+    with pytest.raises(il.ConfigurationError, match="INTERLINK_STATE_INTERVAL"):
+        async with il.App([backend], port=0, observe=METRICS):
+            pass
 
 
 async def test_metrics_off_builds_no_state_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
