@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import msgspec
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from interlink.observe._trace import parent_of, root_of, traceparent_of
+from interlink.observe._trace import context_of, parent_of, traceparent_of
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -66,11 +66,7 @@ class ClientCall:
             }
             if resend:
                 attributes["http.request.resend_count"] = resend
-            context = (
-                root_of(parent.traceparent, telemetry.ids)
-                if parent.envelope is None
-                else parent_of(parent.traceparent)
-            )
+            context = context_of(parent, telemetry.ids)
             span = tracer.start_span(f"{_METHOD} {self.path}", context, SpanKind.CLIENT, attributes)
             if resend:
                 span.add_event("interlink.retry", {"http.request.resend_count": resend})

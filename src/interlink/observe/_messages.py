@@ -14,7 +14,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from interlink._errors import CodecError
 from interlink._rfc3339 import parse_time
-from interlink.observe._trace import parent_of, remote, root_of, traceparent_of
+from interlink.observe._trace import context_of, parent_of, remote, traceparent_of
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -49,11 +49,7 @@ def create(telemetry: Telemetry, parent: Context, topic: str, envelope: Envelope
         return
     attributes = _attributes(telemetry, "create", "create", topic, envelope)
     attributes["interlink.service"] = parent.service
-    context = (
-        root_of(parent.traceparent, telemetry.ids)
-        if parent.envelope is None
-        else parent_of(parent.traceparent)
-    )
+    context = context_of(parent, telemetry.ids)
     span = tracer.start_span(f"create {topic}", context, SpanKind.PRODUCER, attributes)
     envelope.traceparent = traceparent_of(span)
     span.end()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from opentelemetry.context import Context as OtelContext
@@ -12,9 +13,14 @@ from interlink._tracecontext import parse_traceparent
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
+    from interlink._context import Context
     from interlink.observe._ids import Ids
 
-__all__ = ["ROOT", "parent_of", "remote", "root_of", "traceparent_of"]
+__all__ = ["ROOT", "SERVING", "context_of", "parent_of", "remote", "root_of", "traceparent_of"]
+
+SERVING: ContextVar[str | None] = ContextVar("interlink_serving_span", default=None)
+"""The traceparent of the span whose work runs in this task: a server span while its handler
+runs, a process span while a subscriber runs, a saga step's span while the step runs."""
 
 ROOT = OtelContext()
 """No parent: the span starts a trace."""
@@ -43,6 +49,14 @@ def root_of(traceparent: str | None, ids: Ids) -> OtelContext:
     if fields is not None:
         ids.trace_id = int(fields[0], 16)
     return ROOT
+
+
+def context_of(ctx: Context, ids: Ids) -> OtelContext:
+    """The parent of a span for work ``ctx`` sends: the span ``ctx`` runs under, or none for
+    a context made outside any handler (``app.context()``), whose trace id is kept."""
+    if ctx.envelope is None and ctx.traceparent != SERVING.get():
+        return root_of(ctx.traceparent, ids)
+    return parent_of(ctx.traceparent)
 
 
 def traceparent_of(span: Span) -> str:

@@ -6,13 +6,13 @@ classes run and not one branch of this module is taken.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from interlink._errors import BulkheadFull, CallNotPermitted
 from interlink._handlers import Rpc
 from interlink.observe._calls import ClientCall, ServerCall
 from interlink.observe._messages import Process, Send, create
+from interlink.observe._trace import SERVING as _SERVING
 from interlink.runtime._calls import Calls, Outgoing
 from interlink.runtime._inbound import Inbound
 from interlink.runtime._outbound import Outbound
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     from interlink.resilience import Policy
 
 __all__ = ["ObservedCalls", "ObservedInbound", "ObservedOutbound"]
-
-_SERVING: ContextVar[str | None] = ContextVar("interlink_serving_span", default=None)
-"""The traceparent of the server or process span whose handler context is being made."""
 
 
 class ObservedInbound(Inbound):

@@ -154,6 +154,7 @@ class Runtime:
             clock=self.clock,
             lease=self.app.saga_lease,
             context=self.root_context,
+            observer=self.telemetry.saga_steps(self.root_context),
         )
         await self._stack.enter_async_context(engine)
         self.sagas = self.outbound.sagas = engine
