@@ -63,6 +63,8 @@ class _Config:
     sagas: tuple[Saga[Any], ...]
     saga_lease: float
     choreographies: tuple[Choreography, ...]
+    socket: str | None
+    transports: Mapping[str, str]
 
 
 class App:
@@ -101,6 +103,8 @@ class App:
         sagas: Sequence[Saga[Any]] = (),
         saga_lease: float | timedelta = 10.0,
         choreographies: Sequence[Choreography] = (),
+        socket: bool | str = False,
+        transports: Mapping[str, str] | None = None,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -140,6 +144,8 @@ class App:
             sagas=tuple(sagas),
             saga_lease=_seconds(saga_lease),
             choreographies=tuple(choreographies),
+            socket=_socket_address(socket, host),
+            transports=_transports(transports),
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -257,6 +263,18 @@ class App:
         return self._config.http_timeouts
 
     @property
+    def socket(self) -> str | None:
+        """Where the socket transport listens (``tcp://host:port``, ``unix:///path``), or None.
+        ``App(socket=True)`` listens on a free port of ``host``."""
+        return self._config.socket
+
+    @property
+    def transports(self) -> Mapping[str, str]:
+        """Per target service, the transport its calls use (``"http"`` or ``"socket"``);
+        any other service: the socket when its instance serves one, else HTTP."""
+        return self._config.transports
+
+    @property
     def running_services(self) -> list[str]:
         only = self._config.only
         return [name for name in self.services if only is None or name in only]
@@ -343,6 +361,14 @@ class App:
             raise RuntimeError("this App does not serve HTTP (serve_http=False)")
         return f"http://{self.advertise_host}:{server.port}"
 
+    @property
+    def socket_url(self) -> str:
+        """Where this App serves the socket transport (the bound port, when port 0 was asked)."""
+        server = self.runtime.socket_server
+        if server is None:
+            raise RuntimeError("this App does not serve the socket transport (socket=False)")
+        return server.address
+
     def context(self, service: str = "client") -> Context:
         """A root context, for calling and publishing from outside any handler."""
         return self.runtime.root_context(service)
@@ -426,3 +452,23 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _socket_address(socket: bool | str, host: str) -> str | None:
+    from interlink.transport.socket import parse_address
+
+    if socket is False:
+        return None
+    if socket is True:
+        return parse_address(f"tcp://[{host}]:0" if ":" in host else f"tcp://{host}:0").url()
+    return parse_address(socket).url()
+
+
+def _transports(transports: Mapping[str, str] | None) -> dict[str, str]:
+    chosen = dict(transports or {})
+    for service, transport in chosen.items():
+        if transport not in ("http", "socket"):
+            raise DefinitionError(
+                f"transports[{service!r}] is 'http' or 'socket', not {transport!r}"
+            )
+    return chosen
