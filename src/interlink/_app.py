@@ -103,7 +103,7 @@ class App:
         sagas: Sequence[Saga[Any]] = (),
         saga_lease: float | timedelta = 10.0,
         choreographies: Sequence[Choreography] = (),
-        socket: bool | str = False,
+        socket: bool | str | None = False,
         transports: Mapping[str, str] | None = None,
     ) -> None:
         self.services: dict[str, Service] = {}
@@ -454,10 +454,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _socket_address(socket: bool | str, host: str) -> str | None:
+def _socket_address(socket: bool | str | None, host: str) -> str | None:
     from interlink.transport.socket import parse_address
 
-    if socket is False:
+    if socket is False or socket is None:
         return None
     if socket is True:
         return parse_address(f"tcp://[{host}]:0" if ":" in host else f"tcp://{host}:0").url()

@@ -52,6 +52,11 @@ class SocketServer:
             raise RuntimeError("the socket server is not running")
         return self._bound.url()
 
+    @property
+    def connections(self) -> int:
+        """Client connections open now."""
+        return len(self._connections)
+
     def _protocol(self) -> ServerConnection:
         return ServerConnection(
             self._dispatcher,
