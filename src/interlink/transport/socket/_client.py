@@ -58,6 +58,12 @@ class SocketClient:
     async def open(self) -> None:
         """Nothing to do until the first call; kept so the lifecycle reads symmetrically."""
 
+    async def __aenter__(self) -> SocketClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         peers, self._peers = self._peers, {}
         for peer in peers.values():
