@@ -45,7 +45,9 @@ import grpc
 import uvloop
 
 import interlink as il
+from interlink._envelope import Envelope, new_id
 from interlink.discovery import Instance, StaticRegistry
+from interlink.transport.socket import SocketClient
 from rpc_http import (
     HOST,
     READY_TIMEOUT,
@@ -62,7 +64,7 @@ from rpc_http import (
 )
 from rpc_report import report
 
-SIDES = ("tcp", "starlette", "grpc", "interlink-socket", "interlink-http")
+SIDES = ("tcp", "starlette", "grpc", "socket-client", "interlink-socket", "interlink-http")
 _LENGTH = struct.Struct("!I")
 
 # -- servers (child processes) -----------------------------------------------------------------
@@ -210,6 +212,18 @@ def grpc_side(channel: grpc.aio.Channel, pid: int, payload: Payload) -> Side:
     return Side(send, pid)
 
 
+def socket_client_side(client: SocketClient, url: str, pid: int, payload: Payload) -> Side:
+    """The transport alone: SocketClient.send with an envelope, no ctx.call path above it."""
+
+    async def send() -> None:
+        envelope = Envelope(id=new_id(), source="/bench", type="bench.echo", specversion="1.0")
+        body = payload.model_dump_json().encode()
+        outcome = await client.send(url, "bench", "echo", envelope, body, None)
+        Payload.model_validate_json(outcome.body)
+
+    return Side(send, pid)
+
+
 def interlink_side(app: il.App, pid: int, payload: Payload) -> Side:
     async def send() -> None:
         await app.call("bench.echo", payload, returns=Payload)
@@ -253,6 +267,7 @@ async def client_main(servers: dict[str, Child], opts: argparse.Namespace) -> di
         grpc.aio.insecure_channel(f"{HOST}:{servers['grpc'].port}") as channel,
         apps["socket"],
         apps["http"],
+        SocketClient() as socket_client,
     ):
         for concurrency, requests in zip(opts.concurrency, opts.requests, strict=True):
             sides = {
@@ -264,6 +279,9 @@ async def client_main(servers: dict[str, Child], opts: argparse.Namespace) -> di
                     servers["starlette"].pid,
                 ),
                 "grpc": grpc_side(channel, servers["grpc"].pid, payload),
+                "socket-client": socket_client_side(
+                    socket_client, ilk.socket_url, ilk.pid, payload
+                ),
                 "interlink-socket": interlink_side(apps["socket"], ilk.pid, payload),
                 "interlink-http": interlink_side(apps["http"], ilk.pid, payload),
             }

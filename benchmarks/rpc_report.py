@@ -12,6 +12,8 @@ from rpc_http import _best_rps, _cpu_us, _median_rps, _percentiles_us
 RATIOS = (
     ("interlink-socket", "tcp", 0.50, "socket / raw TCP (target >= 50% at c=1)"),
     ("interlink-socket", "grpc", 10.0, "socket / raw grpc.aio (target >= 10x at c=1)"),
+    ("socket-client", "tcp", None, "SocketClient alone / raw TCP"),
+    ("socket-client", "grpc", None, "SocketClient alone / raw grpc.aio"),
     ("interlink-socket", "interlink-http", None, "socket / interlink HTTP"),
     ("interlink-http", "starlette", None, "interlink HTTP / raw aiohttp -> Starlette"),
 )

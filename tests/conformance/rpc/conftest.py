@@ -38,7 +38,14 @@ async def serve(transport: str) -> AsyncIterator[System]:
     """``backend`` served by one App (HTTP and socket both), called from another App told to
     reach it by ``transport`` only."""
     registry = MemoryRegistry()
-    server = il.App([backend], registry=registry, port=0, socket=True, max_body_size=LARGE_BODY)
+    server = il.App(
+        [backend],
+        registry=registry,
+        port=0,
+        socket=True,
+        max_body_size=LARGE_BODY,
+        drain_timeout=2,
+    )
     async with server:
         client = il.App(
             [frontend],

@@ -178,35 +178,44 @@ class FrameReader:
             data = data[self._skipping :]
             self._skipping = 0
         buffer = self._buffer
+        if not buffer:  # the common case: cut straight from what arrived, no copy to a buffer
+            frames, used = self._cut(data)
+            if used < len(data) and not self._skipping:
+                buffer += data[used:]
+            return frames
         buffer += data
+        if len(buffer) >= PREFIX:
+            length = _unpack_from(buffer)[0]
+            if length <= self._max_frame and len(buffer) - PREFIX < length:
+                return []  # a large frame still arriving: copy it out once, when whole
+        frames, used = self._cut(bytes(buffer))
+        del buffer[:used]
+        if self._skipping:
+            buffer.clear()
+        return frames
+
+    def _cut(self, data: bytes) -> tuple[list[Frame], int]:
+        """The whole frames at the start of ``data``, and how many bytes they took (an
+        oversized frame's bytes that have not arrived yet are left in ``_skipping``)."""
         frames: list[Frame] = []
         start = 0
-        end = len(buffer)
+        end = len(data)
         while end - start >= PREFIX:
-            length, stream, kind, _flags, header_len = _unpack_from(buffer, start)
+            length, stream, kind, _flags, header_len = _unpack_from(data, start)
             if kind not in KINDS or header_len > length:
                 raise ProtocolError(f"a frame of kind {kind} with a bad header length")
+            at = start + PREFIX
             if length > self._max_frame:
                 frames.append(Frame(stream, kind, b"", b"", oversized=True))
-                available = end - start - PREFIX
-                if available >= length:
-                    start += PREFIX + length
+                if end - at >= length:
+                    start = at + length
                     continue
-                self._skipping = length - available
-                start = end
+                self._skipping = length - (end - at)
+                return frames, end
+            if end - at < length:
                 break
-            if end - start - PREFIX < length:
-                break
-            at = start + PREFIX
             frames.append(
-                Frame(
-                    stream,
-                    kind,
-                    bytes(buffer[at : at + header_len]),
-                    bytes(buffer[at + header_len : at + length]),
-                )
+                Frame(stream, kind, data[at : at + header_len], data[at + header_len : at + length])
             )
             start = at + length
-        if start:
-            del buffer[:start]
-        return frames
+        return frames, start

@@ -176,11 +176,12 @@ class ServerConnection(asyncio.Protocol):
             self._fail(stream, 413, "PayloadTooLarge", f"body over {self._max_body} bytes")
             return
         envelope = envelope_of(header, frame.body)
-        try:
-            check_attributes(envelope)
-        except CodecError as exc:
-            self._fail(stream, 400, "BadRequest", str(exc), service, method)
-            return
+        if not (header.id and header.source and header.type) or header.time is not None:
+            try:
+                check_attributes(envelope)
+            except CodecError as exc:
+                self._fail(stream, 400, "BadRequest", str(exc), service, method)
+                return
         # None, or one that is not fit to echo in a log line: a fresh one.
         envelope.correlationid = correlation_id(envelope.correlationid)
         task = asyncio.get_running_loop().create_task(
