@@ -5,17 +5,32 @@ and reconnecting after the server comes back."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import os
+import ssl
 import tempfile
 from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 import interlink as il
 from interlink._envelope import Envelope, new_id
 from interlink.discovery import MemoryRegistry
-from interlink.transport.socket import SocketClient, parse_address
+from interlink.transport.socket import SocketClient, SocketServer, parse_address
+from interlink.transport.socket._frame import (
+    PING,
+    PONG,
+    REQUEST,
+    RESPONSE,
+    FrameReader,
+    encode_frame,
+)
 from tests.conftest import eventually, free_port
 
 svc = il.Service("backend")
@@ -156,3 +171,109 @@ def test_bad_settings_are_refused() -> None:
         parse_address("unix://relative.sock")
     with pytest.raises(il.DefinitionError, match="'http' or 'socket'"):
         il.App([svc], transports={"backend": "grpc"})
+
+
+def _tls_contexts(directory: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1: the server's context, and a client's that
+    trusts only it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "backend")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = os.path.join(directory, "c.pem"), os.path.join(directory, "k.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_path, key_path)
+    client = ssl.create_default_context(cafile=cert_path)
+    return server, client
+
+
+async def test_tls_wraps_both_sides_and_a_client_that_does_not_trust_it_is_refused(
+    server: il.App,
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        server_tls, client_tls = _tls_contexts(directory)
+    tls_server = SocketServer(server.runtime.inbound, "tcp://127.0.0.1:0", ssl=server_tls)
+    await tls_server.start()
+    try:
+        async with SocketClient(ssl=client_tls) as client:
+            assert await call(client, tls_server.address, {"t": 1.0}) == {"t": 1.0}
+        async with SocketClient(ssl=ssl.create_default_context()) as stranger:
+            with pytest.raises(il.ServiceUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+                await call(stranger, tls_server.address, {})
+        async with SocketClient() as plain:
+            with pytest.raises(il.CallError):
+                await call(plain, tls_server.address, {})
+    finally:
+        await tls_server.stop(1.0)
+
+
+async def test_an_answer_over_max_frame_fails_that_call_only(server: il.App) -> None:
+    async with SocketClient(max_frame=1000) as client:
+        with pytest.raises(il.CallError, match="over the limit"):
+            await call(client, server.socket_url, {"x" * 2000: 1.0})
+        assert await call(client, server.socket_url, {"y": 1.0}) == {"y": 1.0}
+    assert server.runtime.socket_server is not None
+    assert server.runtime.socket_server.connections == 1  # the same connection went on
+
+
+class _GoesQuiet(asyncio.Protocol):
+    """Answers the first request of its first connection, then nothing on it; every later
+    connection answers everything (what a peer behind a dead NAT entry looks like)."""
+
+    def __init__(self, accepted: list[_GoesQuiet]) -> None:
+        self.accepted = accepted
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.answered = 0
+        self.reader = FrameReader(1 << 20)
+        self.accepted.append(self)
+
+    def data_received(self, data: bytes) -> None:
+        for frame in self.reader.feed(data):
+            quiet = self is self.accepted[0] and self.answered >= 1
+            if frame.kind == REQUEST and not quiet:
+                self.answered += 1
+                self.transport.write(encode_frame(frame.stream, RESPONSE, b"\x00\xc8", b"1"))
+            elif frame.kind == PING and not quiet:
+                self.transport.write(encode_frame(frame.stream, PONG))
+
+
+async def test_a_quiet_connection_that_misses_a_ping_is_replaced() -> None:
+    accepted: list[_GoesQuiet] = []
+    listener = await asyncio.get_running_loop().create_server(
+        lambda: _GoesQuiet(accepted), "127.0.0.1", 0
+    )
+    address = f"tcp://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    try:
+        async with SocketClient(ping_after=0.0) as client:
+            assert await call(client, address, {}) == 1
+            assert await call(client, address, {}) == 1  # after a PING that went unanswered
+        assert len(accepted) == 2
+    finally:
+        listener.close()
+        for connection in accepted:
+            connection.transport.close()
