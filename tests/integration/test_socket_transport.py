@@ -277,3 +277,37 @@ async def test_a_quiet_connection_that_misses_a_ping_is_replaced() -> None:
         listener.close()
         for connection in accepted:
             connection.transport.close()
+
+
+class _NeverReads(asyncio.Protocol):
+    def __init__(self, accepted: list[asyncio.Transport]) -> None:
+        self.accepted = accepted
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.pause_reading()  # type: ignore[attr-defined]
+        self.accepted.append(transport)  # type: ignore[arg-type]
+
+
+async def test_requests_a_server_does_not_read_wait_instead_of_piling_up() -> None:
+    accepted: list[asyncio.Transport] = []
+    listener = await asyncio.get_running_loop().create_server(
+        lambda: _NeverReads(accepted), "127.0.0.1", 0
+    )
+    address = f"tcp://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    body = b'"' + b"x" * (1 << 20) + b'"'
+    try:
+        async with SocketClient() as client:
+
+            async def send() -> None:
+                await client.send(address, "backend", "echo", envelope(), body, 0.5)
+
+            results = await asyncio.gather(*(send() for _ in range(30)), return_exceptions=True)
+            assert all(isinstance(r, il.DeadlineExceeded) for r in results), results
+            (connection,) = client._peers[address]._connections
+            transport = connection._transport
+            assert transport is not None
+            assert transport.get_write_buffer_size() <= 2 << 20  # not 30 MiB
+    finally:
+        listener.close()
+        for transport in accepted:
+            transport.close()

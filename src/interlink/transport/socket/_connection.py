@@ -127,7 +127,8 @@ class ClientConnection(asyncio.Protocol):
 
     async def _exchange(self, stream: int, frame: bytes) -> Frame:
         if self._paused is not None:
-            await self._paused
+            # Shielded: a waiter that gives up must not cancel the others' shared future.
+            await asyncio.shield(self._paused)
         if self._transport is None:
             raise Lost(self.lost or "not connected")
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()

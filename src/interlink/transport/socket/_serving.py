@@ -195,7 +195,8 @@ class ServerConnection(asyncio.Protocol):
         try:
             outcome = await self._dispatcher.invoke_rpc(handler, envelope, body)
             if self._paused is not None:
-                await self._paused
+                # Shielded: a call cancelled here must not cancel the others' shared future.
+                await asyncio.shield(self._paused)
         except asyncio.CancelledError:
             return  # the caller cancelled, or left: nobody wants the answer
         finally:
