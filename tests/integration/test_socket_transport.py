@@ -8,6 +8,7 @@ import asyncio
 import datetime
 import ipaddress
 import os
+import socket
 import ssl
 import tempfile
 from collections.abc import AsyncIterator
@@ -120,13 +121,23 @@ async def test_calls_beyond_max_streams_wait_for_a_free_stream(server: il.App) -
 async def test_a_unix_socket_serves_calls() -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "backend.sock")
+        with socket.socket(socket.AF_UNIX) as gone:  # a file left by a process that is gone
+            gone.bind(path)
         registry = MemoryRegistry()
         async with (
             il.App([svc], registry=registry, serve_http=False, socket=f"unix://{path}") as app,
             il.App([], registry=registry, serve_http=False) as caller,
         ):
             assert app.socket_url == f"unix://{path}"
+            (instance,) = app.runtime.instances
+            assert (instance.transports, instance.metadata["socket"]) == (
+                ("socket",),
+                app.socket_url,
+            )
             assert await caller.call("backend.echo", {"u": 1.0}) == {"u": 1.0}
+            with pytest.raises(il.ConfigurationError, match="cannot listen"):
+                async with app.replace():
+                    pass
         assert not os.path.exists(path)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import socket
 import ssl as ssl_module
@@ -106,17 +107,19 @@ class SocketServer:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 1.0)
         if self._address.is_unix:
-            _remove_stale_socket(self._address.path)
+            with contextlib.suppress(OSError):
+                os.unlink(self._address.path)
 
 
 def _remove_stale_socket(path: str) -> None:
-    """A socket file left by a process that is gone would make ``bind`` fail."""
+    """A socket file left by a process that is gone would make ``bind`` fail; one somebody
+    still accepts on is theirs (asyncio would unlink it and take the path over silently)."""
     try:
         if stat.S_ISSOCK(os.stat(path).st_mode):
             probe = socket.socket(socket.AF_UNIX)
             with probe:
                 if probe.connect_ex(path) == 0:
-                    return  # someone serves there: bind will say so
+                    raise OSError(errno.EADDRINUSE, "another process serves on this socket")
             os.unlink(path)
     except FileNotFoundError:
         return

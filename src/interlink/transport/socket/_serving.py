@@ -115,8 +115,8 @@ class ServerConnection(asyncio.Protocol):
             elif kind == RESPONSE:
                 self.goaway("a client sent a response frame", close=True)
                 return
-            if self._transport is None:
-                return
+            if self._transport is None or self._transport.is_closing():
+                return  # closed for a protocol error: nothing after it is read
 
     # -- the connection --------------------------------------------------------------------
 
