@@ -20,6 +20,7 @@ from tests.conftest import eventually
 
 svc = il.Service("backend")
 answered = {"big": 0}
+stopped: list[str] = []
 BIG = 1 << 20
 
 
@@ -32,6 +33,16 @@ async def reserve(req: dict[str, int]) -> dict[str, int]:
 async def big(req: dict[str, int]) -> str:
     answered["big"] += 1
     return "x" * BIG
+
+
+@svc.rpc
+async def forever(req: dict[str, int]) -> None:
+    answered["forever"] = 1
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        stopped.append("forever")
+        raise
 
 
 @pytest.fixture
@@ -156,3 +167,13 @@ async def test_answers_a_client_does_not_read_wait_instead_of_piling_up() -> Non
                 assert len((await read_frame(reader))[3]) == BIG + 2
         finally:
             writer.close()
+
+
+async def test_a_closed_connection_cancels_its_running_handlers(address: str) -> None:
+    stopped.clear()
+    answered.pop("forever", None)
+    _reader, writer = await connect(address)
+    writer.write(frame(1, REQUEST, request_header("backend", "forever"), b"{}"))
+    await eventually(lambda: answered.get("forever") == 1)
+    writer.close()
+    await eventually(lambda: stopped == ["forever"])
