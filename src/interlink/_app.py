@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._context import Context
-from interlink._errors import DefinitionError
+from interlink._errors import ConfigurationError, DefinitionError
 from interlink._http import DEFAULT_HTTP_TIMEOUTS, HttpTimeouts
 from interlink._policies import PolicyFactory, default_policy
 from interlink._service import Service
@@ -366,7 +366,7 @@ class App:
         """Where this App serves the socket transport (the bound port, when port 0 was asked)."""
         server = self.runtime.socket_server
         if server is None:
-            raise RuntimeError("this App does not serve the socket transport (socket=False)")
+            raise RuntimeError("this App serves no socket (socket=False, or mounted elsewhere)")
         return server.address
 
     def context(self, service: str = "client") -> Context:
@@ -461,6 +461,8 @@ def _socket_address(socket: bool | str | None, host: str) -> str | None:
         return None
     if socket is True:
         return parse_address(f"tcp://[{host}]:0" if ":" in host else f"tcp://{host}:0").url()
+    if not isinstance(socket, str):
+        raise ConfigurationError(f"socket is True, False or an address URL, not {socket!r}")
     return parse_address(socket).url()
 
 

@@ -180,6 +180,8 @@ def test_bad_settings_are_refused() -> None:
         il.App([svc], socket="http://127.0.0.1:1")
     with pytest.raises(il.ConfigurationError, match="absolute"):
         parse_address("unix://relative.sock")
+    with pytest.raises(il.ConfigurationError, match="address URL"):
+        il.App([svc], socket=7100)  # type: ignore[arg-type]
     with pytest.raises(il.DefinitionError, match="'http' or 'socket'"):
         il.App([svc], transports={"backend": "grpc"})
 
@@ -322,3 +324,19 @@ async def test_requests_a_server_does_not_read_wait_instead_of_piling_up() -> No
         listener.close()
         for transport in accepted:
             transport.close()
+
+
+async def test_the_socket_is_registered_under_the_advertised_host() -> None:
+    app = il.App([svc], registry=MemoryRegistry(), port=0, socket=True, advertise="localhost")
+    async with app:
+        (instance,) = app.runtime.instances
+        port = app.socket_url.rpartition(":")[2]
+        assert instance.metadata["socket"] == f"tcp://localhost:{port}"
+
+
+async def test_a_mounted_app_serves_no_socket() -> None:
+    app = il.App([svc], registry=MemoryRegistry(), socket=True)
+    async with app.lifespan():
+        assert app.runtime.socket_server is None
+        with pytest.raises(RuntimeError, match="serves no socket"):
+            app.socket_url  # noqa: B018
