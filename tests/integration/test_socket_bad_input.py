@@ -13,7 +13,7 @@ import pytest
 
 import interlink as il
 from interlink.discovery import MemoryRegistry
-from interlink.transport.socket import parse_address
+from interlink.transport.socket import SocketServer, parse_address
 from interlink.transport.socket._frame import GOAWAY, REQUEST, RESPONSE
 from tests.conformance.rpc._raw import frame, read_frame, request_header
 from tests.conftest import eventually
@@ -177,3 +177,21 @@ async def test_a_closed_connection_cancels_its_running_handlers(address: str) ->
     await eventually(lambda: answered.get("forever") == 1)
     writer.close()
     await eventually(lambda: stopped == ["forever"])
+
+
+async def test_a_request_beyond_max_streams_is_refused_unprocessed() -> None:
+    answered.pop("forever", None)
+    app = il.App([svc], registry=MemoryRegistry(), serve_http=False, socket=True)
+    async with app:
+        server = SocketServer(app.runtime.inbound, "tcp://127.0.0.1:0", max_streams=2)
+        await server.start()
+        try:
+            reader, writer = await connect(server.address)
+            for stream in (1, 3, 5):
+                writer.write(frame(stream, REQUEST, request_header("backend", "forever"), b"{}"))
+            stream, _, status, body = await read_frame(reader)
+            assert (stream, int.from_bytes(status, "big")) == (5, 503)
+            assert json.loads(body)["error"]["type"] == "ServiceUnavailable"
+            writer.close()
+        finally:
+            await server.stop(0.5)
