@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink._context import Context
-from interlink._errors import DefinitionError
+from interlink._errors import ConfigurationError, DefinitionError
 from interlink._http import DEFAULT_HTTP_TIMEOUTS, HttpTimeouts
 from interlink._policies import PolicyFactory, default_policy
 from interlink._service import Service
@@ -65,6 +65,8 @@ class _Config:
     saga_lease: float
     choreographies: tuple[Choreography, ...]
     observe: Observe | None
+    socket: str | None
+    transports: Mapping[str, str]
 
 
 class App:
@@ -104,6 +106,8 @@ class App:
         saga_lease: float | timedelta = 10.0,
         choreographies: Sequence[Choreography] = (),
         observe: Observe | None = None,
+        socket: bool | str | None = False,
+        transports: Mapping[str, str] | None = None,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -144,6 +148,8 @@ class App:
             saga_lease=_seconds(saga_lease),
             choreographies=tuple(choreographies),
             observe=observe,
+            socket=_socket_address(socket, host),
+            transports=_transports(transports),
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -271,6 +277,18 @@ class App:
         return self._config.http_timeouts
 
     @property
+    def socket(self) -> str | None:
+        """Where the socket transport listens (``tcp://host:port``, ``unix:///path``), or None.
+        ``App(socket=True)`` listens on a free port of ``host``."""
+        return self._config.socket
+
+    @property
+    def transports(self) -> Mapping[str, str]:
+        """Per target service, the transport its calls use (``"http"`` or ``"socket"``);
+        any other service: the socket when its instance serves one, else HTTP."""
+        return self._config.transports
+
+    @property
     def running_services(self) -> list[str]:
         only = self._config.only
         return [name for name in self.services if only is None or name in only]
@@ -357,6 +375,14 @@ class App:
             raise RuntimeError("this App does not serve HTTP (serve_http=False)")
         return f"http://{self.advertise_host}:{server.port}"
 
+    @property
+    def socket_url(self) -> str:
+        """Where this App serves the socket transport (the bound port, when port 0 was asked)."""
+        server = self.runtime.socket_server
+        if server is None:
+            raise RuntimeError("this App serves no socket (socket=False, or mounted elsewhere)")
+        return server.address
+
     def context(self, service: str = "client") -> Context:
         """A root context, for calling and publishing from outside any handler."""
         return self.runtime.root_context(service)
@@ -440,3 +466,25 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _socket_address(socket: bool | str | None, host: str) -> str | None:
+    from interlink.transport.socket import parse_address
+
+    if socket is False or socket is None:
+        return None
+    if socket is True:
+        return parse_address(f"tcp://[{host}]:0" if ":" in host else f"tcp://{host}:0").url()
+    if not isinstance(socket, str):
+        raise ConfigurationError(f"socket is True, False or an address URL, not {socket!r}")
+    return parse_address(socket).url()
+
+
+def _transports(transports: Mapping[str, str] | None) -> dict[str, str]:
+    chosen = dict(transports or {})
+    for service, transport in chosen.items():
+        if transport not in ("http", "socket"):
+            raise DefinitionError(
+                f"transports[{service!r}] is 'http' or 'socket', not {transport!r}"
+            )
+    return chosen

@@ -8,6 +8,7 @@ balancer and returned. Retries with backoff are the policy's job, above this.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
 
 from interlink._errors import CallError, ServiceUnavailable
@@ -17,21 +18,34 @@ if TYPE_CHECKING:
     from interlink._clock import Clock
     from interlink._envelope import Envelope
     from interlink._wire import Outcome
+    from interlink.discovery import Instance
     from interlink.discovery._cache import Discovery
     from interlink.observe._calls import ClientCall
+    from interlink.transport.socket import SocketClient
 
-__all__ = ["IDEMPOTENT", "RemoteCalls"]
+__all__ = ["IDEMPOTENT", "SOCKET", "RemoteCalls"]
 
 MAX_INSTANCES = 3
 IDEMPOTENT = "idempotent"
 """Instance metadata: the comma-separated methods its handlers declare idempotent."""
+SOCKET = "socket"
+"""Instance metadata: the address its socket transport serves (``tcp://…``, ``unix://…``)."""
 
 
 class RemoteCalls:
-    def __init__(self, discovery: Discovery, http: HttpClient, clock: Clock) -> None:
+    def __init__(
+        self,
+        discovery: Discovery,
+        http: HttpClient,
+        clock: Clock,
+        socket: SocketClient | None = None,
+        transports: Mapping[str, str] | None = None,
+    ) -> None:
         self._discovery = discovery
         self._http = http
         self._clock = clock
+        self._socket = socket
+        self._transports = transports or {}
 
     async def send(
         self,
@@ -59,9 +73,7 @@ class RemoteCalls:
             balancer.started(instance)
             started = self._clock.monotonic()
             try:
-                outcome = await self._http.send(
-                    instance.url, service, method, envelope, body, remaining
-                )
+                outcome = await self._send(instance, service, method, envelope, body, remaining)
             except ServiceUnavailable:
                 balancer.finished(instance, self._clock.monotonic() - started, True)
                 tried.append(instance.id)
@@ -81,3 +93,22 @@ class RemoteCalls:
                 raise
             balancer.finished(instance, self._clock.monotonic() - started, outcome.status >= 500)
             return outcome
+
+    def _send(
+        self,
+        instance: Instance,
+        service: str,
+        method: str,
+        envelope: Envelope,
+        body: bytes,
+        remaining: float | None,
+    ) -> Awaitable[Outcome]:
+        """The socket when the instance serves one (unless ``transports`` says "http"), else
+        HTTP; ``transports={service: "socket"}`` skips instances without a socket."""
+        address = instance.metadata.get(SOCKET)
+        wanted = self._transports.get(service)
+        if address is not None and wanted != "http" and self._socket is not None:
+            return self._socket.send(address, service, method, envelope, body, remaining)
+        if wanted == "socket":
+            raise ServiceUnavailable(f"{service} instance {instance.id} serves no socket transport")
+        return self._http.send(instance.url, service, method, envelope, body, remaining)

@@ -27,9 +27,10 @@ from interlink.runtime._admin import AdminView
 from interlink.runtime._calls import Calls
 from interlink.runtime._inbound import Inbound
 from interlink.runtime._outbound import Outbound
-from interlink.runtime._remote import IDEMPOTENT, RemoteCalls
+from interlink.runtime._remote import IDEMPOTENT, SOCKET, RemoteCalls
 from interlink.runtime._saga_subscribers import reply_subscribers, tracker_subscribers
 from interlink.transport.http import HttpApp, HttpClient, HttpServer, HttpSettings
+from interlink.transport.socket import SocketAddress, SocketClient, SocketServer, parse_address
 
 if TYPE_CHECKING:
     from interlink._app import App
@@ -66,6 +67,7 @@ class Runtime:
         self.server: HttpServer | None = None
         self.http_app: HttpApp | None = None
         """The HTTP surface as an ASGI app: what the server serves and ``App.asgi()`` mounts."""
+        self.socket_server: SocketServer | None = None
         self.consumers: list[Consumer] = []
         self.relays: list[OutboxRelay] = []
         self.registration: SelfRegistration | None = None
@@ -109,6 +111,8 @@ class Runtime:
             stack.push_async_callback(self.state_metrics.aclose)
         self.http = http = HttpClient()
         stack.push_async_callback(http.close)
+        self.socket_client = SocketClient()
+        stack.push_async_callback(self.socket_client.close)
         self.discovery = Discovery(self.registry, balancer=app.load_balancer, clock=self.clock)
         stack.push_async_callback(self.discovery.close)
         self.requester = Requester(self.broker)
@@ -130,7 +134,9 @@ class Runtime:
         metrics = self.state_metrics
         self.outbound.calls = (Calls if seen is None else ObservedCalls)(
             local=self.inbound,
-            remote=RemoteCalls(self.discovery, http, self.clock),
+            remote=RemoteCalls(
+                self.discovery, http, self.clock, self.socket_client, app.transports
+            ),
             clock=self.clock,
             policies=app.policies,
             default_policy=app.default_policy,
@@ -218,9 +224,12 @@ class Runtime:
             self._stack.push_async_callback(self.state_metrics.stop)
         if app.serve_http or self.mounted:
             await self._http()
+        if app.socket is not None and not self.mounted:
+            self.socket_server = SocketServer(self.inbound, app.socket, max_body=app.max_body_size)
+            await self.socket_server.start()
         self.inbound.started = True
-        if self.server is not None:
-            await self._register(self.server.port)
+        if self.server is not None or self.socket_server is not None:
+            await self._register(0 if self.server is None else self.server.port)
 
     async def _http(self) -> None:
         app = self.app
@@ -251,6 +260,8 @@ class Runtime:
         stops = [consumer.stop(deadline) for consumer in self.consumers]
         if self.server is not None:
             stops.append(self.server.stop(timeout))
+        if self.socket_server is not None:
+            stops.append(self.socket_server.stop(timeout))
         results = await asyncio.gather(*stops, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -275,17 +286,22 @@ class Runtime:
     async def _register(self, port: int) -> None:
         """Register every running service once ready; deregistered first when stopping."""
         address = self.app.advertise_host
+        transports, extra = self._transports(address)
         instances = [
             Instance(
                 id=f"{service.name}-{new_id()[:12]}",
                 service=service.name,
                 address=address,
                 port=port,
+                transports=transports,
                 version=service.version,
                 # Callers learn from discovery which methods are safe to retry after a
                 # failure mid-call (the callee declares idempotency, not the caller).
                 metadata={
-                    IDEMPOTENT: ",".join(sorted(n for n, r in service.rpcs.items() if r.idempotent))
+                    IDEMPOTENT: ",".join(
+                        sorted(n for n, r in service.rpcs.items() if r.idempotent)
+                    ),
+                    **extra,
                 },
             )
             for service in self.running.values()
@@ -299,6 +315,17 @@ class Runtime:
         )
         await self.registration.start()
         self._stack.push_async_callback(self.registration.stop)
+
+    def _transports(self, host: str) -> tuple[tuple[str, ...], dict[str, str]]:
+        """What an instance serves, and the socket's address for callers (under the
+        advertised host when it listens on TCP)."""
+        served = ("http",) if self.server is not None else ()
+        if self.socket_server is None:
+            return served, {}
+        bound = parse_address(self.socket_server.address)
+        if not bound.is_unix:
+            bound = SocketAddress(host, bound.port)
+        return (*served, "socket"), {SOCKET: bound.url()}
 
     # -- views -----------------------------------------------------------------------------
 
