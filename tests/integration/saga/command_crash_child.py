@@ -88,7 +88,7 @@ async def main(url: str, prefix: str, broker: str, flow: str, kill: str) -> None
     async with Database(url, table=f"{prefix}_inbox", outbox_table=f"{prefix}_outbox") as db:
         effects = Effects(db, f"{prefix}_effects")
         await effects.create()
-        retry = StepRetry(initial=0.01, max_attempts=3, timeout=3.0, non_retryable=("Declined",))
+        retry = StepRetry(initial=0.01, max_attempts=3, timeout=5.0, non_retryable=("Declined",))
         saga = il.Saga(f"c{prefix}", data=Order, store=db, retry=retry, table=f"{prefix}_sagas")
         for name in ("reserve", "charge", "ship"):
             undo = step(f"{prefix}.{name}.compensate") if name != "ship" else None
