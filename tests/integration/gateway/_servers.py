@@ -86,8 +86,33 @@ def echo_app(name: str, version: str = "") -> Starlette:
             total += len(piece)
         return JSONResponse({"received": total, "instance": name})
 
+    async def slow(request: Request) -> Response:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await state["release"].wait()
+        return JSONResponse({"instance": name})
+
+    async def drip(request: Request) -> Response:
+        async def pieces() -> AsyncIterator[bytes]:
+            yield b"first;"
+            async with asyncio.timeout(5):
+                await state["release"].wait()
+            yield b"second"
+
+        return StreamingResponse(pieces(), media_type="text/plain")
+
+    async def upload(request: Request) -> Response:
+        state["received"] = 0
+        async for piece in request.stream():
+            state["received"] += len(piece)
+        return JSONResponse({"received": state["received"]})
+
+    state["release"] = asyncio.Event()
     app = Starlette(
         routes=[
+            Route("/slow", slow),
+            Route("/drip", drip),
+            Route("/upload", upload, methods=["POST"]),
             Route("/big", big),
             Route("/count", count, methods=["POST", "PUT"]),
             Route("/{rest:path}", echo, methods=["GET", "POST", "PUT", "DELETE", "HEAD"]),
