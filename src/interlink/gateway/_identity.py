@@ -1,4 +1,4 @@
-"""Who is calling: what an authentication middleware leaves in ``scope["state"]["identity"]``."""
+"""Who made a request, as the authentication middleware found it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any, Literal
 __all__ = ["Identity", "identity_of"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class Identity:
-    """The authenticated caller of one request or WebSocket connection."""
+    """Stored by the auth middleware at ``scope["state"]["identity"]``; rate-limit keys, claim
+    forwarding, WebSocket filters and BFF code read it from there."""
 
     subject: str
     claims: Mapping[str, Any]
