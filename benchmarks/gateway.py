@@ -13,8 +13,9 @@ Sides, each a separate uvicorn process (uvloop, httptools, access log off) on 12
 - naive:   wrk -> a Starlette app that forwards with one shared httpx.AsyncClient (aiohttp's
            ClientSession where httpx is not installed), the obvious way -> the service
 
-It prints req/s (median of the rounds) and p50/p99 latency per side, and the ratios the
-targets name: gateway+edge at >= 60% of direct, and >= 2x the naive proxy. It reports; it does
+It prints req/s (median of the rounds), p50/p99 latency and CPU microseconds per request of the
+proxy process and of the service (from /proc: steadier than req/s on a shared machine) per
+side, and the ratios the targets name: gateway+edge at >= 60% of direct, and >= 2x the naive proxy. It reports; it does
 not assert. Child processes are stopped by pid at the end, on Ctrl-C and on error.
 """
 
@@ -159,7 +160,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def child(kind: str, port: int, upstream: int, jwks_file: str) -> Iterator[None]:
+def child(kind: str, port: int, upstream: int, jwks_file: str) -> Iterator[int]:
     argv = [sys.executable, __file__, "--serve", kind, str(port), str(upstream), jwks_file]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.join(ROOT, "src"), ROOT])}
     process = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE)
@@ -173,7 +174,7 @@ def child(kind: str, port: int, upstream: int, jwks_file: str) -> Iterator[None]
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{kind} did not start") from None
                 time.sleep(0.05)
-        yield
+        yield process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -189,6 +190,13 @@ def token(private: Any) -> str:
     now = int(time.time())
     claims = {"sub": "bench-user", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600}
     return jwt.encode(claims, private, algorithm="ES256", headers={"kid": "k1"})
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (from /proc)."""
+    with open(f"/proc/{pid}/stat") as file:
+        fields = file.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(url: str, seconds: float, connections: int, headers: list[str]) -> dict[str, float]:
@@ -238,15 +246,24 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
     try:
         with contextlib.ExitStack() as stack:
-            for kind in ("service", "gateway", "edge", "naive"):
-                stack.enter_context(child(kind, ports[kind], up, jwks_file))
+            pids = {
+                kind: stack.enter_context(child(kind, ports[kind], up, jwks_file))
+                for kind in ("service", "gateway", "edge", "naive")
+            }
             for url, headers in sides.values():  # warm up: pools, JWKS, token cache
                 wrk(url, 2, args.connections, headers)
             for n in range(args.rounds):
                 order = list(sides) if n % 2 == 0 else list(reversed(sides))
                 for side in order:
                     url, headers = sides[side]
-                    results[side].append(wrk(url, args.duration, args.connections, headers))
+                    watched = [pids["service"]] + ([] if side == "direct" else [pids[side]])
+                    before = [cpu_seconds(pid) for pid in watched]
+                    run = wrk(url, args.duration, args.connections, headers)
+                    used = [cpu_seconds(pid) - b for pid, b in zip(watched, before, strict=True)]
+                    requests = run["rps"] * args.duration
+                    run["service_us"] = used[0] / requests * 1e6
+                    run["proxy_us"] = used[1] / requests * 1e6 if len(used) > 1 else 0.0
+                    results[side].append(run)
     finally:
         os.unlink(jwks_file)
     report(results, args)
@@ -254,7 +271,10 @@ def main() -> None:
 
 def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
     print(f"\nwrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} rounds (median)\n")
-    print(f"{'side':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}   rounds req/s")
+    print(
+        f"{'side':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}"
+        f"{'proxy µs':>10}{'svc µs':>10}   rounds req/s"
+    )
     median: dict[str, float] = {}
     for side, runs in results.items():
         median[side] = statistics.median(r["rps"] for r in runs)
@@ -262,7 +282,12 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
         p99 = statistics.median(r["p99"] for r in runs)
         errors = sum(r["errors"] for r in runs)
         each = " ".join(f"{r['rps']:.0f}" for r in runs)
-        print(f"{side:<10}{median[side]:>10.0f}{p50:>10.2f}{p99:>10.2f}{errors:>10.0f}   {each}")
+        proxy = statistics.median(r["proxy_us"] for r in runs)
+        service = statistics.median(r["service_us"] for r in runs)
+        print(
+            f"{side:<10}{median[side]:>10.0f}{p50:>10.2f}{p99:>10.2f}{errors:>10.0f}"
+            f"{proxy:>10.0f}{service:>10.0f}   {each}"
+        )
     direct, naive = median["direct"], median["naive"]
     print()
     for side in ("gateway", "edge"):

@@ -54,6 +54,7 @@ class Gateway:
         self._opening = asyncio.Lock()
         self._mirrors = Mirrors(self.upstream)
         self._table = [(route, self._build(route)) for route in self.routes]
+        self._by_host = any(route.host is not None for route in self.routes)
 
     def using(self, *, registry: str | Registry, directory: str | None = None) -> Gateway:
         """The same routes on another registry (what ``interlink gateway --registry`` does)."""
@@ -165,7 +166,7 @@ class Gateway:
             await self.open()
         raw = scope.get("raw_path")
         path = raw.decode("latin-1") if raw else quote(scope["path"])
-        host = _host(scope)
+        host = _host(scope) if self._by_host else ""
         allowed: set[str] = set()
         for route, app in self._table:
             if not route.matches_host(host):
@@ -176,7 +177,7 @@ class Gateway:
             if kind == "http" and not route.matches_method(scope["method"]):
                 allowed |= route.allowed or set()
                 continue
-            scope = dict(scope, path_params={k: unquote(v) for k, v in params.items()})
+            scope["path_params"] = {k: unquote(v) for k, v in params.items()} if params else {}
             scope[RAW_PARAMS] = params
             await app(scope, receive, send)
             return
