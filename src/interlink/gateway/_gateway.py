@@ -16,7 +16,7 @@ from interlink.discovery import LoadBalancer, Registry, balancer, registry_from_
 from interlink.discovery._cache import Discovery
 from interlink.discovery._factory import BalancerKind
 from interlink.gateway._mirrors import Mirrors
-from interlink.gateway._proxy import RAW_PARAMS, ServiceProxy
+from interlink.gateway._proxy import DEFAULT_TIMEOUT, RAW_PARAMS, ServiceProxy
 from interlink.gateway._responses import send_error
 from interlink.gateway._route import Route
 from interlink.gateway._upstream import Upstream
@@ -40,7 +40,9 @@ class Gateway:
         balancer: BalancerKind | Callable[[], LoadBalancer] = "round_robin",
         directory: str = ".interlink",
         max_connections: int = 1024,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        self.timeout = timeout
         self.routes: list[Route] = []
         for item in routes:
             self.routes.extend(item.routes if not isinstance(item, Route) else [item])
@@ -64,6 +66,7 @@ class Gateway:
             balancer=self._balancer,
             directory=self._directory if directory is None else directory,
             max_connections=self._max_connections,
+            timeout=self.timeout,
         )
 
     @classmethod
@@ -152,7 +155,7 @@ class Gateway:
         elif route.aggregate is not None:
             app = route.aggregate.app(route, self.upstream)
         else:
-            app = ServiceProxy(route, self.upstream, self._mirrors)
+            app = ServiceProxy(route, self.upstream, self._mirrors, self.timeout)
         for middleware in reversed(route.middleware):
             app = middleware.wrap(app)
         return app
