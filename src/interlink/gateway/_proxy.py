@@ -113,12 +113,16 @@ class ServiceProxy:
         answer = await self._upstream().send(self._service, scope, method, target, body, exclude)
         if answer.status < 500:
             return answer
+        unsafe = not (method in _SAFE and body.replayable)
         try:
             data = await answer.read(_ERROR_BODY_LIMIT)
+        except CallError as exc:
+            exc.non_retryable = unsafe
+            raise
         finally:
             answer.close()
         error = UpstreamStatus(answer.status, answer.headers, data)
-        error.non_retryable = not (method in _SAFE and body.replayable)
+        error.non_retryable = unsafe
         raise error
 
     def _target(self, scope: Scope) -> str:
