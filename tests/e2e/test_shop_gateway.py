@@ -1,5 +1,5 @@
-"""``interlink up examples.shop:app`` starts the shop's gateway too: its web and mobile BFFs
-reach the services through the embedded registry."""
+"""``interlink up examples.shop:app`` starts the shop's gateway too: a JWT login, then its web
+and mobile BFFs reach the services through the embedded registry."""
 
 from __future__ import annotations
 
@@ -36,15 +36,25 @@ async def test_up_serves_the_shop_through_its_gateway(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
+            token = ""
 
             async def serving() -> bool:
+                nonlocal token
                 try:
-                    async with http.get(f"{base}/api/web/inventory/apple") as response:
-                        return response.status == 200
+                    async with http.post(f"{base}/api/login", json={"customer": "ada"}) as got:
+                        if got.status != 200:
+                            return False
+                        token = (await got.json())["access_token"]
+                    headers = {"authorization": f"Bearer {token}"}
+                    async with http.get(f"{base}/api/web/inventory/apple", headers=headers) as got:
+                        return got.status == 200
                 except aiohttp.ClientError:
                     return False
 
             await eventually(serving, timeout=60)
+            async with http.post(f"{base}/api/web/orders", json=ORDER) as response:
+                assert response.status == 401  # no token
+            http.headers["authorization"] = f"Bearer {token}"
             async with http.post(f"{base}/api/web/orders", json=ORDER) as response:
                 assert response.status == 200
                 placed = await response.json()
