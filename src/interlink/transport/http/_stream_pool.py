@@ -66,6 +66,8 @@ class StreamPool:
         idle = self._idle.get(connection.origin)
         if idle is not None and connection in idle:
             idle.remove(connection)
+            if not idle:  # an instance that went away leaves no entry behind
+                del self._idle[connection.origin]
 
     async def close(self) -> None:
         for connection in list(self._open):
