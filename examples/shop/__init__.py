@@ -11,7 +11,9 @@
 
 import interlink as il
 from examples.shop.analytics import analytics
+from examples.shop.auth import auth
 from examples.shop.checkout import checkout
+from examples.shop.gateway import gateway
 from examples.shop.inventory import inventory
 from examples.shop.notification import notification
 from examples.shop.orders import orders
@@ -19,10 +21,10 @@ from examples.shop.payment import payment
 from examples.shop.shipping import shipping
 
 app = il.App(
-    [orders, inventory, payment, shipping, notification, analytics],
+    [orders, inventory, payment, shipping, notification, analytics, auth],
     name="shop",
     version="1.0.0",
     sagas=[checkout],
 )
 
-__all__ = ["app"]
+__all__ = ["app", "gateway"]

@@ -297,3 +297,12 @@ def services(
 
 
 cli.command()(doctor)
+
+
+def _gateway_command() -> None:
+    from interlink.cli._gateway import gateway
+
+    cli.command(name="gateway")(gateway)
+
+
+_gateway_command()
