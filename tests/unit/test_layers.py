@@ -20,6 +20,7 @@ FORBIDDEN = {
         "interlink.messaging",
         "interlink.broker",
     ),
+    "gateway": ("interlink.runtime", "interlink.dashboard", "interlink.doctor", "interlink.cli"),
 }
 
 

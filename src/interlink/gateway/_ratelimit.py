@@ -78,6 +78,7 @@ class RateLimit:
             self.store = store
         self._local = self.store if isinstance(self.store, LocalStore) else None
         self._policy = f"{limit};w={math.ceil(self.per)}".encode()
+        self._limit_field = str(limit).encode()
 
     async def __aenter__(self) -> RateLimit:
         return self
@@ -136,7 +137,7 @@ class RateLimit:
         if not self.headers:
             return []
         return [
-            (b"ratelimit-limit", str(self.limit).encode()),
+            (b"ratelimit-limit", self._limit_field),
             (b"ratelimit-remaining", str(decision.remaining).encode()),
             (b"ratelimit-reset", str(math.ceil(decision.reset)).encode()),
             (b"ratelimit-policy", self._policy),
