@@ -1,0 +1,81 @@
+"""Headers across the proxy: hop-by-hop ones stop here (RFC 9110 §7.6.1), the X-Forwarded-*
+family and ``traceparent`` are set, and the request head is written for the upstream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.types import Scope
+
+from interlink._tracecontext import new_traceparent, parse_traceparent
+
+__all__ = ["HOP_BY_HOP", "request_head", "response_headers"]
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+# Set by the gateway itself; a client's own values are replaced (host) or extended (xff).
+_OWN = frozenset({b"host", b"content-length", b"x-forwarded-for", b"x-forwarded-proto"})
+_OWN |= frozenset({b"x-forwarded-host", b"traceparent"})
+
+
+def _named_by_connection(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    named: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            named.update(token.strip().lower() for token in value.split(b","))
+    return frozenset(named)
+
+
+def request_head(scope: Scope, method: str, target: str, netloc: str, length: int | None) -> bytes:
+    """The upstream request's head. ``length`` None: the body follows chunked."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    drop = HOP_BY_HOP | _OWN | _named_by_connection(headers)
+    lines = [f"{method} {target} HTTP/1.1\r\nhost: {netloc}\r\n".encode("latin-1")]
+    forwarded_for = host = traceparent = b""
+    for name, value in headers:
+        lower = name.lower()
+        if lower not in drop:
+            lines.append(b"%s: %s\r\n" % (name, value))
+        elif lower == b"x-forwarded-for":
+            forwarded_for = value
+        elif lower == b"host":
+            host = value
+        elif lower == b"traceparent":
+            traceparent = value
+    client = scope.get("client")
+    address = (client[0] if client else "unknown").encode("latin-1")
+    forwarded_for = forwarded_for + b", " + address if forwarded_for else address
+    lines.append(b"x-forwarded-for: %s\r\n" % forwarded_for)
+    lines.append(b"x-forwarded-proto: %s\r\n" % scope.get("scheme", "http").encode("latin-1"))
+    if host:
+        lines.append(b"x-forwarded-host: %s\r\n" % host)
+    lines.append(b"traceparent: %s\r\n" % _trace(traceparent))
+    if length is None:
+        lines.append(b"transfer-encoding: chunked\r\n")
+    elif length or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        lines.append(b"content-length: %d\r\n" % length)
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def _trace(given: bytes) -> bytes:
+    if given and parse_traceparent(given.decode("latin-1")) is not None:
+        return given
+    return new_traceparent().encode("latin-1")
+
+
+def response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The upstream answer's headers without the hop-by-hop ones (names lower-cased)."""
+    drop = HOP_BY_HOP | _named_by_connection(headers)
+    return [(name.lower(), value) for name, value in headers if name.lower() not in drop]
