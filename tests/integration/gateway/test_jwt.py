@@ -229,3 +229,59 @@ async def test_a_key_server_down_at_startup_is_503_then_recovers_in_the_backgrou
             return (await get(session, f"{base}/x", signer.token()))[0] == 200
 
         await eventually(accepted)
+
+
+async def test_a_websocket_takes_its_token_from_the_query_and_is_closed_without_one(
+    signer: Signer,
+) -> None:
+    from starlette.types import Receive, Scope, Send
+
+    from interlink.gateway._identity import identity_of
+
+    async def hello(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        identity = identity_of(scope)
+        await send({"type": "websocket.send", "text": identity.subject if identity else "?"})
+        await send({"type": "websocket.close", "code": 1000})
+
+    keys = JwksServer()
+    keys.keys = [signer.jwk]
+    async with serving(keys) as jwks_base:
+        auth = JwtAuth(
+            jwks_url=f"{jwks_base}/jwks",
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            query_param="access_token",
+        )
+        async with auth, serving(auth.wrap(hello)) as base, aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(f"{base}/ws")
+            async with session.ws_connect(f"{base}/ws?access_token={signer.token()}") as ws:
+                greeting = await ws.receive_str()
+    assert refused.value.status == 403
+    assert greeting == "ada"
+
+
+async def test_rs256_keys_work_and_audience_none_skips_the_audience_check() -> None:
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key(), as_dict=True), "kid": "r1"}
+    keys = JwksServer()
+    keys.keys = [jwk]
+    claims = {"sub": "bob", "iss": ISSUER, "aud": "anything", "exp": int(time.time()) + 60}
+    token = jwt.encode(claims, private, algorithm="RS256", headers={"kid": "r1"})
+    async with serving(keys) as jwks_base:
+        auth = JwtAuth(jwks_url=f"{jwks_base}/jwks", issuer=ISSUER, audience=None)
+        only_es = JwtAuth(
+            jwks_url=f"{jwks_base}/jwks", issuer=ISSUER, audience=None, algorithms=["ES256"]
+        )
+        async with auth, only_es, aiohttp.ClientSession() as session:
+            async with serving(auth.wrap(Echo())) as base:
+                status, body, _ = await get(session, f"{base}/x", token)
+            async with serving(only_es.wrap(Echo())) as base:
+                refused, _, _ = await get(session, f"{base}/x", token)
+    assert (status, body["subject"]) == (200, "bob")
+    assert refused == 401
