@@ -79,6 +79,8 @@ class RateLimit:
         self._local = self.store if isinstance(self.store, LocalStore) else None
         self._policy = f"{limit};w={math.ceil(self.per)}".encode()
         self._limit_field = str(limit).encode()
+        # The algorithm is part of the key: the two keep different state under one name.
+        self._prefix = f"{name}:{algorithm}:"
 
     async def __aenter__(self) -> RateLimit:
         return self
@@ -94,7 +96,7 @@ class RateLimit:
         found = self._key(scope)
         if found is None:
             return None
-        key = f"{self.name}:{found}"
+        key = self._prefix + found
         if self._local is not None:
             return self._local.decide(key, self.algorithm, self.limit, self.per)
         return await self.store.acquire(key, self.algorithm, self.limit, self.per)

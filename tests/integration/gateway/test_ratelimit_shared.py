@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 LIMIT = 50
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def replicas(redis_server: RedisServer) -> Iterator[list[str]]:
     """Two uvicorn processes serving ``_ratelimit_app`` against the same Redis."""
     env = {
@@ -116,7 +116,7 @@ async def test_a_shared_window_counts_across_limiters_and_reports_headers(
                 retry = response.headers.get("Retry-After")
     assert seen == [(200, "1"), (200, "0"), (429, "0")]
     async with redis.asyncio.Redis.from_url(redis_server.url) as client:
-        ttl = await client.pttl(f"{prefix}default:route")
+        ttl = await client.pttl(f"{prefix}default:sliding_window:route")
     assert 60_000 < ttl <= 61_000  # the log expires once idle: per + 1 s
     assert retry is not None
     assert 1 <= int(retry) <= 60
