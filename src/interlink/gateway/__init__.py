@@ -7,6 +7,7 @@ are ASGI middleware objects with one method, ``wrap(app) -> app``.
 """
 
 from interlink.gateway._aggregate import Aggregate, Part
+from interlink.gateway._anyof import AnyOf
 from interlink.gateway._apikeys import ApiKey, ApiKeys
 from interlink.gateway._bff import Bff
 from interlink.gateway._cache import Cache
@@ -22,6 +23,7 @@ from interlink.gateway._traffic import Mirror, Versions
 
 __all__ = [
     "Aggregate",
+    "AnyOf",
     "ApiKey",
     "ApiKeys",
     "Bff",

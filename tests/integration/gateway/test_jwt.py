@@ -285,3 +285,32 @@ async def test_rs256_keys_work_and_audience_none_skips_the_audience_check() -> N
                 refused, _, _ = await get(session, f"{base}/x", token)
     assert (status, body["subject"]) == (200, "bob")
     assert refused == 401
+
+
+async def test_any_of_takes_an_api_key_or_a_bearer_token_and_strips_both_kinds_of_headers(
+    signer: Signer,
+) -> None:
+    from interlink.gateway import AnyOf, ApiKeys
+
+    keys = JwksServer()
+    keys.keys = [signer.jwk]
+    async with serving(keys) as jwks_base:
+        jwks = Jwks(f"{jwks_base}/jwks")
+        jwt_auth = JwtAuth(
+            jwks=jwks, issuer=ISSUER, audience=AUDIENCE, forward_claims={"tenant": "x-tenant"}
+        )
+        either = AnyOf(ApiKeys({"k1": "batch-job"}), jwt_auth)
+        async with either, serving(either.wrap(Echo())) as base, aiohttp.ClientSession() as session:
+            assert jwks.fetches == 1  # entering AnyOf entered the JwtAuth
+            by_key = await get(session, f"{base}/x", **{"x-api-key": "k1", "x-tenant": "evil"})
+            by_token = await get(session, f"{base}/x", signer.token(tenant="acme"))
+            neither = await get(session, f"{base}/x")
+            bad_token = await get(session, f"{base}/x", "not.a.token")
+        assert jwks.fetches == 1
+    assert (by_key[0], by_key[1]["subject"], by_key[1]["method"]) == (200, "batch-job", "api_key")
+    assert "x-tenant" not in by_key[1]["headers"]
+    assert (by_token[0], by_token[1]["subject"], by_token[1]["method"]) == (200, "ada", "jwt")
+    assert by_token[1]["headers"]["x-tenant"] == ["acme"]
+    assert (neither[0], neither[1]["error"]["message"]) == (401, "a valid API key is required")
+    assert bad_token[0] == 401
+    assert 'error="invalid_token"' in bad_token[2]["WWW-Authenticate"]
