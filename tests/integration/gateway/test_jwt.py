@@ -314,3 +314,19 @@ async def test_any_of_takes_an_api_key_or_a_bearer_token_and_strips_both_kinds_o
     assert (neither[0], neither[1]["error"]["message"]) == (401, "a valid API key is required")
     assert bad_token[0] == 401
     assert 'error="invalid_token"' in bad_token[2]["WWW-Authenticate"]
+
+
+async def test_a_token_without_kid_is_accepted_only_when_the_set_has_one_key(
+    signer: Signer, other: Signer
+) -> None:
+    import jwt as pyjwt
+
+    claims = {"sub": "ada", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60}
+    token = pyjwt.encode(claims, signer.private, algorithm="ES256")
+    statuses = []
+    for published in ([signer.jwk], [signer.jwk, other.jwk]):
+        keys = JwksServer()
+        keys.keys = published
+        async with edge(keys) as (base, session):
+            statuses.append((await get(session, f"{base}/x", token))[0])
+    assert statuses == [200, 401]
