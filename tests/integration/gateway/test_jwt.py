@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -177,16 +177,22 @@ async def test_a_failed_refresh_keeps_the_cached_keys_and_retries_in_the_backgro
             assert jwks.fetches == 1
             keys.broken = True
             clock.advance(81)  # past the refresh point (80 % of max-age=100)
-            await eventually(lambda: jwks.fetches >= 2)
+
+            def failed_and_parked(n: int) -> Callable[[], bool]:
+                # the refresher made n fetches and sleeps again: its fetch is over
+                return lambda: jwks.fetches == n and clock.sleepers == 1
+
+            await eventually(failed_and_parked(2))
+            assert clock.next_deadline() == pytest.approx(clock.monotonic() + 1)
             status, _, _ = await get(session, f"{base}/x", signer.token(jti="a"))
             assert status == 200  # the refresh failed; the cached key is still valid
-            for _ in range(3):  # backoff: 1 s, 2 s, 4 s later, each one retried
-                attempts = jwks.fetches
-                clock.advance(4)
-                await eventually(lambda a=attempts: jwks.fetches > a)
+            for fetches, backoff in ((3, 2), (4, 4), (5, 4)):  # doubling up to retry_max
+                clock.advance(clock.next_deadline() - clock.monotonic())
+                await eventually(failed_and_parked(fetches))
+                assert clock.next_deadline() == pytest.approx(clock.monotonic() + backoff)
             assert (await get(session, f"{base}/x", signer.token(jti="b")))[0] == 200
             keys.broken = False
-            clock.advance(4)
+            clock.advance(clock.next_deadline() - clock.monotonic())
             await eventually(lambda: jwks.generation == 2)
             assert jwks.valid()
 
