@@ -36,7 +36,7 @@ FORBIDDEN = {
     "doctor": ("interlink.runtime", "interlink.transport", "interlink.broker", "interlink.cli"),
     # Observing reads brokers and consumers (state metrics); they never import it.
     "observe": ("interlink._app", "interlink.runtime", "interlink.transport"),
-    "gateway": ("interlink.runtime", "interlink.dashboard", "interlink.doctor"),
+    "gateway": ("interlink.runtime", "interlink.dashboard", "interlink.doctor", "interlink.cli"),
 }
 
 

@@ -8,6 +8,7 @@ are ASGI middleware objects with one method, ``wrap(app) -> app``. Mounted on ro
 """
 
 from interlink.gateway._aggregate import Aggregate, Part
+from interlink.gateway._anyof import AnyOf
 from interlink.gateway._apikeys import ApiKey, ApiKeys
 from interlink.gateway._bff import Bff
 from interlink.gateway._cache import Cache
@@ -28,6 +29,7 @@ from interlink.gateway._websocket import EventFeed, allow_all
 __all__ = [
     "Aggregate",
     "Allow",
+    "AnyOf",
     "ApiKey",
     "ApiKeys",
     "Bff",

@@ -48,6 +48,8 @@ class ApiKeys:
         self.header = header.lower().encode("latin-1")
         self.query = query
         self.required_scopes = frozenset(required_scopes)
+        self.forwarded = FORWARDED | {self.header}
+        """Headers removed from the client's request; the subject and scopes are set."""
         self._owners: dict[bytes, tuple[bytes, Identity]] = {}
         for key, owner in keys.items():
             digest = bytes.fromhex(key[len(_PREFIX) :]) if key.startswith(_PREFIX) else _hash(key)
@@ -86,6 +88,10 @@ class ApiKeys:
             await app(scope, receive, send)
 
         return api_keys
+
+    def presents(self, scope: Scope) -> bool:
+        """Whether the request carries a key at all (for :class:`AnyOf`)."""
+        return self._presented(scope) is not None
 
     def identify(self, scope: Scope) -> Identity | None:
         """The owner of the key the request presents, or None."""

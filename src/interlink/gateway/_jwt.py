@@ -74,7 +74,8 @@ class JwtAuth:
         self.query_param = query_param
         self.realm = realm
         self.clock = clock
-        self._strip = FORWARDED | frozenset(self.forward_claims.values())
+        self.forwarded = FORWARDED | frozenset(self.forward_claims.values())
+        """The headers set on the upstream request (client copies removed)."""
         self._cache: OrderedDict[str, tuple[float, int, Identity]] = OrderedDict()
         self._cache_size = token_cache
 
@@ -104,11 +105,15 @@ class JwtAuth:
                 return
             store_identity(scope, identity)
             scope["headers"] = forward_headers(
-                scope["headers"], identity, self._strip, self._claim_headers(identity)
+                scope["headers"], identity, self.forwarded, self._claim_headers(identity)
             )
             await app(scope, receive, send)
 
         return jwt_auth
+
+    def presents(self, scope: Scope) -> bool:
+        """Whether the request carries a bearer token (for :class:`AnyOf`)."""
+        return self._token(scope) is not None
 
     async def authenticate(self, scope: Scope) -> Identity:
         """The identity in the request's token; raises the refusal otherwise."""

@@ -78,6 +78,9 @@ class RateLimit:
             self.store = store
         self._local = self.store if isinstance(self.store, LocalStore) else None
         self._policy = f"{limit};w={math.ceil(self.per)}".encode()
+        self._limit_field = str(limit).encode()
+        # The algorithm is part of the key: the two keep different state under one name.
+        self._prefix = f"{name}:{algorithm}:"
 
     async def __aenter__(self) -> RateLimit:
         return self
@@ -93,7 +96,7 @@ class RateLimit:
         found = self._key(scope)
         if found is None:
             return None
-        key = f"{self.name}:{found}"
+        key = self._prefix + found
         if self._local is not None:
             return self._local.decide(key, self.algorithm, self.limit, self.per)
         return await self.store.acquire(key, self.algorithm, self.limit, self.per)
@@ -136,7 +139,7 @@ class RateLimit:
         if not self.headers:
             return []
         return [
-            (b"ratelimit-limit", str(self.limit).encode()),
+            (b"ratelimit-limit", self._limit_field),
             (b"ratelimit-remaining", str(decision.remaining).encode()),
             (b"ratelimit-reset", str(math.ceil(decision.reset)).encode()),
             (b"ratelimit-policy", self._policy),

@@ -189,3 +189,14 @@ async def test_a_successful_unsafe_request_invalidates_the_stored_url() -> None:
         await get(session, url, "POST")
         assert (await get(session, url))[2]["X-Cache"] == "MISS"
     assert origin.calls == 3
+
+
+async def test_a_head_miss_is_not_stored_and_a_request_max_age_refuses_older_entries() -> None:
+    async with cached() as (base, origin, session, clock):
+        url = f"{base}/a?cc=max-age=60"
+        assert (await get(session, url, "HEAD"))[2]["X-Cache"] == "MISS"
+        assert (await get(session, url))[2]["X-Cache"] == "MISS"
+        clock.advance(20)
+        assert (await get(session, url, **{"Cache-Control": "max-age=30"}))[2]["X-Cache"] == "HIT"
+        assert (await get(session, url, **{"Cache-Control": "max-age=10"}))[2]["X-Cache"] == "MISS"
+    assert origin.calls == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -177,16 +177,22 @@ async def test_a_failed_refresh_keeps_the_cached_keys_and_retries_in_the_backgro
             assert jwks.fetches == 1
             keys.broken = True
             clock.advance(81)  # past the refresh point (80 % of max-age=100)
-            await eventually(lambda: jwks.fetches >= 2)
+
+            def failed_and_parked(n: int) -> Callable[[], bool]:
+                # the refresher made n fetches and sleeps again: its fetch is over
+                return lambda: jwks.fetches == n and clock.sleepers == 1
+
+            await eventually(failed_and_parked(2))
+            assert clock.next_deadline() == pytest.approx(clock.monotonic() + 1)
             status, _, _ = await get(session, f"{base}/x", signer.token(jti="a"))
             assert status == 200  # the refresh failed; the cached key is still valid
-            for _ in range(3):  # backoff: 1 s, 2 s, 4 s later, each one retried
-                attempts = jwks.fetches
-                clock.advance(4)
-                await eventually(lambda a=attempts: jwks.fetches > a)
+            for fetches, backoff in ((3, 2), (4, 4), (5, 4)):  # doubling up to retry_max
+                clock.advance(clock.next_deadline() - clock.monotonic())
+                await eventually(failed_and_parked(fetches))
+                assert clock.next_deadline() == pytest.approx(clock.monotonic() + backoff)
             assert (await get(session, f"{base}/x", signer.token(jti="b")))[0] == 200
             keys.broken = False
-            clock.advance(4)
+            clock.advance(clock.next_deadline() - clock.monotonic())
             await eventually(lambda: jwks.generation == 2)
             assert jwks.valid()
 
@@ -229,3 +235,104 @@ async def test_a_key_server_down_at_startup_is_503_then_recovers_in_the_backgrou
             return (await get(session, f"{base}/x", signer.token()))[0] == 200
 
         await eventually(accepted)
+
+
+async def test_a_websocket_takes_its_token_from_the_query_and_is_closed_without_one(
+    signer: Signer,
+) -> None:
+    from starlette.types import Receive, Scope, Send
+
+    from interlink.gateway._identity import identity_of
+
+    async def hello(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        identity = identity_of(scope)
+        await send({"type": "websocket.send", "text": identity.subject if identity else "?"})
+        await send({"type": "websocket.close", "code": 1000})
+
+    keys = JwksServer()
+    keys.keys = [signer.jwk]
+    async with serving(keys) as jwks_base:
+        auth = JwtAuth(
+            jwks_url=f"{jwks_base}/jwks",
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            query_param="access_token",
+        )
+        async with auth, serving(auth.wrap(hello)) as base, aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(f"{base}/ws")
+            async with session.ws_connect(f"{base}/ws?access_token={signer.token()}") as ws:
+                greeting = await ws.receive_str()
+    assert refused.value.status == 403
+    assert greeting == "ada"
+
+
+async def test_rs256_keys_work_and_audience_none_skips_the_audience_check() -> None:
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key(), as_dict=True), "kid": "r1"}
+    keys = JwksServer()
+    keys.keys = [jwk]
+    claims = {"sub": "bob", "iss": ISSUER, "aud": "anything", "exp": int(time.time()) + 60}
+    token = jwt.encode(claims, private, algorithm="RS256", headers={"kid": "r1"})
+    async with serving(keys) as jwks_base:
+        auth = JwtAuth(jwks_url=f"{jwks_base}/jwks", issuer=ISSUER, audience=None)
+        only_es = JwtAuth(
+            jwks_url=f"{jwks_base}/jwks", issuer=ISSUER, audience=None, algorithms=["ES256"]
+        )
+        async with auth, only_es, aiohttp.ClientSession() as session:
+            async with serving(auth.wrap(Echo())) as base:
+                status, body, _ = await get(session, f"{base}/x", token)
+            async with serving(only_es.wrap(Echo())) as base:
+                refused, _, _ = await get(session, f"{base}/x", token)
+    assert (status, body["subject"]) == (200, "bob")
+    assert refused == 401
+
+
+async def test_any_of_takes_an_api_key_or_a_bearer_token_and_strips_both_kinds_of_headers(
+    signer: Signer,
+) -> None:
+    from interlink.gateway import AnyOf, ApiKeys
+
+    keys = JwksServer()
+    keys.keys = [signer.jwk]
+    async with serving(keys) as jwks_base:
+        jwks = Jwks(f"{jwks_base}/jwks")
+        jwt_auth = JwtAuth(
+            jwks=jwks, issuer=ISSUER, audience=AUDIENCE, forward_claims={"tenant": "x-tenant"}
+        )
+        either = AnyOf(ApiKeys({"k1": "batch-job"}), jwt_auth)
+        async with either, serving(either.wrap(Echo())) as base, aiohttp.ClientSession() as session:
+            assert jwks.fetches == 1  # entering AnyOf entered the JwtAuth
+            by_key = await get(session, f"{base}/x", **{"x-api-key": "k1", "x-tenant": "evil"})
+            by_token = await get(session, f"{base}/x", signer.token(tenant="acme"))
+            neither = await get(session, f"{base}/x")
+            bad_token = await get(session, f"{base}/x", "not.a.token")
+        assert jwks.fetches == 1
+    assert (by_key[0], by_key[1]["subject"], by_key[1]["method"]) == (200, "batch-job", "api_key")
+    assert "x-tenant" not in by_key[1]["headers"]
+    assert (by_token[0], by_token[1]["subject"], by_token[1]["method"]) == (200, "ada", "jwt")
+    assert by_token[1]["headers"]["x-tenant"] == ["acme"]
+    assert (neither[0], neither[1]["error"]["message"]) == (401, "a valid API key is required")
+    assert bad_token[0] == 401
+    assert 'error="invalid_token"' in bad_token[2]["WWW-Authenticate"]
+
+
+async def test_a_token_without_kid_is_accepted_only_when_the_set_has_one_key(
+    signer: Signer, other: Signer
+) -> None:
+    import jwt as pyjwt
+
+    claims = {"sub": "ada", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60}
+    token = pyjwt.encode(claims, signer.private, algorithm="ES256")
+    statuses = []
+    for published in ([signer.jwk], [signer.jwk, other.jwk]):
+        keys = JwksServer()
+        keys.keys = published
+        async with edge(keys) as (base, session):
+            statuses.append((await get(session, f"{base}/x", token))[0])
+    assert statuses == [200, 401]

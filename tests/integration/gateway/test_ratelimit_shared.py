@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis.asyncio
 
 from interlink.gateway import RateLimit, RedisStore
 from tests.conftest import RedisServer, eventually, free_port, stop_process
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 LIMIT = 50
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def replicas(redis_server: RedisServer) -> Iterator[list[str]]:
     """Two uvicorn processes serving ``_ratelimit_app`` against the same Redis."""
     env = {
@@ -87,6 +88,7 @@ async def test_redis_down_fails_open_or_closed_as_configured() -> None:
             for _ in range(3):
                 async with session.get(base) as response:
                     statuses.append(response.status)
+                    assert "RateLimit-Limit" not in response.headers
         async with serving(fail_closed.wrap(Echo())) as base, session.get(base) as response:
             body = await response.json()
     assert statuses == [200, 200, 200]
@@ -113,5 +115,8 @@ async def test_a_shared_window_counts_across_limiters_and_reports_headers(
                 seen.append((response.status, response.headers.get("RateLimit-Remaining")))
                 retry = response.headers.get("Retry-After")
     assert seen == [(200, "1"), (200, "0"), (429, "0")]
+    async with redis.asyncio.Redis.from_url(redis_server.url) as client:
+        ttl = await client.pttl(f"{prefix}default:sliding_window:route")
+    assert 60_000 < ttl <= 61_000  # the log expires once idle: per + 1 s
     assert retry is not None
     assert 1 <= int(retry) <= 60
