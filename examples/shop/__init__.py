@@ -12,6 +12,7 @@
 import interlink as il
 from examples.shop.analytics import analytics
 from examples.shop.checkout import checkout
+from examples.shop.gateway import gateway
 from examples.shop.inventory import inventory
 from examples.shop.notification import notification
 from examples.shop.orders import orders
@@ -25,4 +26,4 @@ app = il.App(
     sagas=[checkout],
 )
 
-__all__ = ["app"]
+__all__ = ["app", "gateway"]

@@ -293,3 +293,12 @@ def services(
             "\n".join(i["url"] for i in registered.get(svc["name"], [])),
         )
     out.print(table)
+
+
+def _gateway_command() -> None:
+    from interlink.cli._gateway import gateway
+
+    cli.command(name="gateway")(gateway)
+
+
+_gateway_command()

@@ -82,6 +82,7 @@ async def supervise(
         if broker != "embedded":
             _say("interlink", "bold", f"services use the broker at {redacted_url(broker)}")
         children = _children(app_spec, counts, directory, ttl, broker)
+        children += _gateway_child(app_spec, directory)
         keepers = [asyncio.create_task(_keep(child, stop)) for child in children]
         await stop.wait()
         _say("interlink", "bold", "stopping: every service drains, then the broker stops")
@@ -117,6 +118,19 @@ def _children(
             label = service if count == 1 else f"{service}.{replica}"
             children.append(_Child(label, argv, env, _COLORS[index % len(_COLORS)]))
     return children
+
+
+def _gateway_child(app_spec: str, directory: str) -> list[_Child]:
+    """The module's ``gateway`` (a Gateway), on the embedded registry, when it has one."""
+    from interlink.cli._gateway import GATEWAY_PORT, module_gateway
+
+    spec = module_gateway(app_spec)
+    if spec is None:
+        return []
+    port = os.environ.get("INTERLINK_GATEWAY_PORT", str(GATEWAY_PORT))
+    argv = [sys.executable, "-m", "interlink", "gateway", spec, "--port", port]
+    argv += ["--registry", "embedded", "--dir", directory]
+    return [_Child("gateway", argv, dict(os.environ), "bright_blue")]
 
 
 async def _keep(child: _Child, stop: asyncio.Event) -> None:

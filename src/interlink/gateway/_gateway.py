@@ -55,6 +55,16 @@ class Gateway:
         self._mirrors = Mirrors(self.upstream)
         self._table = [(route, self._build(route)) for route in self.routes]
 
+    def using(self, *, registry: str | Registry, directory: str | None = None) -> Gateway:
+        """The same routes on another registry (what ``interlink gateway --registry`` does)."""
+        return Gateway(
+            self.routes,
+            registry=registry,
+            balancer=self._balancer,
+            directory=self._directory if directory is None else directory,
+            max_connections=self._max_connections,
+        )
+
     @classmethod
     def from_toml(cls, path: str, **options: Any) -> Gateway:
         from interlink.gateway._toml import gateway_from_toml
@@ -116,6 +126,11 @@ class Gateway:
     @property
     def registry(self) -> Registry | None:
         return self._registry
+
+    @property
+    def registry_url(self) -> str | Registry:
+        """The registry as given: a URL, or the Registry object."""
+        return self._registry_given
 
     def _resources(self) -> list[Any]:
         """Mounted apps and middleware that are async context managers: entered on open."""

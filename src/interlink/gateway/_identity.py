@@ -1,4 +1,4 @@
-"""Who made a request, as the authentication middleware found it."""
+"""Who a request comes from, as the authentication middleware established it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import Any, Literal
 __all__ = ["Identity", "identity_of"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class Identity:
-    """Stored by the auth middleware at ``scope["state"]["identity"]``; rate-limit keys, claim
-    forwarding, WebSocket filters and BFF code read it from there."""
+    """The authenticated caller, stored at ``scope["state"]["identity"]``.
+
+    Rate-limit keys, claim forwarding, WebSocket filters and BFF code read it from there.
+    """
 
     subject: str
     claims: Mapping[str, Any]
@@ -20,10 +22,18 @@ class Identity:
     method: Literal["jwt", "api_key"]
 
 
-def identity_of(scope: MutableMapping[str, Any]) -> Identity | None:
-    """The identity an authentication middleware stored in the ASGI scope, if any."""
+def identity_of(scope: Mapping[str, Any]) -> Identity | None:
+    """The identity an auth middleware stored in ``scope``, or None."""
     state = scope.get("state")
-    if not isinstance(state, Mapping):
+    if state is None:
         return None
     found = state.get("identity")
     return found if isinstance(found, Identity) else None
+
+
+def store_identity(scope: MutableMapping[str, Any], identity: Identity) -> None:
+    """Put ``identity`` at ``scope["state"]["identity"]``, creating ``state`` if missing."""
+    state = scope.get("state")
+    if state is None:
+        scope["state"] = state = {}
+    state["identity"] = identity
