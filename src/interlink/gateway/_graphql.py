@@ -105,7 +105,8 @@ def _resolver(caller: Caller, rpc: Rpc[Any, Any], builder: Any) -> Any:
 
     params, flattened = arguments(rpc, builder)
     schema, defs = json_schema(rpc.response)
-    returns = builder.field_annotation(schema, defs, input=False, required=True)
+    # Nullable: a failed call nulls its own field only, and the rest of the answer stands.
+    returns = builder.field_annotation(schema, defs, input=False, required=False)
 
     async def resolve(**kwargs: Any) -> Any:
         try:
