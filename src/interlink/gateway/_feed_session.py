@@ -96,7 +96,9 @@ class FeedSession:
         listeners = self.hub.listeners.get(topic)
         if listeners is None:
             raise FrameError("UnknownTopic", f"this feed has no topic {topic!r}")
-        if len(connection.subscriptions) >= self.feed.max_subscriptions:
+        if (topic, key) not in connection.subscriptions and (
+            len(connection.subscriptions) >= self.feed.max_subscriptions
+        ):
             raise FrameError(
                 "TooManySubscriptions", f"at most {self.feed.max_subscriptions} per connection"
             )
