@@ -59,7 +59,12 @@ def graphql_schema(
     RPCs and those named in ``queries`` (``"orders.get"``), a mutation for the rest."""
     try:
         import strawberry
-        from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter
+        from strawberry.extensions import (
+            MaxTokensLimiter,
+            ParserCache,
+            QueryDepthLimiter,
+            ValidationCache,
+        )
         from strawberry.schema.config import StrawberryConfig
     except ImportError as exc:  # pragma: no cover - the extra is installed in CI
         raise ConfigurationError(
@@ -83,8 +88,11 @@ def graphql_schema(
         mutation=strawberry.type(type("Mutation", (), write)) if write else None,
         config=StrawberryConfig(auto_camel_case=False),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            # strawberry keeps these two LRU caches (128 documents each) across requests
+            lambda: ParserCache(maxsize=128),
+            lambda: ValidationCache(maxsize=128),
         ],
     )
 
