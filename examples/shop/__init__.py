@@ -11,6 +11,7 @@
 
 import interlink as il
 from examples.shop.analytics import analytics
+from examples.shop.auth import auth
 from examples.shop.checkout import checkout
 from examples.shop.gateway import gateway
 from examples.shop.inventory import inventory
@@ -20,7 +21,7 @@ from examples.shop.payment import payment
 from examples.shop.shipping import shipping
 
 app = il.App(
-    [orders, inventory, payment, shipping, notification, analytics],
+    [orders, inventory, payment, shipping, notification, analytics, auth],
     name="shop",
     version="1.0.0",
     sagas=[checkout],

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import os
+import signal
 import sys
 from typing import Annotated
 
@@ -72,6 +75,10 @@ def gateway(
             http="httptools",
         )
         server = uvicorn.Server(config)
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # stop cleanly, exit 0
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         err.print(f"[bold]interlink gateway[/] at http://{host}:{port} ({len(edge.routes)} routes)")
         await server.serve()
 

@@ -130,7 +130,8 @@ def _gateway_child(app_spec: str, directory: str) -> list[_Child]:
     port = os.environ.get("INTERLINK_GATEWAY_PORT", str(GATEWAY_PORT))
     argv = [sys.executable, "-m", "interlink", "gateway", spec, "--port", port]
     argv += ["--registry", "embedded", "--dir", directory]
-    return [_Child("gateway", argv, dict(os.environ), "bright_blue")]
+    env = {**os.environ, "INTERLINK_DIR": directory}  # where the gateway finds the broker
+    return [_Child("gateway", argv, env, "bright_blue")]
 
 
 async def _keep(child: _Child, stop: asyncio.Event) -> None:

@@ -16,7 +16,7 @@ from interlink.discovery import LoadBalancer, Registry, balancer, registry_from_
 from interlink.discovery._cache import Discovery
 from interlink.discovery._factory import BalancerKind
 from interlink.gateway._mirrors import Mirrors
-from interlink.gateway._proxy import RAW_PARAMS, ServiceProxy
+from interlink.gateway._proxy import DEFAULT_TIMEOUT, RAW_PARAMS, ServiceProxy
 from interlink.gateway._responses import send_error
 from interlink.gateway._route import Route
 from interlink.gateway._upstream import Upstream
@@ -40,7 +40,9 @@ class Gateway:
         balancer: BalancerKind | Callable[[], LoadBalancer] = "round_robin",
         directory: str = ".interlink",
         max_connections: int = 1024,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        self.timeout = timeout
         self.routes: list[Route] = []
         for item in routes:
             self.routes.extend(item.routes if not isinstance(item, Route) else [item])
@@ -54,6 +56,7 @@ class Gateway:
         self._opening = asyncio.Lock()
         self._mirrors = Mirrors(self.upstream)
         self._table = [(route, self._build(route)) for route in self.routes]
+        self._by_host = any(route.host is not None for route in self.routes)
 
     def using(self, *, registry: str | Registry, directory: str | None = None) -> Gateway:
         """The same routes on another registry (what ``interlink gateway --registry`` does)."""
@@ -63,6 +66,7 @@ class Gateway:
             balancer=self._balancer,
             directory=self._directory if directory is None else directory,
             max_connections=self._max_connections,
+            timeout=self.timeout,
         )
 
     @classmethod
@@ -151,7 +155,7 @@ class Gateway:
         elif route.aggregate is not None:
             app = route.aggregate.app(route, self.upstream)
         else:
-            app = ServiceProxy(route, self.upstream, self._mirrors)
+            app = ServiceProxy(route, self.upstream, self._mirrors, self.timeout)
         for middleware in reversed(route.middleware):
             app = middleware.wrap(app)
         return app
@@ -165,7 +169,7 @@ class Gateway:
             await self.open()
         raw = scope.get("raw_path")
         path = raw.decode("latin-1") if raw else quote(scope["path"])
-        host = _host(scope)
+        host = _host(scope) if self._by_host else ""
         allowed: set[str] = set()
         for route, app in self._table:
             if not route.matches_host(host):
@@ -176,7 +180,7 @@ class Gateway:
             if kind == "http" and not route.matches_method(scope["method"]):
                 allowed |= route.allowed or set()
                 continue
-            scope = dict(scope, path_params={k: unquote(v) for k, v in params.items()})
+            scope["path_params"] = {k: unquote(v) for k, v in params.items()} if params else {}
             scope[RAW_PARAMS] = params
             await app(scope, receive, send)
             return

@@ -27,6 +27,7 @@ HOP_BY_HOP = frozenset(
 # Set by the gateway itself; a client's own values are replaced (host) or extended (xff).
 _OWN = frozenset({b"host", b"content-length", b"x-forwarded-for", b"x-forwarded-proto"})
 _OWN |= frozenset({b"x-forwarded-host", b"traceparent"})
+_DROP = HOP_BY_HOP | _OWN
 
 
 def _named_by_connection(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
@@ -40,7 +41,11 @@ def _named_by_connection(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[by
 def request_head(scope: Scope, method: str, target: str, netloc: str, length: int | None) -> bytes:
     """The upstream request's head. ``length`` None: the body follows chunked."""
     headers: list[tuple[bytes, bytes]] = scope["headers"]
-    drop = HOP_BY_HOP | _OWN | _named_by_connection(headers)
+    drop = _DROP
+    for name, _ in headers:
+        if name == b"connection":  # ASGI header names are lower-case
+            drop = _DROP | _named_by_connection(headers)
+            break
     lines = [f"{method} {target} HTTP/1.1\r\nhost: {netloc}\r\n".encode("latin-1")]
     forwarded_for = host = traceparent = b""
     for name, value in headers:
@@ -77,5 +82,8 @@ def _trace(given: bytes) -> bytes:
 
 def response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The upstream answer's headers without the hop-by-hop ones (names lower-cased)."""
-    drop = HOP_BY_HOP | _named_by_connection(headers)
-    return [(name.lower(), value) for name, value in headers if name.lower() not in drop]
+    lowered = [(name.lower(), value) for name, value in headers]
+    drop = HOP_BY_HOP
+    if any(name == b"connection" for name, _ in lowered):
+        drop = HOP_BY_HOP | _named_by_connection(lowered)
+    return [(name, value) for name, value in lowered if name not in drop]

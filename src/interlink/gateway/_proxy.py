@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import msgspec
 from starlette.types import Receive, Scope, Send
 
-from interlink._errors import CallError
+from interlink._errors import CallError, DeadlineExceeded
+from interlink._timer import timeout_after
 from interlink.gateway._body import BodyTooLarge, ClientGone, RequestBody
 from interlink.gateway._headers import response_headers
 from interlink.gateway._project import project
@@ -20,13 +21,15 @@ if TYPE_CHECKING:
     from interlink.gateway._mirrors import Mirrors
     from interlink.gateway._route import Route
 
-__all__ = ["MAX_PROJECTED", "RAW_PARAMS", "ServiceProxy", "UpstreamStatus"]
+__all__ = ["DEFAULT_TIMEOUT", "MAX_PROJECTED", "RAW_PARAMS", "ServiceProxy", "UpstreamStatus"]
 
 RAW_PARAMS = "interlink.raw_params"
 """Scope key: the path values the route captured, still percent-encoded."""
 MAX_PROJECTED = 1024 * 1024
 """Bytes of an upstream answer a projecting route reads (502 past it)."""
 _ERROR_BODY_LIMIT = 64 * 1024
+DEFAULT_TIMEOUT = 30.0
+"""Seconds a route without a policy waits for an answer's head (body sent included)."""
 
 
 class UpstreamStatus(CallError):
@@ -39,12 +42,19 @@ class UpstreamStatus(CallError):
 
 
 class ServiceProxy:
-    def __init__(self, route: Route, upstream: Callable[[], Upstream], mirrors: Mirrors) -> None:
+    def __init__(
+        self,
+        route: Route,
+        upstream: Callable[[], Upstream],
+        mirrors: Mirrors,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         assert route.service is not None
         self._route = route
         self._service = route.service
         self._upstream = upstream
         self._mirrors = mirrors
+        self._timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,9 +66,7 @@ class ServiceProxy:
             body = await RequestBody.read(scope, receive, route.max_body)
             exclude = await self._exclude(scope)
             if route.policy is None:
-                answer = await self._upstream().send(
-                    self._service, scope, method, target, body, exclude
-                )
+                answer = await self._bounded(scope, method, target, body, exclude)
             else:
                 answer = await route.policy.execute(
                     self._attempt, scope, method, target, body, exclude
@@ -85,18 +93,36 @@ class ServiceProxy:
         finally:
             answer.close()
 
+    async def _bounded(
+        self, scope: Scope, method: str, target: str, body: RequestBody, exclude: list[str]
+    ) -> Answer:
+        """One attempt within the gateway's timeout (a route without a policy)."""
+        try:
+            async with timeout_after(self._timeout):
+                return await self._upstream().send(
+                    self._service, scope, method, target, body, exclude
+                )
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"{self._service} did not answer within {DEFAULT_TIMEOUT} s"
+            ) from None
+
     async def _attempt(
         self, scope: Scope, method: str, target: str, body: RequestBody, exclude: list[str]
     ) -> Answer:
         answer = await self._upstream().send(self._service, scope, method, target, body, exclude)
         if answer.status < 500:
             return answer
+        unsafe = not (method in _SAFE and body.replayable)
         try:
             data = await answer.read(_ERROR_BODY_LIMIT)
+        except CallError as exc:
+            exc.non_retryable = unsafe
+            raise
         finally:
             answer.close()
         error = UpstreamStatus(answer.status, answer.headers, data)
-        error.non_retryable = not (method in _SAFE and body.replayable)
+        error.non_retryable = unsafe
         raise error
 
     def _target(self, scope: Scope) -> str:

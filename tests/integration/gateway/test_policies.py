@@ -122,3 +122,13 @@ async def test_a_body_over_the_limit_is_413_declared_or_streamed(
             assert response.status == 413
         async with http.post(f"{base}/upload", data=b"x" * 1000) as response:
             assert await response.json() == {"received": 1000}
+
+
+async def test_a_route_without_a_policy_is_bounded_by_the_gateway_timeout(
+    registry: MemoryRegistry, calls: dict[str, object], http: aiohttp.ClientSession
+) -> None:
+    routes = [Route(path="/{p:path}", service="svc")]
+    async with gateway_at(routes, registry, timeout=0.3) as base:
+        async with http.get(f"{base}/slow") as response:
+            assert response.status == 504
+        calls["release"].set()  # type: ignore[attr-defined]
