@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import socket
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -66,6 +67,12 @@ class GuardedProtocol(HttpToolsProtocol):
     # -- uvicorn's hooks ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # The listening socket comes from socket.create_server (protocol number 0), so asyncio
+        # leaves Nagle on for accepted connections: a keep-alive answer then waits ~40 ms for
+        # the client's delayed ACK.
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         self._arm(self.head_timeout, self._head_expired)
 
