@@ -60,11 +60,12 @@ def graphql_schema(
     try:
         import strawberry
         from strawberry.extensions import (
+            AddValidationRules,
             MaxTokensLimiter,
             ParserCache,
-            QueryDepthLimiter,
             ValidationCache,
         )
+        from strawberry.extensions.query_depth_limiter import create_validator
         from strawberry.schema.config import StrawberryConfig
     except ImportError as exc:  # pragma: no cover - the extra is installed in CI
         raise ConfigurationError(
@@ -73,6 +74,7 @@ def graphql_schema(
     from interlink.gateway._graphql_types import TypeBuilder
 
     builder = TypeBuilder()
+    depth_rule = create_validator(max_depth, None)
     rpcs = {rpc.target: rpc for service in services for rpc in service.rpcs.values()}
     unknown = sorted(set(queries) - set(rpcs))
     if unknown:
@@ -89,7 +91,8 @@ def graphql_schema(
         config=StrawberryConfig(auto_camel_case=False),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: QueryDepthLimiter(max_depth=max_depth),
+            # One rule class for the schema's life, so that validated documents stay cached.
+            lambda: AddValidationRules([depth_rule]),
             # strawberry keeps these two LRU caches (128 documents each) across requests
             lambda: ParserCache(maxsize=128),
             lambda: ValidationCache(maxsize=128),
