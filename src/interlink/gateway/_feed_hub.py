@@ -21,6 +21,8 @@ Allow = Callable[[Identity | None, FeedEvent], bool]
 """May this identity (None: an anonymous connection) see this event?"""
 
 log = logging.getLogger("interlink.gateway")
+_FIRST_DELAY = 0.05
+_MAX_DELAY = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +49,21 @@ class TopicHub:
         self.listeners: dict[str, set[FeedConnection]] = {topic: set() for topic in allow}
         self.connections: set[FeedConnection] = set()
         self._max_in_flight = max_in_flight
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: dict[str, Subscription] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.events = self.pushed = self.dropped_slow = self.peak = self.undecodable = 0
 
     async def start(self, broker: Broker) -> None:
-        for topic in self.allow:
-            subscription = await broker.subscribe(
-                topic, group=None, max_in_flight=self._max_in_flight
-            )
-            self._subscriptions.append(subscription)
-            self._tasks.append(asyncio.create_task(self._pump(topic, subscription)))
+        try:
+            for topic in self.allow:
+                subscription = await self._subscribe(broker, topic)
+                self._tasks.append(asyncio.create_task(self._run(broker, topic, subscription)))
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
-        for subscription in self._subscriptions:
+        for subscription in list(self._subscriptions.values()):
             await subscription.close()
         for task in self._tasks:
             task.cancel()
@@ -69,6 +72,11 @@ class TopicHub:
                 await task
         self._subscriptions.clear()
         self._tasks.clear()
+
+    async def _subscribe(self, broker: Broker, topic: str) -> Subscription:
+        subscription = await broker.subscribe(topic, group=None, max_in_flight=self._max_in_flight)
+        self._subscriptions[topic] = subscription
+        return subscription
 
     def stats(self) -> FeedStats:
         peak = max([self.peak, *(c.peak for c in self.connections)])
@@ -86,6 +94,33 @@ class TopicHub:
         self.peak = max(self.peak, connection.peak)
         for listeners in self.listeners.values():
             listeners.discard(connection)
+
+    async def _run(self, broker: Broker, topic: str, subscription: Subscription) -> None:
+        """Pump the topic; when its subscription breaks, close the connections that listen
+        to it (1011: they may have missed events) and subscribe again, backing off."""
+        delay = _FIRST_DELAY
+        loop = asyncio.get_running_loop()
+        while True:
+            since = loop.time()
+            try:
+                await self._pump(topic, subscription)
+                return  # closed by stop()
+            except Exception:
+                log.exception("the feed's subscription to %r broke; subscribing again", topic)
+            with contextlib.suppress(Exception):
+                await subscription.close()
+            for connection in list(self.listeners[topic]):
+                connection.close(1011, f"the feed lost its subscription to {topic}; reconnect")
+            if loop.time() - since > 2 * _MAX_DELAY:
+                delay = _FIRST_DELAY  # it had been working: this is a new outage
+            while True:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_DELAY)
+                try:
+                    subscription = await self._subscribe(broker, topic)
+                    break
+                except Exception:
+                    log.exception("the feed cannot subscribe to %r yet", topic)
 
     async def _pump(self, topic: str, subscription: Subscription) -> None:
         async for delivery in subscription:

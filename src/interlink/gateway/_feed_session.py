@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["FeedSession"]
 
 IDLE = 4408
+UNAUTHENTICATED = 4401
 TOO_BIG = 1009
 
 
@@ -36,6 +38,7 @@ class FeedSession:
         self.websocket = websocket
         self.connection = connection
         self.loop = asyncio.get_running_loop()
+        self.expires_at = _expiry(connection, self.loop.time())
 
     async def run(self) -> None:
         """Until the connection is asked to close (by either side, a limit or the feed)."""
@@ -93,7 +96,9 @@ class FeedSession:
         listeners = self.hub.listeners.get(topic)
         if listeners is None:
             raise FrameError("UnknownTopic", f"this feed has no topic {topic!r}")
-        if len(connection.subscriptions) >= self.feed.max_subscriptions:
+        if (topic, key) not in connection.subscriptions and (
+            len(connection.subscriptions) >= self.feed.max_subscriptions
+        ):
             raise FrameError(
                 "TooManySubscriptions", f"at most {self.feed.max_subscriptions} per connection"
             )
@@ -108,7 +113,7 @@ class FeedSession:
         try:
             while connection.close_code is None:
                 now = self.loop.time()
-                wait = self._idle_wait(now)
+                wait = min(self._idle_wait(now), self._expiry_wait(now))
                 if next_ping is not None and heartbeat is not None and now >= next_ping:
                     connection.offer(reply_frame("ping"))
                     next_ping = now + heartbeat
@@ -125,6 +130,15 @@ class FeedSession:
         except (WebSocketDisconnect, OSError, RuntimeError):
             connection.close(DISCONNECTED, "")
 
+    def _expiry_wait(self, now: float) -> float:
+        """Seconds until the identity's token expires (closing the connection if it has)."""
+        if self.expires_at is None:
+            return 3600.0
+        left = self.expires_at - now
+        if left <= 0:
+            self.connection.close(UNAUTHENTICATED, "the token expired")
+        return max(left, 0.0)
+
     def _idle_wait(self, now: float) -> float:
         """Seconds until the idle timeout (closing the connection if it has passed)."""
         idle = self.feed.idle_timeout
@@ -134,3 +148,12 @@ class FeedSession:
         if left <= 0:
             self.connection.close(IDLE, f"idle timeout: nothing received for {idle:g} s")
         return max(left, 0.0)
+
+
+def _expiry(connection: FeedConnection, now: float) -> float | None:
+    """When (loop time) the identity's ``exp`` claim passes, if it has one."""
+    identity = connection.identity
+    exp = None if identity is None else identity.claims.get("exp")
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return None
+    return now + (float(exp) - time.time())

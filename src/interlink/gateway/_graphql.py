@@ -59,7 +59,13 @@ def graphql_schema(
     RPCs and those named in ``queries`` (``"orders.get"``), a mutation for the rest."""
     try:
         import strawberry
-        from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter
+        from strawberry.extensions import (
+            AddValidationRules,
+            MaxTokensLimiter,
+            ParserCache,
+            ValidationCache,
+        )
+        from strawberry.extensions.query_depth_limiter import create_validator
         from strawberry.schema.config import StrawberryConfig
     except ImportError as exc:  # pragma: no cover - the extra is installed in CI
         raise ConfigurationError(
@@ -68,6 +74,7 @@ def graphql_schema(
     from interlink.gateway._graphql_types import TypeBuilder
 
     builder = TypeBuilder()
+    depth_rule = create_validator(max_depth, None)
     rpcs = {rpc.target: rpc for service in services for rpc in service.rpcs.values()}
     unknown = sorted(set(queries) - set(rpcs))
     if unknown:
@@ -83,8 +90,12 @@ def graphql_schema(
         mutation=strawberry.type(type("Mutation", (), write)) if write else None,
         config=StrawberryConfig(auto_camel_case=False),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            # One rule class for the schema's life, so that validated documents stay cached.
+            lambda: AddValidationRules([depth_rule]),
+            # strawberry keeps these two LRU caches (128 documents each) across requests
+            lambda: ParserCache(maxsize=128),
+            lambda: ValidationCache(maxsize=128),
         ],
     )
 
@@ -105,7 +116,8 @@ def _resolver(caller: Caller, rpc: Rpc[Any, Any], builder: Any) -> Any:
 
     params, flattened = arguments(rpc, builder)
     schema, defs = json_schema(rpc.response)
-    returns = builder.field_annotation(schema, defs, input=False, required=True)
+    # Nullable: a failed call nulls its own field only, and the rest of the answer stands.
+    returns = builder.field_annotation(schema, defs, input=False, required=False)
 
     async def resolve(**kwargs: Any) -> Any:
         try:

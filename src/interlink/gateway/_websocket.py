@@ -13,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from interlink._errors import DefinitionError
-from interlink.broker import Broker
+from interlink.broker import Broker, broker_from_url
 from interlink.gateway._feed_connection import DISCONNECTED, FeedConnection
 from interlink.gateway._feed_hub import Allow, FeedStats, TopicHub
 from interlink.gateway._feed_session import FeedSession
@@ -34,8 +34,9 @@ def allow_all(identity: object, event: object) -> bool:
 class EventFeed:
     """An ASGI WebSocket app: clients subscribe to topics and get the broker's events pushed.
 
-    ``broker`` is a connected :class:`~interlink.broker.Broker` or a running ``App`` (its
-    broker is used). ``topics`` maps each topic to its ``allow`` predicate, or lists topic
+    ``broker`` is a connected :class:`~interlink.broker.Broker`, a running ``App`` (its
+    broker is used), or a URL (the feed connects on start and closes on stop; ``directory``
+    is where an ``embedded`` broker lives). ``topics`` maps each topic to its ``allow`` predicate, or lists topic
     names that all use ``allow``. Start it with ``async with feed:`` (or let an ASGI server
     send it the lifespan events): it subscribes to each topic once, as a private listener.
     """
@@ -43,7 +44,7 @@ class EventFeed:
     def __init__(
         self,
         *,
-        broker: Broker | App,
+        broker: str | Broker | App,
         topics: Mapping[str, Allow] | Collection[str],
         allow: Allow | None = None,
         require_identity: bool = True,
@@ -55,8 +56,11 @@ class EventFeed:
         max_frame: int = 4096,
         close_timeout: float | timedelta = 5.0,
         max_in_flight: int = 256,
+        directory: str = ".interlink",
     ) -> None:
         self._source = broker
+        self._directory = directory
+        self._owned: Broker | None = None
         self._hub = TopicHub(_predicates(topics, allow), max_in_flight=max_in_flight)
         if max_queue < 1 or max_subscriptions < 1 or max_connections < 1:
             raise DefinitionError("max_queue, max_subscriptions and max_connections must be ≥ 1")
@@ -83,8 +87,16 @@ class EventFeed:
         if self._running:
             raise RuntimeError("this EventFeed is already running")
         source = self._source
-        broker = source if isinstance(source, Broker) else source.runtime.broker
-        await self._hub.start(broker)
+        if isinstance(source, str):
+            broker = self._owned = broker_from_url(source, directory=self._directory)
+            await broker.connect()
+        else:
+            broker = source if isinstance(source, Broker) else source.runtime.broker
+        try:
+            await self._hub.start(broker)
+        except BaseException:
+            await self._close_owned()
+            raise
         self._running = True
         return self
 
@@ -98,6 +110,12 @@ class EventFeed:
             async with asyncio.timeout(self.close_timeout + 1.0):
                 await self._empty.wait()
         await self._hub.stop()
+        await self._close_owned()
+
+    async def _close_owned(self) -> None:
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            await owned.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,26 +15,31 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection
 
 from interlink.gateway import Identity
-from tests.conftest import free_port
 
 
 @contextlib.asynccontextmanager
 async def serving(asgi: Any, *, lifespan: str = "off") -> AsyncIterator[int]:
-    """Serve ``asgi`` with uvicorn until the block ends; yields the port."""
-    port = free_port()
-    config = uvicorn.Config(
-        asgi, host="127.0.0.1", port=port, lifespan=lifespan, log_level="warning"
-    )
+    """Serve ``asgi`` with uvicorn until the block ends; yields the port.
+
+    The listening socket is bound here (port 0) and handed to uvicorn, so no other process can
+    take the port between choosing it and listening on it."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.bind(("127.0.0.1", 0))
+    port = int(listener.getsockname()[1])
+    config = uvicorn.Config(asgi, log_level="warning", lifespan=lifespan)
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         async with asyncio.timeout(10):
-            while not server.started:  # noqa: ASYNC110 - uvicorn has no started event
+            while not server.started:  # uvicorn has no started event: poll, bounded above
+                if task.done():
+                    task.result()  # uvicorn failed to start: raise what it raised
                 await asyncio.sleep(0.01)
         yield port
     finally:
         server.should_exit = True
         await task
+        listener.close()
 
 
 class HeaderIdentity:

@@ -159,7 +159,7 @@ async def test_a_slow_client_is_dropped_with_1013_and_its_queue_stays_bounded() 
         # The slow client reads nothing (and compresses nothing): its socket buffers fill,
         # then its feed queue.
         while feed.stats().dropped_slow == 0:
-            assert sent < 2000, "the slow client was never dropped"
+            assert sent < 200, "the slow client was never dropped"
             await publish(app, f"o-{sent}", "x", "placed", note=big)
             assert (await next_event(fast))["key"] == f"o-{sent}"  # the fast one keeps up
             sent += 1

@@ -20,9 +20,10 @@ async def test_every_replica_pushes_every_event_from_nats(nats_server: NatsServe
         async with contextlib.AsyncExitStack() as stack:
             app = await stack.enter_async_context(il.App([], broker=broker, serve_http=False))
             urls = []
-            for _ in range(2):
+            # One replica connects by URL (its own connection), the other shares the App's.
+            for source in (nats_server.url, broker):
                 feed = await stack.enter_async_context(
-                    EventFeed(broker=broker, topics={TOPIC: owner_only})
+                    EventFeed(broker=source, topics={TOPIC: owner_only})
                 )
                 port = await stack.enter_async_context(serving(HeaderIdentity().wrap(feed)))
                 urls.append(f"ws://127.0.0.1:{port}/")

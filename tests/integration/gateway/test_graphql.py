@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 import interlink as il
 from interlink.discovery import MemoryRegistry
@@ -47,7 +47,7 @@ class ProductQuery(BaseModel):
 
 class Restock(BaseModel):
     sku: str
-    qty: int
+    qty: int = Field(gt=0)
     note: str | None = None
 
 
@@ -144,13 +144,22 @@ async def test_a_non_idempotent_rpc_is_a_mutation_and_optional_fields_may_be_lef
 async def test_an_application_error_becomes_a_graphql_error_with_its_type() -> None:
     async with gateway() as (session, url):
         body = await run(session, url, '{ catalog_product(sku: "plum") { name } }')
-        assert body["data"] is None
+        assert body["data"] == {"catalog_product": None}
         (error,) = body["errors"]
         assert error["message"] == "no product 'plum'"
         assert error["path"] == ["catalog_product"]
         assert error["extensions"]["type"] == "UnknownSku"
         assert error["extensions"]["exception"] == "RemoteError"
         assert error["extensions"]["status"] == 404
+
+
+async def test_arguments_the_request_model_rejects_are_a_validation_error_before_any_call() -> None:
+    async with gateway() as (session, url):
+        body = await run(session, url, 'mutation { catalog_restock(sku: "fig", qty: 0) { stock } }')
+        (error,) = body["errors"]
+        assert error["extensions"]["type"] == "ValidationFailed"
+        assert error["extensions"]["errors"][0]["loc"] == ["qty"]
+        assert "fig" not in STOCK
 
 
 async def test_an_open_breaker_shows_as_an_error_without_calling_the_service() -> None:
@@ -185,8 +194,8 @@ async def test_queries_too_deep_are_refused_before_any_call() -> None:
 
 def test_the_schema_follows_the_models() -> None:
     sdl = str(graphql_schema(il.App([]), [catalog], queries=["catalog.restock"]))
-    assert "catalog_product(sku: String!): Product!" in sdl
-    assert "catalog_restock(sku: String!, qty: Int!, note: String): Restocked!" in sdl
+    assert "catalog_product(sku: String!): Product\n" in sdl
+    assert "catalog_restock(sku: String!, qty: Int!, note: String): Restocked\n" in sdl
     assert "type Mutation" not in sdl  # restock was named a query
     assert "amount_cents: Int!" in sdl
     assert "discontinued: Boolean" in sdl
