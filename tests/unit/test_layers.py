@@ -20,6 +20,7 @@ FORBIDDEN = {
         "interlink.messaging",
         "interlink.broker",
     ),
+    "dashboard": ("interlink._app", "interlink.runtime", "interlink.cli"),
 }
 
 
