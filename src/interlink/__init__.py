@@ -30,6 +30,7 @@ from interlink._http import HttpTimeouts
 from interlink._service import Service
 from interlink.messaging import Dedupe
 from interlink.messaging.inbox import Database
+from interlink.observe import Observe
 from interlink.resilience import (
     Backoff,
     Bulkhead,
@@ -69,6 +70,7 @@ __all__ = [
     "InterlinkError",
     "InvalidRequest",
     "MethodNotFound",
+    "Observe",
     "Policy",
     "PublishError",
     "RemoteError",

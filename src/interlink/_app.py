@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from interlink._mount import AsgiApp
     from interlink.broker import Broker
     from interlink.discovery import Registry
+    from interlink.observe import Observe
     from interlink.outbox import Outbox
     from interlink.runtime import Runtime
     from interlink.saga import Choreography, Saga, SagaEngine
@@ -63,6 +64,7 @@ class _Config:
     sagas: tuple[Saga[Any], ...]
     saga_lease: float
     choreographies: tuple[Choreography, ...]
+    observe: Observe | None
 
 
 class App:
@@ -101,6 +103,7 @@ class App:
         sagas: Sequence[Saga[Any]] = (),
         saga_lease: float | timedelta = 10.0,
         choreographies: Sequence[Choreography] = (),
+        observe: Observe | None = None,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -140,6 +143,7 @@ class App:
             sagas=tuple(sagas),
             saga_lease=_seconds(saga_lease),
             choreographies=tuple(choreographies),
+            observe=observe,
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -231,6 +235,16 @@ class App:
     def choreographies(self) -> tuple[Choreography, ...]:
         """The choreography trackers this App feeds (from its broker) and runs while it runs."""
         return self._config.choreographies
+
+    @property
+    def observe(self) -> Observe:
+        """Tracing and metrics; when not given, read from the environment at each start
+        (``Observe.from_env()``: ``INTERLINK_TRACING``, ``INTERLINK_METRICS``, ...)."""
+        if self._config.observe is not None:
+            return self._config.observe
+        from interlink.observe import Observe
+
+        return Observe.from_env()
 
     @property
     def sagas(self) -> SagaEngine:

@@ -22,6 +22,7 @@ from interlink.discovery import Instance, Registry, registry_from_url
 from interlink.discovery._cache import Discovery
 from interlink.discovery._registration import SelfRegistration
 from interlink.messaging import Consumer, Requester
+from interlink.observe import Telemetry
 from interlink.runtime._admin import AdminView
 from interlink.runtime._calls import Calls
 from interlink.runtime._inbound import Inbound
@@ -68,6 +69,8 @@ class Runtime:
         self.relays: list[OutboxRelay] = []
         self.registration: SelfRegistration | None = None
         self.sagas: SagaEngine | None = None
+        self.telemetry: Telemetry
+        """Tracing and metrics; its parts are None when off (``App(observe=…)``)."""
         self._stack = contextlib.AsyncExitStack()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -94,6 +97,9 @@ class Runtime:
         self.registry = await self._open(
             app.registry, functools.partial(registry_from_url, directory=app.directory)
         )
+        system = self.broker.url.partition("://")[0]
+        self.telemetry = Telemetry(app.observe, list(self.running), system)
+        stack.push_async_callback(self.telemetry.aclose)  # after everything that records
         self.http = http = HttpClient()
         stack.push_async_callback(http.close)
         self.discovery = Discovery(self.registry, balancer=app.load_balancer, clock=self.clock)
@@ -201,7 +207,8 @@ class Runtime:
         # application's address is not known to be loopback.
         wanted = app.admin_requested if self.mounted else app.admin_enabled
         admin = AdminView(self) if wanted else None
-        self.http_app = HttpApp(self.inbound, settings, admin)
+        telemetry = self.telemetry if self.telemetry.active else None
+        self.http_app = HttpApp(self.inbound, settings, admin, telemetry)
         if not self.mounted:
             self.server = HttpServer(self.inbound, settings, app=self.http_app)
             await self.server.start()

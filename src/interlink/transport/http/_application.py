@@ -30,6 +30,7 @@ from interlink.transport.http._rest import build_router
 if TYPE_CHECKING:
     from interlink._dispatch import Dispatcher
     from interlink.transport.http._admin import Admin
+    from interlink.transport.http._observe import Exposition
     from interlink.transport.http._settings import HttpSettings
 
 __all__ = ["HttpApp"]
@@ -38,13 +39,18 @@ _ALLOW_POST = ((b"allow", b"POST"),)
 
 
 class HttpApp:
-    """Serves one Dispatcher over ASGI; ``admin`` adds the admin API the CLI uses."""
+    """Serves one Dispatcher over ASGI; ``admin`` adds the admin API the CLI uses, ``telemetry``
+    ``/metrics`` and ``/_interlink/spans``."""
 
     def __init__(
-        self, dispatcher: Dispatcher, settings: HttpSettings, admin: Admin | None = None
+        self,
+        dispatcher: Dispatcher,
+        settings: HttpSettings,
+        admin: Admin | None = None,
+        telemetry: Exposition | None = None,
     ) -> None:
         self._dispatcher = dispatcher
-        self._router = build_router(dispatcher, settings, admin)
+        self._router = build_router(dispatcher, settings, admin, telemetry)
         self._limit = settings.max_body_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from interlink._dispatch import Dispatcher
     from interlink._handlers import Route
     from interlink.transport.http._admin import Admin
+    from interlink.transport.http._observe import Exposition
     from interlink.transport.http._settings import HttpSettings
 
 __all__ = ["build_router", "json_response"]
@@ -51,7 +52,12 @@ def json_response(status: int, body: Any) -> Response:
     return Response(data, status_code=status, media_type="application/json")
 
 
-def build_router(dispatcher: Dispatcher, settings: HttpSettings, admin: Admin | None) -> Router:
+def build_router(
+    dispatcher: Dispatcher,
+    settings: HttpSettings,
+    admin: Admin | None,
+    telemetry: Exposition | None = None,
+) -> Router:
     routes = [
         JsonRoute("/health/live", _live, methods=["GET"]),
         JsonRoute("/health/ready", _ready(dispatcher), methods=["GET"]),
@@ -62,6 +68,10 @@ def build_router(dispatcher: Dispatcher, settings: HttpSettings, admin: Admin | 
         from interlink.transport.http._admin import admin_routes
 
         routes.extend(admin_routes(admin, settings.max_body_size))
+    if telemetry is not None:
+        from interlink.transport.http._observe import observe_routes
+
+        routes.extend(observe_routes(telemetry))
     by_path: dict[str, dict[str, Asgi]] = {}
     for service in dispatcher.services.values():
         for route in service.routes.values():
