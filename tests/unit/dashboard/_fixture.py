@@ -113,3 +113,8 @@ def page(spans: list[dict[str, Any]], next_seq: int) -> bytes:
 
 def all_spans() -> list[Span]:
     return [s for group in (ORDERS, PAYMENT, CONSUMERS) for s in decode_page(page(group, 1)).spans]
+
+
+def shifted(spans: list[dict[str, Any]], to: float) -> list[dict[str, Any]]:
+    """The spans moved in time so that T0 falls at ``to``."""
+    return [{**s, "start": s["start"] - T0 + to, "end": s["end"] - T0 + to} for s in spans]
