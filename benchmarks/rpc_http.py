@@ -5,7 +5,10 @@ each under uvicorn with uvloop and httptools, access log off, on 127.0.0.1:
 
 * raw: a bare Starlette app, ``POST /echo`` validates the body with a pydantic model and
   answers ``model.model_dump_json()``;
-* interlink: ``il.App([bench])`` whose ``bench.echo`` RPC returns its request.
+* interlink: ``il.App([bench])`` whose ``bench.echo`` RPC returns its request;
+* observed: the same App with tracing and metrics on (``il.Observe(tracing=True,
+  metrics=True, exporter=NullExporter())``: every span goes through the SDK's
+  BatchSpanProcessor to an exporter that drops it, so the cost measured is the SDK's and ours).
 
 This process (uvloop) drives both with the same payload model:
 
@@ -14,7 +17,8 @@ This process (uvloop) drives both with the same payload model:
 * interlink: ``client_app.call("bench.echo", payload, returns=Payload)`` on a client-only App
   (``serve_http=False``) that finds ``bench`` through a ``static:`` registry. That is the full
   ``ctx.call`` path: discovery, the envelope's headers, the App's default call policy
-  (``--no-policy`` turns it off) and the pooled aiohttp session.
+  (``--no-policy`` turns it off) and the pooled aiohttp session;
+* observed: the same call from a client App with tracing and metrics on, to the observed server.
 
 For each concurrency the two sides are warmed up, then measured alternately (the order flips
 every round) for ``--rounds`` rounds; the table shows the MEDIAN req/s of the rounds, the best
@@ -22,7 +26,9 @@ round in brackets, and interlink/raw of the medians. A second table gives the CP
 request of the client (this process) and the server (from /proc): on a shared machine req/s
 swings with other load, CPU per request much less. Latency percentiles at concurrency 1 pool
 every measured request of every round. The target (reported, not asserted): interlink reaches
-at least 90% of raw throughput at every concurrency.
+at least 90% of raw throughput at every concurrency. A third table gives what tracing and
+metrics cost per call (observed minus interlink, CPU of client plus server) and the observed
+side's throughput relative to interlink (target: at least 90%; ``--no-observed`` skips it).
 
     python benchmarks/rpc_http.py
     python benchmarks/rpc_http.py --concurrency 1,16,64 --requests 3000,10000,20000
@@ -51,6 +57,7 @@ import aiohttp
 import pydantic
 import uvicorn
 import uvloop
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -157,6 +164,17 @@ async def serve_raw() -> None:
     await task
 
 
+class NullExporter(SpanExporter):
+    """Takes every batch and drops it: what remains is the cost of making the spans."""
+
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def observed() -> il.Observe:
+    return il.Observe(tracing=True, metrics=True, exporter=NullExporter())
+
+
 def bench_service() -> il.Service:
     svc = il.Service("bench")
 
@@ -167,10 +185,10 @@ def bench_service() -> il.Service:
     return svc
 
 
-async def serve_interlink() -> None:
+async def serve_interlink(observe: il.Observe | None = None) -> None:
     # Port 0, then the bound port read back: no race for a free port. An App installs no signal
     # handlers, so this child stops itself on SIGTERM/SIGINT or when the parent goes away.
-    app = il.App([bench_service()], port=0)
+    app = il.App([bench_service()], port=0, observe=observe or il.Observe())
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -331,6 +349,7 @@ class Row:
     concurrency: int
     raw: list[Sample] = dataclasses.field(default_factory=list)
     interlink: list[Sample] = dataclasses.field(default_factory=list)
+    observed: list[Sample] = dataclasses.field(default_factory=list)
 
 
 async def run_concurrency(
@@ -340,8 +359,10 @@ async def run_concurrency(
     for side in sides.values():
         await measure(side, requests, concurrency, opts.warmup_seconds)
     for round_no in range(opts.rounds):
-        # Flip the order every round so neither side always follows the other.
-        names = ["raw", "interlink"] if round_no % 2 == 0 else ["interlink", "raw"]
+        # Turn the order every round so no side always follows the same other.
+        names = list(sides)
+        if round_no % 2:
+            names.reverse()
         for name in names:
             sample = await measure(sides[name], requests, concurrency, opts.max_seconds)
             getattr(row, name).append(sample)
@@ -354,7 +375,10 @@ async def run_concurrency(
 
 
 async def client_main(
-    raw: ServerProcess, interlink: ServerProcess, opts: argparse.Namespace
+    raw: ServerProcess,
+    interlink: ServerProcess,
+    watched: ServerProcess | None,
+    opts: argparse.Namespace,
 ) -> list[Row]:
     payload = make_payload()
     # Only --no-policy departs from the defaults, so the default run measures what users get.
@@ -363,14 +387,21 @@ async def client_main(
         [il.Service("client")],
         registry=f"static:bench={HOST}:{interlink.port}",
         serve_http=False,
+        observe=il.Observe(),
         **extra,
     )
-    async with aiohttp.ClientSession() as session, client_app:
+    registry = f"static:bench={HOST}:{0 if watched is None else watched.port}"
+    watching_app = client_app.replace(
+        registry=registry, observe=il.Observe() if watched is None else observed()
+    )
+    async with aiohttp.ClientSession() as session, client_app, watching_app:
         await check_echo(session, client_app, raw.port, payload)
         sides = {
             "raw": Side(raw_sender(session, raw.port, payload), raw.pid),
             "interlink": Side(interlink_sender(client_app, payload), interlink.pid),
         }
+        if watched is not None:
+            sides["observed"] = Side(interlink_sender(watching_app, payload), watched.pid)
         return [
             await run_concurrency(sides, concurrency, requests, opts)
             for concurrency, requests in zip(opts.concurrency, opts.requests, strict=True)
@@ -453,6 +484,29 @@ def _print_latency(rows: Sequence[Row]) -> None:
                 print(f"  {name:<9}  p50 {p50:7.0f} us   p99 {p99:7.0f} us")
 
 
+def _print_observed(rows: Sequence[Row]) -> None:
+    """What tracing and metrics on both sides cost per call, against the same App without."""
+    print()
+    print("tracing + metrics on (client and server; spans to an exporter that drops them):")
+    print(
+        f"{'concurrency':>11}  {'interlink req/s':>15}  {'observed req/s':>14}  "
+        f"{'observed/interlink':>18}  {'CPU us/call off':>15}  {'on':>6}  {'cost us':>7}  "
+        f"{'cost %':>6}"
+    )
+    for row in rows:
+        off_rps, on_rps = _median_rps(row.interlink), _median_rps(row.observed)
+        totals = []
+        for samples in (row.interlink, row.observed):
+            client, server = _cpu_us(samples)
+            totals.append(client if server is None else client + server)
+        off, on = totals
+        print(
+            f"{row.concurrency:>11}  {off_rps:>15,.0f}  {on_rps:>14,.0f}  "
+            f"{on_rps / off_rps:>18.1%}  {off:>15.0f}  {on:>6.0f}  {on - off:>7.0f}  "
+            f"{(on - off) / off:>6.1%}"
+        )
+
+
 def report(rows: Sequence[Row], opts: argparse.Namespace) -> bool:
     size = len(make_payload().model_dump_json())
     print()
@@ -469,6 +523,8 @@ def report(rows: Sequence[Row], opts: argparse.Namespace) -> bool:
     print()
     met = _print_throughput(rows)
     _print_cpu(rows)
+    if all(row.observed for row in rows):
+        _print_observed(rows)
     _print_latency(rows)
     verdict = "met" if met else "NOT met"
     print()
@@ -532,8 +588,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "on calls), to see what the default resilience policy costs",
     )
     parser.add_argument(
+        "--no-observed",
+        action="store_true",
+        help="skip the third side (tracing and metrics on, client and server)",
+    )
+    parser.add_argument(
         "--serve",
-        choices=["raw", "interlink"],
+        choices=["raw", "interlink", "observed"],
         help="internal: run one server (this script starts them itself)",
     )
     opts = parser.parse_args(argv)
@@ -549,7 +610,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def bench(opts: argparse.Namespace) -> int:
     servers: list[ServerProcess] = []
     try:
-        for kind in ("raw", "interlink"):
+        kinds = ("raw", "interlink") if opts.no_observed else ("raw", "interlink", "observed")
+        for kind in kinds:
             servers.append(ServerProcess(kind))
         for server in servers:
             server.wait_ready()
@@ -558,7 +620,8 @@ def bench(opts: argparse.Namespace) -> int:
             f"interlink pid {servers[1].pid} port {servers[1].port}",
             flush=True,
         )
-        rows = uvloop.run(client_main(servers[0], servers[1], opts))
+        watched = servers[2] if len(servers) > 2 else None
+        rows = uvloop.run(client_main(servers[0], servers[1], watched, opts))
     finally:
         for server in servers:
             server.stop()
@@ -573,6 +636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if opts.serve == "interlink":
         uvloop.run(serve_interlink())
+        return 0
+    if opts.serve == "observed":
+        uvloop.run(serve_interlink(observed()))
         return 0
     try:
         return bench(opts)

@@ -36,6 +36,8 @@ from interlink.messaging import _headers as H
 from interlink.messaging._dedupe import Claim
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from interlink._clock import Clock
     from interlink._dispatch import Dispatcher
     from interlink._handlers import Subscriber
@@ -65,9 +67,17 @@ class Consumer:
     waiting in a key's lane or joined to a running copy included)."""
 
     def __init__(
-        self, broker: Broker, subscriber: Subscriber[Any], dispatcher: Dispatcher, *, clock: Clock
+        self,
+        broker: Broker,
+        subscriber: Subscriber[Any],
+        dispatcher: Dispatcher,
+        *,
+        clock: Clock,
+        on_dead_letter: Callable[[Envelope | None, Exception], None] | None = None,
     ) -> None:
         self._broker = broker
+        self._on_dead_letter = on_dead_letter
+        """Told of each dead letter before it is written (tracing records it)."""
         self._sub = subscriber
         self._dispatcher = dispatcher
         self._clock = clock
@@ -408,6 +418,8 @@ class Consumer:
     ) -> None:
         sub, delivery = self._sub, held[0]
         now = format_time(self._clock.time())
+        if self._on_dead_letter is not None:
+            self._on_dead_letter(envelope, exc)
         log.warning(
             "%s dead-letters a message from %s after %d run(s), %d deliveries: %r",
             sub.name,

@@ -7,7 +7,8 @@ Prometheus object exists and the runtime hands no hooks to the call and message 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from interlink._errors import ConfigurationError
@@ -19,8 +20,12 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
     from prometheus_client import CollectorRegistry
 
+    from interlink._context import Context
+    from interlink._envelope import Envelope
+    from interlink._handlers import Subscriber
     from interlink.observe._metrics import Metrics
     from interlink.observe._recorder import Recorder
+    from interlink.saga._runner import StepObserver
 
 __all__ = ["Telemetry"]
 
@@ -99,6 +104,24 @@ class Telemetry:
 
         self.registry = CollectorRegistry(auto_describe=True)
         self.metrics = Metrics(self.registry)
+
+    def dead_letters(
+        self, subscriber: Subscriber[Any]
+    ) -> Callable[[Envelope | None, Exception], None] | None:
+        """What records the dead letters of ``subscriber`` (a span each), None when off."""
+        if self.tracer is None:
+            return None
+        from interlink.observe._messages import dead_letter
+
+        return functools.partial(dead_letter, self, subscriber.topic, subscriber.group or "")
+
+    def saga_steps(self, make_context: Callable[[str], Context]) -> StepObserver | None:
+        """What makes each saga step attempt a span (tracing on), None when off."""
+        if self.tracer is None:
+            return None
+        from interlink.observe._sagas import SagaStep
+
+        return functools.partial(SagaStep, self, make_context)
 
     # -- what the HTTP endpoints serve -------------------------------------------------------
 

@@ -29,6 +29,7 @@ from interlink._wire import Outcome, outcome_to_error
 
 if TYPE_CHECKING:
     from interlink._dispatch import Dispatcher
+    from interlink.observe._calls import ClientCall
     from interlink.resilience import Policy
     from interlink.resilience._events import Listener
     from interlink.runtime._remote import RemoteCalls
@@ -118,16 +119,23 @@ class Calls:
         return self._attempt(wall, out, bounded=deadline is not None)
 
     async def _attempt(
-        self, deadline: float | None, out: Outgoing, *, bounded: bool = False
+        self,
+        deadline: float | None,
+        out: Outgoing,
+        *,
+        bounded: bool = False,
+        observer: ClientCall | None = None,
     ) -> Any:
-        """One try. Every attempt of a call shares the envelope id: the idempotency key."""
+        """One try. Every attempt of a call shares the envelope id: the idempotency key.
+        ``observer`` (tracing or metrics on) names the span the request is sent under."""
         parent = out.parent
+        traceparent = None if observer is None else observer.traceparent
         envelope = Envelope(
             id=out.id,
             source=f"/{parent.service}",
             type=f"{out.service}.{out.method}",
             specversion="1.0",
-            traceparent=child_traceparent(parent.traceparent),
+            traceparent=traceparent or child_traceparent(parent.traceparent),
             tracestate=parent.tracestate,
             correlationid=parent.correlation_id,
             causationid=parent.message_id,
@@ -139,8 +147,17 @@ class Calls:
                 outcome = await self._send_local(out, envelope)
             else:
                 outcome = await self._remote.send(
-                    out.service, out.method, envelope, out.body, deadline, out.key, bounded=bounded
+                    out.service,
+                    out.method,
+                    envelope,
+                    out.body,
+                    deadline,
+                    out.key,
+                    bounded=bounded,
+                    observer=observer,
                 )
+            if observer is not None:
+                observer.status = outcome.status
             if outcome.status != 200:
                 raise outcome_to_error(outcome, out.service, out.method)
             if out.response is None:
@@ -191,6 +208,7 @@ class Outgoing:
         "method",
         "parent",
         "response",
+        "sent",
         "service",
         "timeout",
     )
@@ -216,6 +234,8 @@ class Outgoing:
         self.id = new_id()
         self.key: str | None = None
         self.clock: Clock = SYSTEM_CLOCK
+        self.sent = 0
+        """Attempts made so far (counted only while tracing or metrics are on)."""
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Outgoing) and (self.service, self.method, self.body) == (

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from interlink._envelope import Envelope
     from interlink._wire import Outcome
     from interlink.discovery._cache import Discovery
+    from interlink.observe._calls import ClientCall
 
 __all__ = ["IDEMPOTENT", "RemoteCalls"]
 
@@ -42,8 +43,10 @@ class RemoteCalls:
         key: str | None = None,
         *,
         bounded: bool = False,
+        observer: ClientCall | None = None,
     ) -> Outcome:
-        """``bounded``: the caller already holds this attempt to ``deadline`` with a timer."""
+        """``bounded``: the caller already holds this attempt to ``deadline`` with a timer.
+        ``observer`` is told which instance the request goes to."""
         tried: list[str] = []
         while True:
             picked = self._discovery.pick_now(service, key, tried)
@@ -51,6 +54,8 @@ class RemoteCalls:
                 picked = await self._discovery.pick(service, key, tried)
             instance, balancer = picked
             remaining = None if deadline is None or bounded else deadline - self._clock.time()
+            if observer is not None:
+                observer.picked(instance.address, instance.port)
             balancer.started(instance)
             started = self._clock.monotonic()
             try:

@@ -26,6 +26,7 @@ from interlink.observe import Telemetry
 from interlink.runtime._admin import AdminView
 from interlink.runtime._calls import Calls
 from interlink.runtime._inbound import Inbound
+from interlink.runtime._observed import ObservedCalls, ObservedInbound, ObservedOutbound
 from interlink.runtime._outbound import Outbound
 from interlink.runtime._remote import IDEMPOTENT, RemoteCalls
 from interlink.runtime._saga_subscribers import reply_subscribers, tracker_subscribers
@@ -106,18 +107,26 @@ class Runtime:
         stack.push_async_callback(self.discovery.close)
         self.requester = Requester(self.broker)
         stack.push_async_callback(self.requester.close)
-        self.outbound = Outbound(broker=self.broker, requester=self.requester, clock=self.clock)
+        # With telemetry on, the observed subclasses of the call and message paths run.
+        seen = self.telemetry if self.telemetry.active else None
+        hooks: dict[str, Any] = {} if seen is None else {"telemetry": seen}
+        self.outbound = (Outbound if seen is None else ObservedOutbound)(
+            broker=self.broker, requester=self.requester, clock=self.clock, **hooks
+        )
         self.relays = [await self._relay(outbox) for outbox in app.outboxes]
         relayed = {id(outbox) for outbox in app.outboxes}
         wakers = await self._inboxes(relayed)
-        self.inbound = Inbound(self.running, self.outbound, self.clock, wakers)
-        self.outbound.calls = Calls(
+        self.inbound = (Inbound if seen is None else ObservedInbound)(
+            self.running, self.outbound, self.clock, wakers, **hooks
+        )
+        self.outbound.calls = (Calls if seen is None else ObservedCalls)(
             local=self.inbound,
             remote=RemoteCalls(self.discovery, http, self.clock),
             clock=self.clock,
             policies=app.policies,
             default_policy=app.default_policy,
             listeners=app.policy_listeners,
+            **hooks,
         )
         relayed |= {id(db.outbox) for db in wakers}
         if app.saga_definitions:
@@ -135,6 +144,7 @@ class Runtime:
             clock=self.clock,
             lease=self.app.saga_lease,
             context=self.root_context,
+            observer=self.telemetry.saga_steps(self.root_context),
         )
         await self._stack.enter_async_context(engine)
         self.sagas = self.outbound.sagas = engine
@@ -183,7 +193,13 @@ class Runtime:
         for tracker in app.choreographies:
             subscribers += tracker_subscribers(tracker)
         for subscriber in subscribers:
-            consumer = Consumer(self.broker, subscriber, self.inbound, clock=self.clock)
+            consumer = Consumer(
+                self.broker,
+                subscriber,
+                self.inbound,
+                clock=self.clock,
+                on_dead_letter=self.telemetry.dead_letters(subscriber),
+            )
             self.consumers.append(consumer)
             await consumer.start()
         if app.serve_http or self.mounted:

@@ -37,6 +37,7 @@ from interlink.saga._store import SagaRow, SagaStore, store_for
 if TYPE_CHECKING:
     from interlink._context import Context
     from interlink.messaging.inbox import Database
+    from interlink.saga._runner import StepObserver
 
 __all__ = ["SagaEngine"]
 
@@ -64,6 +65,7 @@ class SagaEngine:
         poll: Seconds | None = 1.0,
         owner: str | None = None,
         context: Callable[[str], Context] | None = None,
+        observer: StepObserver | None = None,
     ) -> None:
         self.sagas = {saga.name: saga for saga in sagas}
         if len(self.sagas) != len(sagas):
@@ -73,6 +75,7 @@ class SagaEngine:
         self.poll = None if poll is None else seconds(poll, "poll", positive=True)
         self.owner = owner or new_id()
         self._context = context
+        self._observer = observer
         self._stores: dict[tuple[int, str], tuple[Database, SagaStore]] = {}
         for saga in sagas:
             db = saga.database
@@ -271,6 +274,7 @@ class SagaEngine:
             lease=self.lease,
             context=context,
             replies=self.replies,
+            observer=self._observer,
         )
 
     def _spawn(self, saga_id: str, runner: Runner) -> asyncio.Task[SagaStatus]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -36,9 +37,24 @@ if TYPE_CHECKING:
     from interlink.saga._commands import Replies
     from interlink.saga._saga import Action
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "StepObserver", "StepWatch"]
 
 log = logging.getLogger("interlink.saga")
+
+
+class StepWatch(Protocol):
+    """Watches one attempt of a step (tracing makes it a span)."""
+
+    @property
+    def context(self) -> Context | None:
+        """The App context the attempt's calls and events go out with, or None for the usual."""
+        ...
+
+    def finish(self, error: BaseException | None) -> None: ...
+
+
+StepObserver = Callable[[str, str, str, str, int], StepWatch]
+"""``(saga, saga_id, step, kind, attempt) -> StepWatch``, called as each attempt starts."""
 
 
 class _Duplicate(Exception):
@@ -60,12 +76,14 @@ class Runner:
         lease: float,
         context: Context | None,
         replies: Replies,
+        observer: StepObserver | None = None,
     ) -> None:
         self.saga, self.store, self.row = saga, store, row
         self.state = msgspec.json.decode(row.state, type=SagaState)
         self.data = saga.codec.decode(bytes(self.state.data))
         self.clock, self.lease, self.context = clock, lease, context
         self.replies = replies
+        self.observer = observer
         self._fresh = fresh
         self._writing = asyncio.Lock()
         self.inserted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -240,16 +258,29 @@ class Runner:
             await self.clock.sleep(max(0.0, st.next_at - self.clock.time()))
 
     async def _attempt(self, action: Action, step: str, kind: str, number: int, policy: Any) -> Any:
+        watch = None
+        context = self.context
+        if self.observer is not None:  # tracing: the attempt is a span, its calls its children
+            watch = self.observer(self.saga.name, self.row.id, step, kind, number)
+            context = watch.context or context
         ctx = StepContext(
             saga_id=self.row.id,
             saga=self.saga.name,
             step=step,
             kind=kind,
             attempt=number,
-            context=self.context,
+            context=context,
             sender=functools.partial(self._send, step, kind, policy.attempt_timeout),
         )
-        return await within(self.clock, policy.attempt_timeout, action(self.data, ctx), step)
+        if watch is None:
+            return await within(self.clock, policy.attempt_timeout, action(self.data, ctx), step)
+        try:
+            result = await within(self.clock, policy.attempt_timeout, action(self.data, ctx), step)
+        except BaseException as exc:
+            watch.finish(exc)
+            raise
+        watch.finish(None)
+        return result
 
     async def _send(
         self, step: str, kind: str, hold: float, topic: str, message: Any, returns: Any

@@ -1,0 +1,155 @@
+"""The call and message paths with tracing and metrics: subclasses of the plain ones.
+
+The runtime builds these only when the App's telemetry is on, so with it off the plain
+classes run and not one branch of this module is taken.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from interlink._errors import BulkheadFull, CallNotPermitted
+from interlink._handlers import Rpc
+from interlink.observe._calls import ClientCall, ServerCall
+from interlink.observe._messages import Process, Send, create
+from interlink.observe._trace import SERVING as _SERVING
+from interlink.runtime._calls import Calls, Outgoing
+from interlink.runtime._inbound import Inbound
+from interlink.runtime._outbound import Outbound
+
+if TYPE_CHECKING:
+    from interlink._context import Context, Transactions
+    from interlink._envelope import Envelope
+    from interlink._handlers import Route, Subscriber
+    from interlink._wire import Outcome
+    from interlink.observe import Telemetry
+    from interlink.resilience import Policy
+
+__all__ = ["ObservedCalls", "ObservedInbound", "ObservedOutbound"]
+
+
+class ObservedInbound(Inbound):
+    def __init__(self, *args: Any, telemetry: Telemetry, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.telemetry = telemetry
+
+    def context(
+        self,
+        service: str,
+        envelope: Envelope,
+        deadline: float | None,
+        transactions: Transactions | None = None,
+    ) -> Context:
+        ctx = super().context(service, envelope, deadline, transactions)
+        serving = _SERVING.get()
+        if serving is not None:  # the handler's calls and events are children of its span
+            ctx.traceparent = serving
+        return ctx
+
+    async def invoke_rpc(self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes) -> Outcome:
+        route = f"/rpc/{handler.service}/{handler.name}"
+        serving = ServerCall(self.telemetry, envelope, handler.service, "POST", route)
+        token = _SERVING.set(serving.traceparent)
+        try:
+            outcome = await super().invoke_rpc(handler, envelope, body)
+        except BaseException as exc:
+            serving.finish(500, b"", exc)
+            raise
+        finally:
+            _SERVING.reset(token)
+        serving.finish(outcome.status, outcome.body)
+        return outcome
+
+    async def invoke_route(
+        self, route: Route, envelope: Envelope, kwargs: dict[str, Any]
+    ) -> Outcome:
+        serving = ServerCall(self.telemetry, envelope, route.service, route.method, route.path)
+        token = _SERVING.set(serving.traceparent)
+        try:
+            outcome = await super().invoke_route(route, envelope, kwargs)
+        except BaseException as exc:
+            serving.finish(500, b"", exc)
+            raise
+        finally:
+            _SERVING.reset(token)
+        serving.finish(outcome.status, outcome.body)
+        return outcome
+
+    async def handle_delivery(
+        self, subscriber: Subscriber[Any], envelope: Envelope, message: Any, *, replying: bool
+    ) -> bytes | None:
+        group = subscriber.group or ""
+        run = Process(self.telemetry, envelope, subscriber.topic, group, subscriber.service)
+        token = _SERVING.set(run.traceparent)
+        try:
+            reply = await super().handle_delivery(subscriber, envelope, message, replying=replying)
+        except BaseException as exc:
+            run.finish(exc)
+            raise
+        finally:
+            _SERVING.reset(token)
+        run.finish(None)
+        return reply
+
+
+class ObservedCalls(Calls):
+    def __init__(self, *args: Any, telemetry: Telemetry, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.telemetry = telemetry
+
+    async def call(
+        self,
+        parent: Context,
+        target: Rpc[Any, Any] | str,
+        message: Any,
+        returns: Any,
+        timeout: float | None,
+        policy: Policy | None = None,
+        key: str | None = None,
+    ) -> Any:
+        try:
+            return await super().call(parent, target, message, returns, timeout, policy, key)
+        except (CallNotPermitted, BulkheadFull) as exc:  # the policy refused: nothing was sent
+            name = target.target if isinstance(target, Rpc) else target
+            service, _, method = name.partition(".")
+            refused = ClientCall(self.telemetry, parent, service, method, 0)
+            refused.refused(exc)
+            raise
+
+    async def _attempt(
+        self,
+        deadline: float | None,
+        out: Outgoing,
+        *,
+        bounded: bool = False,
+        observer: ClientCall | None = None,
+    ) -> Any:
+        attempt = ClientCall(self.telemetry, out.parent, out.service, out.method, out.sent)
+        out.sent += 1
+        try:
+            result = await super()._attempt(deadline, out, bounded=bounded, observer=attempt)
+        except BaseException as exc:
+            attempt.finish(exc)
+            raise
+        attempt.finish(None)
+        return result
+
+
+class ObservedOutbound(Outbound):
+    def __init__(self, *args: Any, telemetry: Telemetry, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.telemetry = telemetry
+
+    def prepare_event(self, parent: Context, topic: str, message: Any, key: str | None) -> Envelope:
+        envelope = super().prepare_event(parent, topic, message, key)
+        create(self.telemetry, parent, topic, envelope)
+        return envelope
+
+    async def send_event(self, topic: str, envelope: Envelope, deadline: float | None) -> None:
+        sending = Send(self.telemetry, topic, envelope)
+        try:
+            await super().send_event(topic, envelope, deadline)
+        except BaseException as exc:
+            sending.finish(exc)
+            raise
+        sending.finish(None)
