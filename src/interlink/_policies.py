@@ -21,10 +21,20 @@ from interlink.resilience import Backoff, CircuitBreaker, CountWindow, Policy, R
 from interlink.resilience._events import Listener
 from interlink.resilience._fallback import Fallback, Invoker
 
-__all__ = ["PolicyFactory", "PolicySet", "default_policy", "is_callee_failure", "is_transient"]
+__all__ = [
+    "PolicyFactory",
+    "PolicyObserver",
+    "PolicySet",
+    "default_policy",
+    "is_callee_failure",
+    "is_transient",
+]
 
 PolicyFactory: TypeAlias = Callable[[str, Clock], Policy]
 """``factory(target_service, clock) -> Policy``: one fresh policy per target service."""
+
+PolicyObserver: TypeAlias = Callable[[str, Policy], None]
+"""``observer(target_service, policy)``: told of each policy a ``PolicySet`` builds."""
 
 MAX_TARGETS = 10_000
 """Policies are kept per target service; more distinct targets than this is a bug upstream."""
@@ -99,8 +109,10 @@ class PolicySet:
         clock: Clock,
         invoker: Invoker,
         listeners: tuple[Listener, ...] = (),
+        observer: PolicyObserver | None = None,
     ) -> None:
         self._chosen = dict(chosen)
+        self._observer = observer
         self._default = default
         self._clock = clock
         self._invoker = invoker
@@ -128,6 +140,8 @@ class PolicySet:
         _wire_fallback(policy, self._invoker)
         for listener in self._listeners:
             policy.subscribe(listener)
+        if self._observer is not None:
+            self._observer(service, policy)
         return policy
 
 

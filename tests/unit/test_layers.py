@@ -19,7 +19,9 @@ FORBIDDEN = {
         "interlink.runtime",
         "interlink.messaging",
         "interlink.broker",
+        "interlink.observe",
     ),
+    "observe": ("interlink._app", "interlink.runtime", "interlink.transport"),
     "dashboard": ("interlink._app", "interlink.runtime", "interlink.cli"),
 }
 

@@ -14,6 +14,8 @@ from interlink.broker._base import (
     StartFrom,
     StoredMessage,
     Subscription,
+    SubscriptionStatistics,
+    SubscriptionStats,
 )
 from interlink.broker._kafka import KafkaBroker, KafkaSettings
 from interlink.broker._memory import MemoryBroker
@@ -44,5 +46,7 @@ __all__ = [
     "StoredMessage",
     "StreamSettings",
     "Subscription",
+    "SubscriptionStatistics",
+    "SubscriptionStats",
     "broker_from_url",
 ]

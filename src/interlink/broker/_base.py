@@ -21,6 +21,8 @@ __all__ = [
     "StartFrom",
     "StoredMessage",
     "Subscription",
+    "SubscriptionStatistics",
+    "SubscriptionStats",
 ]
 
 
@@ -210,3 +212,25 @@ class DirectRequests(Protocol):
         """Send ``body`` to one server of ``topic`` and return its reply. Raises
         ``ServiceUnavailable`` at once when nobody serves ``topic``, ``TimeoutError`` when no
         reply came within ``timeout`` seconds (the server may have run it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionStats:
+    """Where one consumer group of one topic stands, as the broker counts it right now.
+
+    ``pending``: messages the broker holds for the group that no member has been handed yet
+    (Kafka: past the group's committed offsets, so handed-out unacknowledged ones too).
+    ``unacknowledged``: handed to a member and not yet acked, nacked or terminated; ``None``
+    where the broker does not say (RabbitMQ without its management plugin, Kafka).
+    """
+
+    pending: int
+    unacknowledged: int | None
+
+
+@runtime_checkable
+class SubscriptionStatistics(Protocol):
+    """Optional, beside :class:`Broker` (every bundled backend has it): a group's counts."""
+
+    async def subscription_stats(self, topic: str, group: str) -> SubscriptionStats:
+        """The group's counts; zeros for a topic or group the broker does not know."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from interlink._errors import ConfigurationError, PublishError
-from interlink.broker._base import StoredMessage
+from interlink.broker._base import StoredMessage, SubscriptionStats
 from interlink.broker._kafka_lanes import Lane, decode_attempts, listener_for
 from interlink.broker._kafka_records import (
     PURGED,
@@ -255,6 +255,10 @@ class KafkaBroker:
             await consumer.stop()
         known = await self.admin.list_consumer_group_offsets(group_id, partitions=tps)
         return sum(end - max(0, known[tp].offset if tp in known else 0) for tp, end in ends.items())
+
+    async def subscription_stats(self, topic: str, group: str) -> SubscriptionStats:
+        """Kafka counts only offsets: pending is the lag, handed-out messages included."""
+        return SubscriptionStats(pending=await self.lag(topic, group), unacknowledged=None)
 
     def _attempts(self, group_id: str) -> Any:
         async def fetch(tps: list[TopicPartition]) -> dict[TopicPartition, dict[int, int]]:

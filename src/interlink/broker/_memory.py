@@ -9,7 +9,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterator, Mapping
 
 from interlink._errors import PublishError
-from interlink.broker._base import Reply, StoredMessage
+from interlink.broker._base import Reply, StoredMessage, SubscriptionStats
 from interlink.broker._memory_group import Group, Item
 from interlink.broker._memory_queues import MemoryInbox, MemorySubscription
 from interlink.broker._memory_requests import MemoryRequests
@@ -181,6 +181,13 @@ class MemoryBroker:
         count = len(state.log)
         state.log.clear()
         return count
+
+    async def subscription_stats(self, topic: str, group: str) -> SubscriptionStats:
+        state = self._topics.get(topic)
+        entry = None if state is None else state.groups.get(group)
+        if entry is None:
+            return SubscriptionStats(pending=0, unacknowledged=0)
+        return SubscriptionStats(pending=entry.undelivered, unacknowledged=entry.out)
 
     def messages(self, topic: str) -> list[StoredMessage]:
         """The retained messages of a topic, oldest first (synchronous, for tests)."""

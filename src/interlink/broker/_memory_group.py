@@ -34,6 +34,7 @@ class Group:
         "closed",
         "limit",
         "members",
+        "out",
         "undelivered",
     )
 
@@ -41,6 +42,8 @@ class Group:
         self.limit = limit
         self.members = 0
         self.undelivered = 0
+        self.out = 0
+        """Handed to a member and not yet settled or returned."""
         self.closed = False
         self._ready: deque[Item] = deque()
         self._later: dict[str, deque[Item]] = {}
@@ -109,5 +112,6 @@ class Group:
     def _handed(self, future: asyncio.Future[Item], item: Item) -> None:
         future.set_result(item)
         self.undelivered -= 1
+        self.out += 1
         if not self.full():
             self._space.set()

@@ -81,6 +81,7 @@ class MemorySubscription:
 
     def _release(self) -> None:
         self._unsettled -= 1
+        self._group.out -= 1
         if self._credit is not None and not self._credit.done():
             self._credit.set_result(None)
 

@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from interlink._errors import ConfigurationError, PublishError
-from interlink.broker._base import Reply, StoredMessage
+from interlink.broker._base import Reply, StoredMessage, SubscriptionStats
 from interlink.broker._nats_cluster import replicas_for, server_list
 from interlink.broker._nats_delivery import KEY_HEADER, NatsInbox
 from interlink.broker._nats_publish import PubAcks, PublishStalls
 from interlink.broker._nats_read import read_stream
 from interlink.broker._nats_requests import nats_request, serve_nats_requests
+from interlink.broker._nats_stats import group_stats
 from interlink.broker._nats_streams import (
     StreamSettings,
     consumer_name,
@@ -225,6 +226,9 @@ class NatsBroker:
             return 0
         await self.jetstream.purge_stream(name)
         return int(info.state.messages)
+
+    async def subscription_stats(self, topic: str, group: str) -> SubscriptionStats:
+        return await group_stats(self.jetstream, topic, group)
 
     async def _stream_info(self, name: str) -> StreamInfo:
         """On a cluster, a stream electing its leader (just created, or its leader died) leaves

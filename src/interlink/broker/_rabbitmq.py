@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from interlink._errors import ConfigurationError, PublishError
-from interlink.broker._base import Reply, StoredMessage
+from interlink.broker._base import Reply, StoredMessage, SubscriptionStats
 from interlink.broker._nats_streams import key_partition
 from interlink.broker._rabbitmq_delay import DelayQueues
 from interlink.broker._rabbitmq_requests import RabbitRequests
+from interlink.broker._rabbitmq_stats import group_stats
 from interlink.broker._rabbitmq_subscription import (
     KEY_HEADER,
     RabbitInbox,
@@ -296,6 +297,9 @@ class RabbitBroker:
             async for message in messages:
                 if message.message_id == message_id:
                     await message.ack()
+
+    async def subscription_stats(self, topic: str, group: str) -> SubscriptionStats:
+        return await group_stats(self.connection, topic, group, self._partitions(topic))
 
     async def purge(self, topic: str) -> int:
         channel = await self.connection.channel()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from interlink._errors import ConfigurationError, PublishError
-from interlink.broker._base import Reply, StoredMessage
+from interlink.broker._base import Reply, StoredMessage, SubscriptionStats
 from interlink.broker._nats_streams import key_partition
 from interlink.broker._redis_batch import Batcher
 from interlink.broker._redis_layout import (
@@ -30,6 +30,7 @@ from interlink.broker._redis_layout import (
 from interlink.broker._redis_pubsub import RedisInbox, WakeUps, encode_reply
 from interlink.broker._redis_requests import RedisRequests
 from interlink.broker._redis_scripts import ACK, GROUPS, IN_PROGRESS, NACK, PARTS, POLL, PUBLISH
+from interlink.broker._redis_stats import group_stats
 from interlink.broker._redis_subscription import RedisDelivery, RedisSubscription, Scripts
 from interlink.broker._start import StartFrom, start_point
 
@@ -202,6 +203,11 @@ class RedisBroker:
             subscription.on_close = lambda: self._drop_group(streams, name)
         await subscription.open()
         return subscription
+
+    async def subscription_stats(self, topic: str, group: str) -> SubscriptionStats:
+        names = TopicKeys(topic)
+        lanes = range(1 + await self.partitions(topic))
+        return await group_stats(self.client, [names.stream(n) for n in lanes], group)
 
     async def _drop_group(self, streams: list[str], group: str) -> None:
         client = self.client

@@ -13,6 +13,8 @@ from interlink.messaging._dedupe import (
 from interlink.messaging._dedupe_nats import NatsDedupeStore
 from interlink.messaging._dlq import (
     DeadLetter,
+    count_dead_letters,
+    dead_letters_by_group,
     list_dead_letters,
     purge_dead_letters,
     replay_dead_letters,
@@ -33,6 +35,8 @@ __all__ = [
     "Replayed",
     "Requester",
     "SqliteDedupeStore",
+    "count_dead_letters",
+    "dead_letters_by_group",
     "list_dead_letters",
     "purge_dead_letters",
     "replay_dead_letters",

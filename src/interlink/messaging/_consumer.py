@@ -96,6 +96,12 @@ class Consumer:
         self.joined_copies = 0
         self.settle_errors = 0
         self.expired_requests = 0
+        self.redelivered = 0
+        """Deliveries received that the broker had delivered before (``attempt > 1``)."""
+
+    @property
+    def subscriber(self) -> Subscriber[Any]:
+        return self._sub
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -163,6 +169,7 @@ class Consumer:
                 self._slots.release()
                 return
             self._held.add(delivery)
+            self.redelivered += delivery.attempt > 1
             task = asyncio.create_task(self._receive(delivery))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

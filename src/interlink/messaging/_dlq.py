@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from interlink._envelope import Envelope
@@ -9,7 +10,14 @@ from interlink._errors import CodecError
 from interlink.broker import Broker, StoredMessage
 from interlink.messaging import _headers as H
 
-__all__ = ["DeadLetter", "list_dead_letters", "purge_dead_letters", "replay_dead_letters"]
+__all__ = [
+    "DeadLetter",
+    "count_dead_letters",
+    "dead_letters_by_group",
+    "list_dead_letters",
+    "purge_dead_letters",
+    "replay_dead_letters",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,21 @@ async def list_dead_letters(broker: Broker, topic: str, *, limit: int = 1000) ->
     """The dead letters of ``topic`` (or of the ``*.dlq`` topic named), oldest first."""
     dlq = dead_letter_topic(topic)
     return [_describe(m, dlq) for m in await broker.read(dlq, limit=limit)]
+
+
+async def count_dead_letters(
+    broker: Broker, topic: str, *, group: str | None = None, limit: int = 1000
+) -> int:
+    """How many dead letters ``topic`` has stored (only those ``group`` dead-lettered, when
+    given), counting at most ``limit``: the count reads the messages back."""
+    counts = await dead_letters_by_group(broker, topic, limit=limit)
+    return counts.total() if group is None else counts[group]
+
+
+async def dead_letters_by_group(broker: Broker, topic: str, *, limit: int = 1000) -> Counter[str]:
+    """How many of ``topic``'s dead letters each group made, reading at most ``limit``."""
+    messages = await broker.read(dead_letter_topic(topic), limit=limit)
+    return Counter(m.headers.get(H.GROUP, "") for m in messages)
 
 
 async def replay_dead_letters(

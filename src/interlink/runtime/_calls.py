@@ -23,7 +23,7 @@ from interlink._errors import (
     MethodNotFound,
 )
 from interlink._handlers import Rpc
-from interlink._policies import PolicyFactory, PolicySet
+from interlink._policies import PolicyFactory, PolicyObserver, PolicySet
 from interlink._tracecontext import child_traceparent
 from interlink._wire import Outcome, outcome_to_error
 
@@ -49,11 +49,14 @@ class Calls:
         policies: Mapping[str, Policy | PolicyFactory],
         default_policy: Policy | PolicyFactory | None,
         listeners: tuple[Listener, ...],
+        policy_observer: PolicyObserver | None = None,
     ) -> None:
         self._local = local
         self._remote = remote
         self.clock = clock
-        self.policies = PolicySet(policies, default_policy, clock, self.invoke_fallback, listeners)
+        self.policies = PolicySet(
+            policies, default_policy, clock, self.invoke_fallback, listeners, policy_observer
+        )
         self._codecs: dict[Any, Codec[Any]] = {}
 
     async def call(

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from interlink._app import App
     from interlink._policies import PolicySet
     from interlink.messaging.inbox import Database
+    from interlink.observe._state import StateMetrics
     from interlink.outbox import Outbox, OutboxRelay
     from interlink.saga import Choreography, SagaEngine
 
@@ -72,6 +73,8 @@ class Runtime:
         self.sagas: SagaEngine | None = None
         self.telemetry: Telemetry
         """Tracing and metrics; its parts are None when off (``App(observe=…)``)."""
+        self.state_metrics: StateMetrics | None = None
+        """Breakers, retries, subscriptions, dead letters, sagas; None when metrics are off."""
         self._stack = contextlib.AsyncExitStack()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -101,6 +104,11 @@ class Runtime:
         system = self.broker.url.partition("://")[0]
         self.telemetry = Telemetry(app.observe, list(self.running), system)
         stack.push_async_callback(self.telemetry.aclose)  # after everything that records
+        if self.telemetry.registry is not None:
+            from interlink.observe._state import StateMetrics
+
+            self.state_metrics = StateMetrics(self.telemetry.registry)
+            stack.push_async_callback(self.state_metrics.aclose)
         self.http = http = HttpClient()
         stack.push_async_callback(http.close)
         self.discovery = Discovery(self.registry, balancer=app.load_balancer, clock=self.clock)
@@ -119,6 +127,7 @@ class Runtime:
         self.inbound = (Inbound if seen is None else ObservedInbound)(
             self.running, self.outbound, self.clock, wakers, **hooks
         )
+        metrics = self.state_metrics
         self.outbound.calls = (Calls if seen is None else ObservedCalls)(
             local=self.inbound,
             remote=RemoteCalls(self.discovery, http, self.clock),
@@ -126,6 +135,7 @@ class Runtime:
             policies=app.policies,
             default_policy=app.default_policy,
             listeners=app.policy_listeners,
+            policy_observer=None if metrics is None else metrics.policies.observe,
             **hooks,
         )
         relayed |= {id(db.outbox) for db in wakers}
@@ -202,6 +212,10 @@ class Runtime:
             )
             self.consumers.append(consumer)
             await consumer.start()
+        if self.state_metrics is not None:  # sampling stops before the consumers drain
+            sagas, trackers = app.saga_definitions, app.choreographies
+            await self.state_metrics.start(self.broker, self.consumers, sagas, trackers)
+            self._stack.push_async_callback(self.state_metrics.stop)
         if app.serve_http or self.mounted:
             await self._http()
         self.inbound.started = True

@@ -111,3 +111,8 @@ class PostgresSagaStore:
         params: tuple[Any, ...] = (limit, status) if status else (limit,)
         async with self.db.transaction() as tx:
             return [SagaRow.from_values(r) for r in await tx.connection.fetch(sql, *params)]
+
+    async def counts(self) -> dict[tuple[str, str], int]:
+        sql = f"SELECT name, status, COUNT(*) FROM {self.table} GROUP BY name, status"
+        async with self.db.transaction() as tx:
+            return {(str(r[0]), str(r[1])): int(r[2]) for r in await tx.connection.fetch(sql)}

@@ -107,6 +107,11 @@ class SqliteSagaStore:
         async with self.db.transaction() as tx, tx.connection.execute(sql, (*params, limit)) as c:
             return [SagaRow.from_values(r) for r in await c.fetchall()]
 
+    async def counts(self) -> dict[tuple[str, str], int]:
+        sql = f"SELECT name, status, COUNT(*) FROM {self.table} GROUP BY name, status"
+        async with self.db.transaction() as tx, tx.connection.execute(sql) as cursor:
+            return {(str(n), str(s)): int(c) for n, s, c in await cursor.fetchall()}
+
     async def _fetch(self, conn: Any, saga_id: str) -> SagaRow | None:
         sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE id = ?"
         async with conn.execute(sql, (saga_id,)) as cursor:

@@ -106,6 +106,9 @@ class SagaStore(Protocol):
     async def list(self, *, status: str | None = None, limit: int = 100) -> list[SagaRow]:
         """Sagas, newest first."""
 
+    async def counts(self) -> dict[tuple[str, str], int]:
+        """How many sagas the table holds, by (name, status)."""
+
 
 def store_for(db: Database, *, table: str = "interlink_sagas") -> SagaStore:
     """The store for ``db``'s backend, in the same database as its inbox and outbox."""
