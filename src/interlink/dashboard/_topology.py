@@ -1,9 +1,10 @@
 """The service graph, built from spans.
 
-Nodes are services and broker destinations. A *sync* edge runs from a client span's service to
-the service of the server span that is its child (or, when that server span was never seen -
+Nodes are services and broker destinations. A *sync* edge runs from the caller - the service of
+the nearest server or consumer span above a client span, else the client span's own - to the
+service of the server span that is its child (or, when that server span was never seen -
 a call refused by an open breaker, a timeout - to the service its ``interlink.target``
-attribute names). An *async* edge runs from a producer span's service to its destination
+attribute, or else its ``url.path`` (``/rpc/{service}/{method}``), names). An *async* edge runs from a producer span's caller to its destination
 (``publish``), and from that destination to the service of every consumer span that links
 back to the producer span (``consume``); the destination comes from the linked producer span
 when the dashboard has it, else from the consumer span's own ``messaging.destination.name``.
@@ -21,6 +22,9 @@ __all__ = ["red", "topology"]
 
 DESTINATION = "messaging.destination.name"
 TARGET = "interlink.target"
+PATH = "url.path"
+MAX_DEPTH = 32
+"""How far up a client span's parents the caller's handler is looked for."""
 
 EdgeKey = tuple[str, str, str]
 
@@ -59,19 +63,43 @@ def _edge(
     span: Span, by_id: dict[str, Span], servers_under: dict[str, list[Span]]
 ) -> EdgeKey | None:
     if span.kind == "client":
-        served = [s for s in servers_under.get(span.span_id, ()) if s.service != span.service]
+        caller = _caller(span, by_id)
+        served = [s for s in servers_under.get(span.span_id, ()) if s.service != caller]
         if served:
-            return (span.service, served[0].service, "sync")
-        target = span.text(TARGET)
-        if target and "." in target:
-            return (span.service, target.partition(".")[0], "sync")
-        return None
+            return (caller, served[0].service, "sync")
+        target = _target_service(span)
+        return None if target is None else (caller, target, "sync")
     if span.kind == "producer":
-        return (span.service, span.text(DESTINATION) or span.name, "publish")
+        return (_caller(span, by_id), span.text(DESTINATION) or span.name, "publish")
     if span.kind == "consumer":
         destination = _linked_destination(span, by_id) or span.text(DESTINATION)
         return None if destination is None else (destination, span.service, "consume")
     return None
+
+
+def _target_service(span: Span) -> str | None:
+    """The service a client span called, from ``interlink.target`` (``service.method``) or
+    ``url.path`` (``/rpc/{service}/{method}``)."""
+    target = span.text(TARGET)
+    if target and "." in target:
+        return target.partition(".")[0]
+    path = span.text(PATH) or ""
+    if path.startswith("/rpc/") and path.count("/") == 3:
+        return path.split("/")[2] or None
+    return None
+
+
+def _caller(span: Span, by_id: dict[str, Span]) -> str:
+    """The service whose handler made this call or sent this message: that of the nearest
+    server or consumer span above it (a saga step's span names the saga, not the service)."""
+    above = by_id.get(span.parent_id) if span.parent_id is not None else None
+    for _ in range(MAX_DEPTH):
+        if above is None:
+            break
+        if above.kind in ("server", "consumer"):
+            return above.service
+        above = by_id.get(above.parent_id) if above.parent_id is not None else None
+    return span.service
 
 
 def _linked_destination(span: Span, by_id: dict[str, Span]) -> str | None:

@@ -35,6 +35,43 @@ def test_a_refused_call_is_an_edge_to_the_service_its_target_names() -> None:
     assert list(edges(refused)) == [("orders", "payment", "sync")]
 
 
+def test_a_refused_call_may_name_its_target_as_service_dot_method() -> None:
+    refused = span(
+        "y1",
+        "81",
+        "call",
+        "client",
+        "orders",
+        1,
+        2,
+        attributes={"interlink.target": "payment.charge"},
+    )
+    assert list(edges(decode_page(page([refused], 1)).spans)) == [("orders", "payment", "sync")]
+
+
+def test_the_caller_is_the_service_whose_handler_made_the_call() -> None:
+    """A saga step's spans name the saga; the edge starts at the service that ran the step."""
+    saga = [
+        span("s1", "61", "POST /rpc/orders/place", "server", "orders", 0.0, 1.0),
+        span("s1", "62", "saga checkout.charge", "internal", "checkout", 0.1, 0.9, "61"),
+        span("s1", "63", "POST /rpc/payment/charge", "client", "checkout", 0.2, 0.8, "62"),
+        span("s1", "64", "POST /rpc/payment/charge", "server", "payment", 0.3, 0.7, "63"),
+        span(
+            "s1",
+            "65",
+            "create orders.placed",
+            "producer",
+            "checkout",
+            0.85,
+            0.86,
+            "62",
+            attributes=DEST,
+        ),
+    ]
+    found = edges(decode_page(page(saga, 1)).spans)
+    assert set(found) == {("orders", "payment", "sync"), ("orders", "orders.placed", "publish")}
+
+
 def test_a_producer_span_is_an_edge_to_its_destination_node() -> None:
     graph = topology(all_spans(), now=NOW, window=60)
     kinds = {n["id"]: n["kind"] for n in graph["nodes"]}
