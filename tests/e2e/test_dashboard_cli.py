@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,18 @@ def test_a_memory_registry_is_refused_with_a_hint(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "interlink up" in done.stderr
+
+
+def test_a_taken_port_is_an_error(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*CLI, "--registry", "static:", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert "cannot listen" in done.stderr

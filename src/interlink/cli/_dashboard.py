@@ -66,15 +66,16 @@ async def beside_up(
         yield
 
 
-def _addresses(
+def addresses(
     app: App | None, registry: str | None, broker: str | None, directory: str
 ) -> tuple[str, str | None]:
     from interlink.cli._remote import embedded_registry
 
     running = embedded_registry(directory)
     configured = app.registry if app is not None and isinstance(app.registry, str) else None
-    registry = registry or (running if configured in (None, "embedded") else configured)
-    registry = registry or running
+    if configured is None or configured == "embedded" or configured.startswith("memory"):
+        configured = running  # in-process or embedded: what `interlink up` runs here, if any
+    registry = registry or configured
     if registry is None or registry.startswith("memory"):
         raise CliError(
             "no registry to watch: start the app with `interlink up`, or pass --registry URL", 2
@@ -105,7 +106,7 @@ def dashboard(
 
     async def serve() -> None:
         app = load_app(app_spec) if app_spec else None
-        where, via = _addresses(app, registry, broker, directory)
+        where, via = addresses(app, registry, broker, directory)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
