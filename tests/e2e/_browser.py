@@ -3,6 +3,7 @@ directory screenshots go to (``$INTERLINK_ARTIFACTS/dashboard``, else ``artifact
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -36,3 +37,6 @@ async def page() -> AsyncIterator[Any]:
             yield await context.new_page()
         finally:
             await browser.close()
+    # Playwright's driver pipe, collected later with the loop closed, warns in whatever test
+    # runs then: collect it now, while this test's loop still runs.
+    gc.collect()
