@@ -68,14 +68,24 @@ function layout(nodes, edges) {
   return place;
 }
 
+const nodeWidth = (id) => Math.max(90, id.length * 7 + 20);
+
 function drawGraph(topology) {
   const graph = document.getElementById("graph");
   const place = layout(topology.nodes, topology.edges);
-  const parts = [];
+  const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" });
+  marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#6b7385" }));
+  const defs = svg("defs");
+  defs.append(marker);
+  const parts = [defs];
   for (const e of topology.edges) {
     const a = place[e.source], b = place[e.target];
     const failing = e.error_pct > 0 ? " failing" : "";
-    parts.push(svg("line", { class: `edge ${e.kind}${failing}`, x1: a.x, y1: a.y, x2: b.x, y2: b.y,
+    // Stop the line at the target's box, so the arrowhead shows.
+    const dx = b.x - a.x, dy = b.y - a.y;
+    const t = Math.min(Math.abs(dx) > 0 ? nodeWidth(e.target) / 2 / Math.abs(dx) : 1, Math.abs(dy) > 0 ? 14 / Math.abs(dy) : 1, 1);
+    parts.push(svg("line", { class: `edge ${e.kind}${failing}`, x1: a.x, y1: a.y, x2: b.x - t * dx, y2: b.y - t * dy,
+      "marker-end": "url(#arrow)",
       "data-edge": `${e.source}->${e.target}`, "data-kind": e.kind }));
     parts.push(svg("text", { class: "label", x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 4,
       "data-edge-label": `${e.source}->${e.target}` },
@@ -83,7 +93,7 @@ function drawGraph(topology) {
   }
   for (const n of topology.nodes) {
     const p = place[n.id];
-    const w = Math.max(90, n.id.length * 7 + 20);
+    const w = nodeWidth(n.id);
     const g = svg("g", { class: `node ${n.kind}`, "data-node": n.id, "data-kind": n.kind });
     g.append(svg("rect", { x: p.x - w / 2, y: p.y - 14, width: w, height: 28, rx: 4 }), svg("text", { x: p.x, y: p.y }, n.id));
     parts.push(g);
