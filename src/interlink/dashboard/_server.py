@@ -59,6 +59,7 @@ class Dashboard:
         self._stack = contextlib.AsyncExitStack()
         self._server: uvicorn.Server | None = None
         self._socket: socket.socket | None = None
+        self._task: asyncio.Task[None] | None = None
         self.collector: Collector | None = None
 
     @property
@@ -93,19 +94,24 @@ class Dashboard:
             raise ConfigurationError(
                 f"the dashboard cannot listen on {self.host}:{self.port}: {exc.strerror}"
             ) from None
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
+        config = uvicorn.Config(
+            app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=2
+        )
+        config.load()
+        server = self._server = uvicorn.Server(config)
+        server.lifespan = config.lifespan_class(config)
+        # startup + main_loop, not serve(): serve() would take SIGINT and SIGTERM from the
+        # command that runs the dashboard, which stops it in its own order.
+        await server.startup(sockets=[self._socket])
+        self._task = asyncio.create_task(server.main_loop(), name="dashboard ticker")
 
     async def _stop_serving(self) -> None:
         assert self._server is not None
         assert self._socket is not None
         self._server.should_exit = True
-        await self._task
+        if self._task is not None:
+            await self._task
+        await self._server.shutdown()
         self._socket.close()
 
 
