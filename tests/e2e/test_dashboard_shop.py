@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 import interlink as il
@@ -28,8 +29,8 @@ ORDER = {"customer": "ada", "sku": "apple", "qty": 1}
 
 
 class Shop:
-    def __init__(self, directory: str, url: str, client: il.App) -> None:
-        self.directory, self.url, self.client = directory, url, client
+    def __init__(self, directory: str, url: str, client: il.App, env: dict[str, str]) -> None:
+        self.directory, self.url, self.client, self.env = directory, url, client, env
 
     async def order(self) -> dict[str, Any]:
         answer: dict[str, Any] = await self.client.call("orders.place", ORDER, timeout=20)
@@ -44,6 +45,7 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
     directory = str(tmp_path / ".interlink")
     log_path = tmp_path / "up.log"
     log = log_path.open("wb")
+    env = {**os.environ, "SHOP_DB": str(tmp_path / "shop.db"), "COLUMNS": "200"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "interlink", "up", "examples.shop:app", "--dir", directory, "--ttl", "2"),
@@ -51,7 +53,7 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
         cwd=ROOT,
         stdout=log,
         stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "SHOP_DB": str(tmp_path / "shop.db"), "COLUMNS": "200"},
+        env=env,
     )
     try:
         found: list[str] = []
@@ -73,7 +75,7 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
                 return set(await registry.services()) >= SERVICES
 
             await eventually(all_up, timeout=30)
-            yield Shop(directory, found[0], client)
+            yield Shop(directory, found[0], client, env)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -95,7 +97,7 @@ async def load(shop: Shop, orders: int, concurrency: int) -> None:
 
 @pytest.mark.timeout(120)
 async def test_the_shop_on_the_dashboard_graph_dead_letter_replay_and_breaker(
-    shop: Shop, page: Any
+    shop: Shop, page: Any, tmp_path: Path
 ) -> None:
     shots = artifacts()
     await load(shop, 20, 4)
@@ -151,3 +153,39 @@ async def test_the_shop_on_the_dashboard_graph_dead_letter_replay_and_breaker(
     await page.locator("#traces tr[data-trace]").last.click()
     await page.locator("#waterfall .bar-row").first.wait_for(timeout=LIVE)
     await page.screenshot(path=str(shots / "shop-5-trace.png"), full_page=True)
+
+    await second_dashboard(shop, tmp_path)
+
+
+async def second_dashboard(shop: Shop, tmp_path: Path) -> None:
+    """``interlink dashboard examples.shop:app`` beside ``up``: the embedded registry and
+    broker ``up`` runs under --dir, and the app's saga store."""
+    log_path = tmp_path / "dashboard.log"
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "interlink", "dashboard", "examples.shop:app", "--dir", shop.directory),
+            *("--port", "0"),
+            cwd=ROOT,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            env=shop.env,
+        )
+        try:
+            await eventually(lambda: "dashboard at" in log_path.read_text(), timeout=30)
+            url = re.findall(r"dashboard at (\S+)", log_path.read_text())[0]
+            async with aiohttp.ClientSession() as session:
+
+                async def sees_the_shop() -> bool:
+                    async with session.get(url + "/api/overview") as answer:
+                        overview = await answer.json()
+                    async with session.get(url + "/api/sagas") as answer:
+                        sagas = (await answer.json())["sagas"]
+                    services = {i["service"] for i in overview["instances"]}
+                    return services == SERVICES and len(sagas) > 0
+
+                await eventually(sees_the_shop, timeout=20)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 30)
+    assert code == 0, log_path.read_text()
