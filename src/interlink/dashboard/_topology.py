@@ -1,6 +1,7 @@
 """The service graph, built from spans.
 
-Nodes are services and broker destinations. A *sync* edge runs from the caller - the service of
+Nodes are services (that handled a request or a message, or are an edge's end) and broker
+destinations. A *sync* edge runs from the caller - the service of
 the nearest server or consumer span above a client span, else the client span's own - to the
 service of the server span that is its child (or, when that server span was never seen -
 a call refused by an open breaker, a timeout - to the service its ``interlink.target``
@@ -41,7 +42,8 @@ def topology(spans: list[Span], *, now: float, window: float) -> dict[str, Any]:
     for span in spans:
         if span.end < now - window:
             continue
-        nodes.setdefault(span.service, "service")
+        if span.kind in ("server", "consumer"):  # a service that handles something
+            nodes.setdefault(span.service, "service")
         key = _edge(span, by_id, servers_under)
         if key is None:
             continue

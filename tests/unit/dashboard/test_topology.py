@@ -68,8 +68,13 @@ def test_the_caller_is_the_service_whose_handler_made_the_call() -> None:
             attributes=DEST,
         ),
     ]
-    found = edges(decode_page(page(saga, 1)).spans)
-    assert set(found) == {("orders", "payment", "sync"), ("orders", "orders.placed", "publish")}
+    spans = decode_page(page(saga, 1)).spans
+    assert set(edges(spans)) == {
+        ("orders", "payment", "sync"),
+        ("orders", "orders.placed", "publish"),
+    }
+    nodes = {n["id"] for n in topology(spans, now=NOW, window=60)["nodes"]}
+    assert nodes == {"orders", "payment", "orders.placed"}  # no node for the saga's name
 
 
 def test_a_producer_span_is_an_edge_to_its_destination_node() -> None:
