@@ -108,3 +108,19 @@ def test_a_non_loopback_bind_needs_a_deliberate_choice() -> None:
         Dashboard(registry="static:", host="0.0.0.0")
     Dashboard(registry="static:", host="0.0.0.0", public=True)  # allowed when asked for
     Dashboard(registry="static:", host="::1")
+
+
+async def test_a_bad_replay_body_is_400(running: World) -> None:
+    status, body = await post(running, "/api/dead-letters/replay", b"[1]", "application/json")
+    assert status == 400
+    assert "error" in body
+
+
+async def test_without_a_broker_there_are_no_dead_letters_and_replay_is_409() -> None:
+    async with Dashboard(registry="static:") as board, aiohttp.ClientSession() as s:
+        async with s.get(board.url + "/api/dead-letters") as r:
+            assert await r.json() == {"broker": False, "dead_letters": []}
+        body = b'{"topic": "orders.placed"}'
+        headers = {"content-type": "application/json"}
+        async with s.post(board.url + "/api/dead-letters/replay", data=body, headers=headers) as r:
+            assert r.status == 409
