@@ -7,6 +7,9 @@
     interlink run examples.shop:app
     interlink call orders.place '{"customer": "ada", "sku": "apple", "qty": 2}'
     interlink call analytics.stats '{}'
+
+Demo fault switches (for the dashboard, docs/dashboard.md): ``payment.set_failing`` makes every
+charge fail with 503, ``notification.set_failing`` makes its ``orders.placed`` handler fail.
 """
 
 import interlink as il

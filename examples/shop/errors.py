@@ -27,3 +27,9 @@ class OrderNotFound(il.ApplicationError):
     """No recent order with that id."""
 
     status = 404
+
+
+class Unavailable(il.ApplicationError):
+    """The service's demo fault switch is on (``set_failing``): it fails every request."""
+
+    status = 503

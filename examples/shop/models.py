@@ -63,6 +63,12 @@ class Notification(BaseModel):
     text: str
 
 
+class Failing(BaseModel):
+    """A demo fault switch's position (``payment.set_failing``, ``notification.set_failing``)."""
+
+    failing: bool = Field(strict=True)
+
+
 class Recent(BaseModel):
     limit: int = Field(default=10, gt=0, le=100)
 

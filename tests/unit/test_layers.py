@@ -37,6 +37,7 @@ FORBIDDEN = {
     # Observing reads brokers and consumers (state metrics); they never import it.
     "observe": ("interlink._app", "interlink.runtime", "interlink.transport"),
     "gateway": ("interlink.runtime", "interlink.dashboard", "interlink.doctor", "interlink.cli"),
+    "dashboard": ("interlink._app", "interlink.runtime", "interlink.cli"),
 }
 
 

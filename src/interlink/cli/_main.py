@@ -1,5 +1,5 @@
 """``interlink run | up | asyncapi | call | publish | services | tail | replay | dlq | sagas |
-registrar | doctor``."""
+registrar | doctor | gateway | dashboard``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from interlink._app import App
 from interlink.broker._urls import redacted_url
+from interlink.cli._dashboard import dashboard
 from interlink.cli._doctor import doctor
 from interlink.cli._load import CliError, load_app
 from interlink.cli._messaging import dlq, tail
@@ -100,11 +101,19 @@ def up(
             "stays embedded)."
         ),
     ] = "embedded",
+    dashboard_port: Annotated[
+        int, typer.Option(help="The dashboard's port (taken: any free one).")
+    ] = 8484,
+    no_dashboard: Annotated[
+        bool, typer.Option("--no-dashboard", help="Start no dashboard (and no telemetry).")
+    ] = False,
 ) -> None:
-    """Run every service in its own process on the embedded broker and registry."""
+    """Run every service in its own process on the embedded broker and registry, plus the
+    dashboard (its URL is printed; the services report traces and metrics to it)."""
     from interlink.cli._up import supervise
 
-    _run(lambda: supervise(app_spec, replicas or [], directory, ttl, broker))
+    board = None if no_dashboard else dashboard_port
+    _run(lambda: supervise(app_spec, replicas or [], directory, ttl, broker, board))
 
 
 def _print_started(app: App) -> None:
@@ -254,6 +263,7 @@ cli.command()(tail)
 cli.command()(replay)
 cli.add_typer(dlq, name="dlq")
 cli.add_typer(sagas, name="sagas")
+cli.command()(dashboard)
 
 
 @cli.command()

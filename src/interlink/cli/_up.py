@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import sys
@@ -66,9 +67,15 @@ class _Child:
 
 
 async def supervise(
-    app_spec: str, replicas: list[str], directory: str, ttl: float, broker: str = "embedded"
+    app_spec: str,
+    replicas: list[str],
+    directory: str,
+    ttl: float,
+    broker: str = "embedded",
+    dashboard: int | None = None,
 ) -> None:
-    """``broker``: the services' broker; the embedded server runs either way (the registry)."""
+    """``broker``: the services' broker; the embedded server runs either way (the registry).
+    ``dashboard``: the dashboard's port (None: no dashboard, and no telemetry switched on)."""
     if broker.startswith("memory"):
         raise CliError("a memory:// broker lives inside one process; services here run in many", 2)
     app = load_app(app_spec)
@@ -81,16 +88,22 @@ async def supervise(
         _say("interlink", "bold", f"embedded NATS JetStream at {url} (store: {directory})")
         if broker != "embedded":
             _say("interlink", "bold", f"services use the broker at {redacted_url(broker)}")
-        children = _children(app_spec, counts, directory, ttl, broker)
+        children = _children(app_spec, counts, directory, ttl, broker, dashboard is not None)
         children += _gateway_child(app_spec, directory)
-        keepers = [asyncio.create_task(_keep(child, stop)) for child in children]
-        await stop.wait()
-        _say("interlink", "bold", "stopping: every service drains, then the broker stops")
-        await asyncio.gather(*keepers)
+        async with contextlib.AsyncExitStack() as beside:
+            if dashboard is not None:
+                from interlink.cli._dashboard import beside_up
+
+                show = functools.partial(_say, "dashboard", "bold")
+                await beside.enter_async_context(beside_up(app, url, broker, dashboard, show))
+            keepers = [asyncio.create_task(_keep(child, stop)) for child in children]
+            await stop.wait()
+            _say("interlink", "bold", "stopping: every service drains, then the broker stops")
+            await asyncio.gather(*keepers)
 
 
 def _children(
-    app_spec: str, counts: dict[str, int], directory: str, ttl: float, broker: str
+    app_spec: str, counts: dict[str, int], directory: str, ttl: float, broker: str, observe: bool
 ) -> list[_Child]:
     children = []
     for index, (service, count) in enumerate(counts.items()):
@@ -115,6 +128,10 @@ def _children(
                 str(ttl),
             ]
             env = {**os.environ, "INTERLINK_REPLICA": str(replica), "INTERLINK_SERVICE": service}
+            if observe:  # what the dashboard reads; a variable already set is left as it is
+                from interlink.cli._dashboard import OBSERVE_ENV
+
+                env = {**OBSERVE_ENV, **env}
             label = service if count == 1 else f"{service}.{replica}"
             children.append(_Child(label, argv, env, _COLORS[index % len(_COLORS)]))
     return children
