@@ -106,14 +106,17 @@ class ClientCall:
             span.end()
         metrics = self._telemetry.metrics
         if metrics is not None:
-            metrics.client_duration.labels(
-                _METHOD,
-                self.address,
-                self.port,
-                "" if status is None else str(status),
-                error_type,
-                self.path[5:].replace("/", ".", 1),
-            ).observe(elapsed)
+            metrics.client.observe(
+                (
+                    _METHOD,
+                    self.address,
+                    self.port,
+                    "" if status is None else str(status),
+                    error_type,
+                    self.path[5:].replace("/", ".", 1),
+                ),
+                elapsed,
+            )
 
 
 class ServerCall:
@@ -163,6 +166,6 @@ class ServerCall:
             span.end()
         metrics = self._telemetry.metrics
         if metrics is not None:
-            metrics.server_duration.labels(
-                self.method, self.route, str(status), error_type, self._service
-            ).observe(elapsed)
+            metrics.server.observe(
+                (self.method, self.route, str(status), error_type, self._service), elapsed
+            )
