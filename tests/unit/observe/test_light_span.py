@@ -52,10 +52,10 @@ class Started(SpanProcessor):
 def make(light: bool) -> tuple[Spans, InMemorySpanExporter, Started]:
     ids = Ids()
     provider = TracerProvider(id_generator=ids)
-    exporter, started = InMemorySpanExporter(), Started()
+    spans = Spans(provider, provider.get_tracer("interlink"), ids)
+    exporter, started = InMemorySpanExporter(), Started()  # added later: they still get spans
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     provider.add_span_processor(started)
-    spans = Spans(provider, provider.get_tracer("interlink"), ids)
     assert spans.light
     spans.light = light
     return spans, exporter, started
