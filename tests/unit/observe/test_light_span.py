@@ -144,3 +144,20 @@ def test_another_sampler_takes_the_sdk_path() -> None:
     spans = Spans(provider, provider.get_tracer("interlink"), ids)
     assert not spans.light
     assert not spans.start("x", SpanKind.CLIENT, None, {}).is_recording()
+
+
+@pytest.mark.parametrize(
+    ("sampler", "light"), [(None, True), ("parentbased_always_on", True), ("always_on", False)]
+)
+def test_the_environment_s_sampler_decides_the_path(
+    monkeypatch: pytest.MonkeyPatch, sampler: str | None, light: bool
+) -> None:
+    from interlink.observe import Observe, Telemetry
+
+    if sampler is None:
+        monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    else:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    telemetry = Telemetry(Observe(tracing=True), ["a"], "memory://")
+    assert telemetry.spans is not None
+    assert telemetry.spans.light is light
