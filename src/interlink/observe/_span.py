@@ -1,14 +1,15 @@
-"""Call spans started without ``Tracer.start_span``: SDK ``ReadableSpan``s filled directly.
+"""Call and message spans started without ``Tracer.start_span``: SDK ``ReadableSpan``s filled
+directly.
 
-A call makes two spans (client and server) whose parents interlink already holds as ids, with
-a handful of attributes it knows to be valid. The SDK's generic path pays for what that does
-not need: an OpenTelemetry context to find the parent in, the sampler's call, attribute
-validation in locked containers, a lock per span and a copy of the span when it ends. With the
-provider's sampler the SDK default (``ParentBased(ALWAYS_ON)``), ``Spans.start`` takes the same
-decisions itself and makes a ``LightSpan``: a ``ReadableSpan`` that the provider's span
-processors receive at start and at end like any other, so exporters, the batch processor and
-the recent-spans recorder see no difference. With any other sampler (``OTEL_TRACES_SAMPLER``
-set), every span goes through ``Tracer.start_span``.
+A call makes two spans (client and server), an event up to three (create, send, process); their
+parents are ids interlink already holds and their attributes a handful it knows to be valid. The
+SDK's generic path pays for what that does not need: an OpenTelemetry context to find the parent
+in, the sampler's call, attribute validation in locked containers, a lock per span and a copy of
+the span when it ends. With the provider's sampler the SDK default (``ParentBased(ALWAYS_ON)``),
+``Spans.start`` takes the same decisions itself and makes a ``LightSpan``: a ``ReadableSpan``
+that the provider's span processors receive at start and at end like any other, so exporters,
+the batch processor and the recent-spans recorder see no difference. With any other sampler
+(``OTEL_TRACES_SAMPLER`` naming another), every span goes through ``Tracer.start_span``.
 
 A ``LightSpan`` is made, changed and ended on one thread (the App's event loop) and holds only
 the str and int attributes interlink sets, so it has no lock and checks no values.
@@ -34,7 +35,7 @@ from interlink.observe._trace import ROOT
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-    from opentelemetry.trace import Span, Tracer
+    from opentelemetry.trace import Link, Span, Tracer
 
     from interlink.observe._ids import Ids
 
@@ -66,11 +67,12 @@ class Spans:
         kind: SpanKind,
         parent: SpanContext | None,
         attributes: dict[str, str | int],
+        links: tuple[Link, ...] = (),
     ) -> Span | LightSpan:
         """A span named ``name``, the child of ``parent`` (None: it starts a trace)."""
         if not self.light:
             otel = ROOT if parent is None else set_span_in_context(NonRecordingSpan(parent), ROOT)
-            return self._tracer.start_span(name, otel, kind, attributes)
+            return self._tracer.start_span(name, otel, kind, attributes, links)
         ids = self._ids
         if parent is None or not parent.is_valid:
             parent = None
@@ -91,6 +93,7 @@ class Spans:
             resource=self._resource,
             attributes=attributes,
             events=[],
+            links=links,
             kind=kind,
             start_time=time.time_ns(),
             instrumentation_scope=self._scope,

@@ -51,7 +51,7 @@ class Telemetry:
         self.tracer: Tracer | None = None
         self.ids: Ids | None = None
         self.spans: Spans | None = None
-        """What starts the call spans (``observe/_span.py``), None with tracing off."""
+        """What starts the call and message spans (``observe/_span.py``), None with tracing off."""
         self.recorder: Recorder | None = None
         self.registry: CollectorRegistry | None = None
         self.metrics: Metrics | None = None

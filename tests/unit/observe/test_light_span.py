@@ -1,5 +1,6 @@
-"""The light call spans against the SDK's own ``Tracer.start_span``: the same sampling, ids,
-flags and trace state, the same span reaching every processor, at start and at end."""
+"""The light call and message spans against the SDK's own ``Tracer.start_span``: the same
+sampling, ids, flags and trace state, the same span reaching every processor, at start and at
+end, and the same OTLP message."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 pytest.importorskip("opentelemetry.sdk")
 
 from opentelemetry.context import Context as OtelContext
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
@@ -17,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import (
+    Link,
     SpanContext,
     SpanKind,
     Status,
@@ -101,7 +104,10 @@ def test_a_root_keeps_the_trace_id_interlink_named() -> None:
 
 def finished(light: bool) -> tuple[ReadableSpan, Started]:
     spans, exporter, started = make(light)
-    span = spans.start("POST /rpc/a/b", SpanKind.SERVER, PARENTS["sampled"], {"a": "1", "n": 2})
+    parent = PARENTS["sampled"]
+    span = spans.start(
+        "POST /rpc/a/b", SpanKind.SERVER, parent, {"a": "1", "n": 2}, (Link(parent),)
+    )
     span.add_event("interlink.retry", {"http.request.resend_count": 1})
     span.set_attribute("b", 3)
     span.set_attributes({"c": "4"})
@@ -133,7 +139,15 @@ def test_the_finished_span_matches_the_sdks() -> None:
         assert span.start_time <= span.end_time
         assert span.instrumentation_scope is not None
         assert span.instrumentation_scope.name == "interlink"
+        assert [link.context for link in span.links] == [PARENTS["sampled"]]
     assert light.resource.attributes == sdk.resource.attributes
+    # what the OTLP exporter sends is the same but for the ids and times
+    sent = [encode_spans([span]).resource_spans[0].scope_spans[0].spans[0] for span in (light, sdk)]
+    for one in sent:
+        one.span_id, one.start_time_unix_nano, one.end_time_unix_nano = b"", 0, 0
+        for event in one.events:
+            event.time_unix_nano = 0
+    assert sent[0] == sent[1]
     assert light.to_json()
     assert sdk.to_json()
 
