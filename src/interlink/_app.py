@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from interlink.outbox import Outbox
     from interlink.runtime import Runtime
     from interlink.saga import Choreography, Saga, SagaEngine
+    from interlink.transport._tls import Tls
 
 __all__ = ["App"]
 
@@ -67,6 +68,7 @@ class _Config:
     observe: Observe | None
     socket: str | None
     transports: Mapping[str, str]
+    tls: Tls | None
 
 
 class App:
@@ -108,6 +110,7 @@ class App:
         observe: Observe | None = None,
         socket: bool | str | None = False,
         transports: Mapping[str, str] | None = None,
+        tls: Tls | None = None,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -150,6 +153,7 @@ class App:
             observe=observe,
             socket=_socket_address(socket, host),
             transports=_transports(transports),
+            tls=tls,
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -287,6 +291,11 @@ class App:
         """Per target service, the transport its calls use (``"http"`` or ``"socket"``);
         any other service: the socket when its instance serves one, else HTTP."""
         return self._config.transports
+
+    @property
+    def tls(self) -> Tls | None:
+        """Mutual TLS for every transport this App serves and calls over (docs/tls.md)."""
+        return self._config.tls
 
     @property
     def running_services(self) -> list[str]:
