@@ -382,7 +382,8 @@ class App:
         server = self.runtime.server
         if server is None:
             raise RuntimeError("this App does not serve HTTP (serve_http=False)")
-        return f"http://{self.advertise_host}:{server.port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{self.advertise_host}:{server.port}"
 
     @property
     def socket_url(self) -> str:
