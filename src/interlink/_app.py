@@ -156,6 +156,8 @@ class App:
             tls=tls,
         )
         _check_routes(self.running_services, self.services)
+        if tls is not None and (self._config.socket or "").startswith("unix:"):
+            raise ConfigurationError("mutual TLS is served over TCP only, not a Unix socket")
         self._runtime: Runtime | None = None
 
     def replace(self, **changes: Any) -> App:

@@ -38,3 +38,9 @@ def test_peers_is_a_set_of_names() -> None:
     with pytest.raises(il.ConfigurationError):
         il.Tls(ca="a", cert="b", key="c", peers="orders")
     assert il.App([], tls=tls).tls is tls
+
+
+def test_tls_over_a_unix_socket_is_refused() -> None:
+    tls = il.Tls(ca="a", cert="b", key="c")
+    with pytest.raises(il.ConfigurationError, match="Unix socket"):
+        il.App([], tls=tls, socket="unix:///tmp/interlink-tls-test.sock")

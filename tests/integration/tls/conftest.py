@@ -27,12 +27,22 @@ class Certs:
         )  # type: ignore[arg-type]
 
     def foreign(self, service: str) -> il.Tls:
-        """A cert for ``service`` from another CA (which trusts our servers' CA)."""
+        """A cert for ``service`` from another CA; it trusts our CA, so only the other side
+        can refuse it."""
         d = self.other_ca
         return il.Tls(
             ca=str(self.directory / "ca.pem"),
             cert=str(d / f"{service}.pem"),
             key=str(d / f"{service}.key"),
+        )
+
+    def expired(self, service: str) -> il.Tls:
+        """A cert for ``service`` from our CA that expired nine days ago."""
+        d = self.directory
+        return il.Tls(
+            ca=str(d / "ca.pem"),
+            cert=str(d / "expired" / f"{service}.pem"),
+            key=str(d / "expired" / f"{service}.key"),
         )
 
 
@@ -51,6 +61,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     other = tmp_path_factory.mktemp("other-ca")
     init_ca(other)
     issue_cert(other, "orders")
+    issue_cert(other, "inventory")
     return Certs(directory=directory, other_ca=other)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -44,6 +45,9 @@ def caller(registry: MemoryRegistry, transport: str, tls: il.Tls | None) -> il.A
 async def test_the_callers_certificate_names_it_on_the_context(
     server: il.App, registry: MemoryRegistry, certs: Certs, transport: str
 ) -> None:
+    (instance,) = server.runtime.instances
+    assert instance.metadata["tls"] == "mutual"
+    assert instance.url.startswith("https://127.0.0.1:")
     async with caller(registry, transport, certs.tls("orders")) as client:
         assert await client.call("inventory.whoami", {}) == {"peer": "orders"}
         assert await client.call("inventory.reserve", {"qty": 2}) == {"qty": 2}
@@ -127,3 +131,17 @@ def test_allow_takes_a_list_of_names() -> None:
     async def two(req: dict[str, int]) -> None: ...
 
     assert two.allow == frozenset({"a", "b"})
+
+
+async def test_unreadable_or_mismatched_files_fail_the_start(certs: Certs, tmp_path: Path) -> None:
+    missing = il.Tls(ca=str(tmp_path / "ca.pem"), cert="x.pem", key="x.key")
+    with pytest.raises(il.ConfigurationError, match="TLS files"):
+        async with il.App([inventory], port=0, tls=missing):
+            pass
+    d = certs.directory
+    mismatched = il.Tls(
+        ca=str(d / "ca.pem"), cert=str(d / "orders.pem"), key=str(d / "inventory.key")
+    )
+    with pytest.raises(il.ConfigurationError, match="TLS files"):
+        async with il.App([inventory], port=0, tls=mismatched):
+            pass
