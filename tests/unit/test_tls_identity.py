@@ -1,7 +1,7 @@
 import pytest
 
 import interlink as il
-from interlink.transport._tls import identity_uri, peer_identity
+from interlink.transport._tls import identity_from_uris, identity_uri, peer_identity
 
 
 def _cert(*sans: tuple[str, str]) -> dict[str, object]:
@@ -14,8 +14,15 @@ def test_the_identity_is_the_spiffe_uri_san() -> None:
     assert peer_identity(cert) == "orders"
 
 
+def test_identity_from_uri_names_as_grpc_gives_them() -> None:
+    assert identity_from_uris([b"spiffe://interlink/orders"]) == "orders"
+    assert identity_from_uris([b"spiffe://interlink/a", "spiffe://interlink/b"]) is None
+    assert identity_from_uris(["https://interlink/orders"]) is None
+
+
 def test_no_identity_from_the_common_name_other_uris_or_several_names() -> None:
     assert peer_identity(_cert(("DNS", "orders"))) is None
+    assert peer_identity(_cert(("DNS", "spiffe://interlink/orders"))) is None
     assert peer_identity(_cert(("URI", "spiffe://other/orders"))) is None
     assert peer_identity(_cert(("URI", "spiffe://interlink/"))) is None
     two = _cert(("URI", "spiffe://interlink/a"), ("URI", "spiffe://interlink/b"))

@@ -14,12 +14,12 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import ssl
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from interlink._errors import ConfigurationError
 
-__all__ = ["IDENTITY_PREFIX", "Tls", "identity_uri", "peer_identity"]
+__all__ = ["IDENTITY_PREFIX", "Tls", "identity_from_uris", "identity_uri", "peer_identity"]
 
 IDENTITY_PREFIX = "spiffe://interlink/"
 """A service's identity is this prefix and its name, as a URI subject alternative name."""
@@ -35,11 +35,19 @@ def peer_identity(peercert: Any) -> str | None:
     or None when it names none (or several)."""
     if not isinstance(peercert, dict):
         return None
-    names = {
-        value[len(IDENTITY_PREFIX) :]
-        for kind, value in peercert.get("subjectAltName", ())
-        if kind == "URI" and value.startswith(IDENTITY_PREFIX) and len(value) > len(IDENTITY_PREFIX)
-    }
+    uris = [value for kind, value in peercert.get("subjectAltName", ()) if kind == "URI"]
+    return identity_from_uris(uris)
+
+
+def identity_from_uris(uris: Iterable[str | bytes]) -> str | None:
+    """The service named by a certificate's URI subject alternative names (e.g. grpc's
+    ``auth_context()["x509_subject_alternative_name"]``, URI entries only), or None when they
+    name none, or several."""
+    names = set()
+    for uri in uris:
+        value = uri.decode("utf-8", "replace") if isinstance(uri, bytes) else uri
+        if value.startswith(IDENTITY_PREFIX) and len(value) > len(IDENTITY_PREFIX):
+            names.add(value[len(IDENTITY_PREFIX) :])
     return names.pop() if len(names) == 1 else None
 
 
