@@ -8,7 +8,7 @@ balancer and returned. Retries with backoff are the policy's job, above this.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import TYPE_CHECKING
 
 from interlink._errors import CallError, ServiceUnavailable
@@ -112,3 +112,10 @@ class RemoteCalls:
         if wanted == "socket":
             raise ServiceUnavailable(f"{service} instance {instance.id} serves no socket transport")
         return self._http.send(instance.url, service, method, envelope, body, remaining)
+
+    async def stream(
+        self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
+    ) -> AsyncIterator[bytes]:
+        """The encoded items of a streaming call to another process."""
+        raise CallError(f"{service}.{method}: streaming to another process is not supported yet")
+        yield b""  # pragma: no cover - makes this an async generator
