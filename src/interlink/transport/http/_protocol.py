@@ -25,7 +25,7 @@ import asyncio
 import enum
 import logging
 import socket
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -87,9 +87,10 @@ class GuardedProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             # The client left before its answer was complete: stop the RPC working for it.
-            task = cycle.scope.pop(RPC_TASK, None)
+            scope = cast(dict[str, Any], cycle.scope)
+            task = scope.pop(RPC_TASK, None)
             if task is not None and not task.done():
-                cycle.scope[CLIENT_GONE] = True
+                scope[CLIENT_GONE] = True
                 task.cancel()
         super().connection_lost(exc)
 
