@@ -116,6 +116,15 @@ class RemoteCalls:
     async def stream(
         self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
     ) -> AsyncIterator[bytes]:
-        """The encoded items of a streaming call to another process."""
-        raise CallError(f"{service}.{method}: streaming to another process is not supported yet")
-        yield b""  # pragma: no cover - makes this an async generator
+        """The encoded items of a streaming call to another process: over HTTP (the socket
+        transport does not carry streams yet), to one instance, never retried."""
+        picked = self._discovery.pick_now(service, None, [])
+        if picked is None:
+            picked = await self._discovery.pick(service, None, [])
+        instance, _ = picked
+        items = self._http.stream(instance.url, service, method, envelope, body)
+        try:
+            async for item in items:
+                yield item
+        finally:
+            await items.aclose()  # type: ignore[attr-defined]

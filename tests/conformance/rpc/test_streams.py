@@ -25,8 +25,8 @@ from tests.conftest import eventually
 @pytest.fixture(autouse=True)
 def _fresh_streams(request: pytest.FixtureRequest) -> None:
     reset_streams()
-    if "[" in request.node.name and "[in-process]" not in request.node.name:
-        pytest.skip("streaming over the wire comes next")
+    if "[socket]" in request.node.name:
+        pytest.skip("the socket transport does not carry streams yet: they go over HTTP")
 
 
 async def collect(items: AsyncIterator[Tick], into: list[int]) -> None:
