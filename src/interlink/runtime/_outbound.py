@@ -14,6 +14,7 @@ from interlink._errors import DeadlineExceeded, PublishError
 from interlink._tracecontext import child_traceparent
 from interlink._wire import Outcome, outcome_to_error
 from interlink.messaging._headers import STATUS as REPLY_STATUS
+from interlink.runtime._stream_calls import start_stream
 
 if TYPE_CHECKING:
     from interlink._clock import Clock
@@ -72,7 +73,7 @@ class Outbound:
         returns: Any,
         timeout: float | None,
     ) -> RpcStream[Any]:
-        return self.calls.stream(parent, target, message, returns, timeout)
+        return start_stream(self.calls, parent, target, message, returns, timeout)
 
     def prepare_event(self, parent: Context, topic: str, message: Any, key: str | None) -> Envelope:
         deadline = parent.deadline

@@ -116,13 +116,20 @@ class RemoteCalls:
     async def stream(
         self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
     ) -> AsyncIterator[bytes]:
-        """The encoded items of a streaming call to another process: over HTTP (the socket
-        transport does not carry streams yet), to one instance, never retried."""
+        """The encoded items of a streaming call to another process, from one instance (never
+        retried), by the transport a unary call would take."""
         picked = self._discovery.pick_now(service, None, [])
         if picked is None:
             picked = await self._discovery.pick(service, None, [])
         instance, _ = picked
-        items = self._http.stream(instance.url, service, method, envelope, body)
+        address = instance.metadata.get(SOCKET)
+        wanted = self._transports.get(service)
+        if address is not None and wanted != "http" and self._socket is not None:
+            items = self._socket.stream(address, service, method, envelope, body)
+        elif wanted == "socket":
+            raise ServiceUnavailable(f"{service} instance {instance.id} serves no socket transport")
+        else:
+            items = self._http.stream(instance.url, service, method, envelope, body)
         try:
             async for item in items:
                 yield item

@@ -19,10 +19,8 @@ if TYPE_CHECKING:
     from interlink._clock import Clock
     from interlink._codec import Codec
     from interlink._context import Context
-    from interlink._dispatch import Dispatcher
     from interlink._handlers import Rpc
     from interlink.runtime._calls import Calls
-    from interlink.runtime._remote import RemoteCalls
 
 __all__ = ["RpcStream", "start_stream"]
 
@@ -114,8 +112,6 @@ class RpcStream(Generic[T]):
 
 def start_stream(
     calls: Calls,
-    local: Dispatcher,
-    remote: RemoteCalls,
     parent: Context,
     target: Rpc[Any, Any] | str,
     message: Any,
@@ -124,6 +120,7 @@ def start_stream(
 ) -> RpcStream[Any]:
     """Address a streaming call: in-process when the service runs here, else over the wire.
     Nothing is sent until the first item is read."""
+    local, remote = calls._local, calls._remote
     out = calls._outgoing(parent, target, message, returns)
     handler = local.rpc(out.service, out.method) if out.service in local.services else None
     if out.service in local.services:

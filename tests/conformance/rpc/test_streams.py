@@ -23,10 +23,8 @@ from tests.conftest import eventually
 
 
 @pytest.fixture(autouse=True)
-def _fresh_streams(request: pytest.FixtureRequest) -> None:
+def _fresh_streams() -> None:
     reset_streams()
-    if "[socket]" in request.node.name:
-        pytest.skip("the socket transport does not carry streams yet: they go over HTTP")
 
 
 async def collect(items: AsyncIterator[Tick], into: list[int]) -> None:
