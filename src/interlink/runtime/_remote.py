@@ -124,7 +124,7 @@ class RemoteCalls:
         instance, _ = picked
         address = instance.metadata.get(SOCKET)
         wanted = self._transports.get(service)
-        if address is not None and wanted != "http" and self._socket is not None:
+        if address is not None and self._socket is not None and wanted != "http":
             items = self._socket.stream(address, service, method, envelope, body)
         elif wanted == "socket":
             raise ServiceUnavailable(f"{service} instance {instance.id} serves no socket transport")

@@ -12,6 +12,7 @@ from tests.conformance.rpc._services import reserve
 from tests.conformance.rpc._stream_services import (
     Count,
     Tick,
+    bad_item,
     count,
     ended,
     hurried_count,
@@ -120,3 +121,43 @@ def test_a_streaming_handler_declares_its_item_type() -> None:
     assert right.streaming
     assert right.response.type is Tick
     assert not svc.rpcs.get("wrong")
+
+
+RUN_AHEAD = {"in-process": 1, "socket": 16 + 1, "http": 100}
+"""Items a producer may run ahead of a reader that stopped taking them: in-process the reader
+drives the handler; the socket grants 16 items of credit; over HTTP the client holds 32 lines
+and the kernel's socket buffers hold the rest (a few dozen of these 1 MiB items here)."""
+
+
+async def test_a_reader_that_stops_taking_items_pauses_the_producer(system: System) -> None:
+    request = Count(n=400, size=1 << 20)
+    async with system.app.stream(count, request) as items:
+        taken = 0
+        async for _ in items:
+            taken += 1
+            if taken == 3:
+                break
+        await eventually(lambda: len(produced) >= 3)
+        # Proving that something does not happen takes a window of time: the producer has it
+        # to run ahead, and must stop within its allowance.
+        await asyncio.sleep(0.5)
+        assert len(produced) <= taken + RUN_AHEAD[system.transport], len(produced)
+        assert ended == []
+
+
+async def test_many_items_arrive_in_order(system: System) -> None:
+    n = 0
+    async for tick in system.app.stream(count, Count(n=20_000)):
+        assert tick.i == n
+        n += 1
+    assert n == 20_000
+
+
+async def test_an_item_the_handler_cannot_encode_ends_the_stream_with_an_error(
+    system: System,
+) -> None:
+    got: list[int] = []
+    with pytest.raises(il.RemoteError) as info:
+        await collect(system.app.stream(bad_item, Count(n=1)), got)
+    assert got == [0]
+    assert info.value.status == 500
