@@ -122,12 +122,13 @@ def start_stream(
     Nothing is sent until the first item is read."""
     local, remote = calls._local, calls._remote
     out = calls._outgoing(parent, target, message, returns)
-    handler = local.rpc(out.service, out.method) if out.service in local.services else None
-    if out.service in local.services:
-        if handler is None:
-            raise MethodNotFound(f"{out.service} has no method {out.method!r}")
-        if not handler.streaming:
-            raise CallError(f"{handler.target} is not a streaming RPC: use call()")
+    here = out.service in local.services
+    handler = local.rpc(out.service, out.method) if here else None
+    refused: CallError | None = None  # raised on the first read, as a remote refusal would be
+    if here and handler is None:
+        refused = MethodNotFound(f"{out.service} has no method {out.method!r}")
+    elif handler is not None and not handler.streaming:
+        refused = CallError(f"{handler.target} is not a streaming RPC: use call()")
     if out.timeout is not None:
         timeout = out.timeout if timeout is None else min(timeout, out.timeout)
     now = calls.clock.time()
@@ -150,6 +151,8 @@ def start_stream(
     )
 
     def open_source() -> AsyncIterator[bytes]:
+        if refused is not None:
+            return _refuse(refused)
         if handler is not None:
             return local.invoke_stream(handler, envelope, out.body)
         return remote.stream(out.service, out.method, envelope, out.body, deadline)
@@ -162,3 +165,8 @@ def start_stream(
         deadline=deadline,
         clock=calls.clock,
     )
+
+
+async def _refuse(error: CallError) -> AsyncIterator[bytes]:
+    raise error
+    yield b""  # pragma: no cover - makes this an async generator

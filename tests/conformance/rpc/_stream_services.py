@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pydantic import BaseModel
 
 import interlink as il
-from tests.conformance.rpc._services import backend
+from tests.conformance.rpc._services import Seen, backend
 
 
 class Count(BaseModel):
@@ -67,3 +67,15 @@ async def hurried_count(req: Count) -> AsyncIterator[Tick]:
 async def bad_item(req: Count) -> AsyncIterator[Tick]:
     yield Tick(i=0)
     yield {"i": "not a number"}  # type: ignore[misc]
+
+
+@backend.rpc
+async def watch_context(req: Count, ctx: il.Context) -> AsyncIterator[Seen]:
+    for _ in range(req.n):
+        yield Seen(
+            correlation_id=ctx.correlation_id,
+            trace_id=ctx.traceparent[3:35] if ctx.traceparent else None,
+            deadline=ctx.deadline,
+            causation_id=ctx.headers.get("causationid"),
+            service=ctx.service,
+        )

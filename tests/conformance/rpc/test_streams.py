@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 
 import interlink as il
+from interlink.testing import TestApp
 from tests.conformance.rpc._services import reserve
 from tests.conformance.rpc._stream_services import (
     Count,
@@ -18,6 +20,7 @@ from tests.conformance.rpc._stream_services import (
     hurried_count,
     produced,
     reset_streams,
+    watch_context,
 )
 from tests.conformance.rpc.conftest import System
 from tests.conftest import eventually
@@ -161,3 +164,53 @@ async def test_an_item_the_handler_cannot_encode_ends_the_stream_with_an_error(
         await collect(system.app.stream(bad_item, Count(n=1)), got)
     assert got == [0]
     assert info.value.status == 500
+
+
+async def test_an_unknown_method_is_refused_on_the_first_read(system: System) -> None:
+    items = system.app.stream("backend.nope", {})
+    with pytest.raises(il.MethodNotFound):
+        await anext(items)
+
+
+async def test_the_stream_carries_the_callers_correlation_id_and_trace(system: System) -> None:
+    ctx = system.app.context()
+    async with ctx.stream(watch_context, Count(n=2)) as items:
+        seen = [s async for s in items]
+    assert [s.correlation_id for s in seen] == [ctx.correlation_id] * 2
+    assert ctx.traceparent is not None
+    assert seen[0].trace_id == ctx.traceparent[3:35]
+    assert seen[0].deadline is None
+
+
+events = il.Service("events")
+
+
+@events.rpc
+async def announce(req: Count, ctx: il.Context) -> AsyncIterator[Tick]:
+    await ctx.publish("ticks.announced", Tick(i=-1))
+    for i in range(req.n):
+        if i == req.fail_at:
+            raise il.ApplicationError("sold out", status=409, type="OutOfStock")
+        yield Tick(i=i)
+
+
+@pytest.mark.parametrize(
+    ("request_", "read", "sent"),
+    [
+        (Count(n=3), 99, 1),
+        (Count(n=3), 1, 0),
+        (Count(n=3, fail_at=1), 99, 0),
+    ],
+)
+async def test_held_back_events_go_out_only_when_the_handler_finishes(
+    request_: Count, read: int, sent: int
+) -> None:
+    async with TestApp(il.App([events])) as t:
+        got: list[int] = []
+        with contextlib.suppress(il.RemoteError):
+            async with t.app.stream(announce, request_) as items:
+                async for tick in items:
+                    got.append(tick.i)
+                    if len(got) == read:
+                        break
+        assert len(t.published("ticks.announced")) == sent
