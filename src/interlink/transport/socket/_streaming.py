@@ -70,17 +70,30 @@ async def send_items(
 ) -> None:
     """Send the items of ``items`` on ``stream`` within ``credit``, then its end. ``writable``
     waits while the connection's write buffer is full."""
+    # The frames one turn of the loop produces go out in one write, at the end of the turn.
+    pending: list[bytes] = []
+    loop = asyncio.get_running_loop()
+
+    def flush() -> None:
+        write(b"".join(pending))
+        pending.clear()
+
+    def send(frame: bytes) -> None:
+        pending.append(frame)
+        if len(pending) == 1:
+            loop.call_soon(flush)
+
     status, body = 200, b""
     try:
         async for item in items:
             await credit.take()
             await writable()
-            write(encode_frame(stream, STREAM_ITEM, b"", item))
+            send(encode_frame(stream, STREAM_ITEM, b"", item))
     except StreamFailed as exc:
         status, body = exc.outcome.status, exc.outcome.body
     finally:
         await items.aclose()  # type: ignore[attr-defined]
-    write(encode_frame(stream, STREAM_END, status.to_bytes(2, "big"), body))
+    send(encode_frame(stream, STREAM_END, status.to_bytes(2, "big"), body))
 
 
 def start_sending(
