@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from interlink._codec import Codec
     from interlink._context import Context
     from interlink._handlers import Rpc
+    from interlink.resilience import Retry
     from interlink.runtime._calls import Calls
 
 __all__ = ["RpcStream", "start_stream"]
@@ -45,6 +46,8 @@ class RpcStream(Generic[T]):
         method: str,
         deadline: float | None,
         clock: Clock,
+        retry: Retry | None = None,
+        idempotent: bool = False,
     ) -> None:
         self._open = open_source
         self._source: AsyncIterator[bytes] | None = None
@@ -53,6 +56,8 @@ class RpcStream(Generic[T]):
         self._method = method
         self._deadline = deadline
         self._clock = clock
+        self._retry = retry
+        self._idempotent = idempotent
         self._closed = False
 
     def __aiter__(self) -> RpcStream[T]:
@@ -61,17 +66,17 @@ class RpcStream(Generic[T]):
     async def __anext__(self) -> T:
         if self._closed:
             raise StopAsyncIteration
-        if self._source is None:
-            self._source = self._open()
         try:
             if self._deadline is None:
-                data = await anext(self._source)
+                data = await self._next()
             else:
                 left = self._deadline - self._clock.time()
                 if left <= 0:
                     raise DeadlineExceeded(f"{self._service}.{self._method}: stream deadline")
                 async with timeout_after(left):
-                    data = await anext(self._source)
+                    data = await self._next()
+            if data is None:
+                raise StopAsyncIteration
         except StopAsyncIteration:
             await self.aclose()
             raise
@@ -90,13 +95,48 @@ class RpcStream(Generic[T]):
             return msgspec.json.decode(data)  # type: ignore[no-any-return]
         return self._codec.decode(data)
 
-    async def aclose(self) -> None:
-        """Stop reading; the handler on the other side is stopped. Idempotent."""
-        self._closed = True
+    async def _next(self) -> bytes | None:
+        if self._source is not None:
+            return await anext(self._source)
+        if self._retry is None:
+            return await self._first()
+        # Retried (per the policy's Retry) only up to the first item: never once one arrived.
+        first: bytes | None = await self._retry.call(self._first)
+        return first
+
+    async def _first(self) -> bytes | None:
+        """Open the stream and take its first item (None: it had none)."""
+        source = self._source = self._open()
+        try:
+            return await anext(source)
+        except StopAsyncIteration:
+            return None
+        except (StreamFailed, CallError) as exc:
+            await self._drop()
+            error = (
+                outcome_to_error(exc.outcome, self._service, self._method)
+                if isinstance(exc, StreamFailed)
+                else exc
+            )
+            # As for a unary call: repeated only when that is safe.
+            if not (
+                self._idempotent
+                or getattr(error, "not_processed", False)
+                or getattr(error, "retryable", False)
+            ):
+                error.non_retryable = True
+            raise error from None
+
+    async def _drop(self) -> None:
         source, self._source = self._source, None
         close = getattr(source, "aclose", None)
         if close is not None:
             await close()
+
+    async def aclose(self) -> None:
+        """Stop reading; the handler on the other side is stopped. Idempotent."""
+        self._closed = True
+        await self._drop()
 
     async def __aenter__(self) -> RpcStream[T]:
         return self
@@ -157,6 +197,7 @@ def start_stream(
             return local.invoke_stream(handler, envelope, out.body)
         return remote.stream(out.service, out.method, envelope, out.body, deadline)
 
+    policy = calls.policies.for_service(out.service)
     return RpcStream(
         open_source,
         out.response,
@@ -164,6 +205,8 @@ def start_stream(
         method=out.method,
         deadline=deadline,
         clock=calls.clock,
+        retry=None if policy is None else policy.retry,
+        idempotent=out.idempotent,
     )
 
 

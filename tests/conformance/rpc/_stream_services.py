@@ -31,9 +31,14 @@ ended: list[str] = []
 """How each ``count`` run ended: "done", "closed" (GeneratorExit) or "cancelled"."""
 
 
+runs: dict[str, int] = {}
+"""How many times each flaky handler started."""
+
+
 def reset_streams() -> None:
     produced.clear()
     ended.clear()
+    runs.clear()
 
 
 @backend.rpc
@@ -79,3 +84,21 @@ async def watch_context(req: Count, ctx: il.Context) -> AsyncIterator[Seen]:
             causation_id=ctx.headers.get("causationid"),
             service=ctx.service,
         )
+
+
+@backend.rpc(idempotent=True)
+async def safe_flaky(req: Count) -> AsyncIterator[Tick]:
+    """Fails its first run before any item (or, with ``fail_at``, after that many items)."""
+    runs["safe_flaky"] = runs.get("safe_flaky", 0) + 1
+    for i in range(req.n):
+        if runs["safe_flaky"] == 1 and i == max(req.fail_at, 0):
+            raise RuntimeError("not this time")
+        yield Tick(i=i)
+
+
+@backend.rpc
+async def unsafe_flaky(req: Count) -> AsyncIterator[Tick]:
+    runs["unsafe_flaky"] = runs.get("unsafe_flaky", 0) + 1
+    if runs["unsafe_flaky"] == 1:
+        raise RuntimeError("half done")
+    yield Tick(i=0)

@@ -20,6 +20,9 @@ from tests.conformance.rpc._stream_services import (
     hurried_count,
     produced,
     reset_streams,
+    runs,
+    safe_flaky,
+    unsafe_flaky,
     watch_context,
 )
 from tests.conformance.rpc.conftest import System
@@ -214,3 +217,23 @@ async def test_held_back_events_go_out_only_when_the_handler_finishes(
                     if len(got) == read:
                         break
         assert len(t.published("ticks.announced")) == sent
+
+
+async def test_an_idempotent_stream_is_retried_before_its_first_item(system: System) -> None:
+    items = [t.i async for t in system.app.stream(safe_flaky, Count(n=3))]
+    assert items == [0, 1, 2]
+    assert runs["safe_flaky"] == 2
+
+
+async def test_a_stream_is_never_retried_after_its_first_item(system: System) -> None:
+    got: list[int] = []
+    with pytest.raises(il.RemoteError):
+        await collect(system.app.stream(safe_flaky, Count(n=3, fail_at=1)), got)
+    assert got == [0]
+    assert runs["safe_flaky"] == 1
+
+
+async def test_a_stream_that_is_not_idempotent_is_not_retried(system: System) -> None:
+    with pytest.raises(il.RemoteError):
+        await collect(system.app.stream(unsafe_flaky, Count(n=1)), [])
+    assert runs["unsafe_flaky"] == 1
