@@ -7,7 +7,7 @@ deadline, runs the handler, sends the events held back, and maps failures to out
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -52,6 +52,16 @@ class Dispatcher(Serving, Protocol):
     ) -> Outcome:
         """Validate, run and encode; never raises for the handler's failure. ``peer`` is the
         caller's verified service identity (mutual TLS), checked against ``allow=``."""
+        ...
+
+    def invoke_stream(
+        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+    ) -> AsyncIterator[bytes]:
+        """Validate and run a streaming handler, yielding each item encoded (``peer`` as for
+        :meth:`invoke_rpc`: a caller ``allow=`` leaves out is refused with 403). Every failure
+        (a bad request, the handler raising, the deadline) raises
+        :class:`interlink._streaming.StreamFailed` with its outcome; closing the iterator
+        closes the handler's generator."""
         ...
 
     async def invoke_route(

@@ -33,7 +33,7 @@ class Rpc(Generic[ReqT, RespT]):
 
     service: str
     name: str
-    fn: Callable[..., Awaitable[RespT]]
+    fn: Callable[..., Any]
     request: Codec[ReqT]
     response: Codec[RespT]
     context_param: str | None
@@ -44,12 +44,14 @@ class Rpc(Generic[ReqT, RespT]):
     """The application errors it declares it can answer with (listed in OpenAPI)."""
     allow: frozenset[str] | None = None
     """The caller identities it serves (``ctx.peer``); None: whatever the App allows."""
+    streaming: bool = False
+    """An async generator handler: ``response`` encodes each item it yields (``ctx.stream``)."""
 
     @property
     def target(self) -> str:
         return f"{self.service}.{self.name}"
 
-    def __call__(self, request: ReqT, ctx: Context | None = None) -> Awaitable[RespT]:
+    def __call__(self, request: ReqT, ctx: Context | None = None) -> Any:
         if self.context_param is None:
             return self.fn(request)
         return self.fn(request, ctx)

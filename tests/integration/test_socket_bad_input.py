@@ -14,7 +14,7 @@ import pytest
 import interlink as il
 from interlink.discovery import MemoryRegistry
 from interlink.transport.socket import SocketServer, parse_address
-from interlink.transport.socket._frame import GOAWAY, REQUEST, RESPONSE
+from interlink.transport.socket._frame import GOAWAY, REQUEST, RESPONSE, STREAM_END, STREAM_ITEM
 from tests.conformance.rpc._raw import frame, read_frame, request_header
 from tests.conftest import eventually
 
@@ -126,8 +126,16 @@ async def test_an_unfit_correlation_id_is_replaced(address: str) -> None:
         frame(1, RESPONSE, b"\x00\xc8", b"{}"),  # a client does not answer
         frame(1, REQUEST, request_header("backend", "big"), b"{}")
         + frame(1, REQUEST, request_header("backend", "big"), b"{}"),  # stream 1 still in use
+        frame(1, STREAM_ITEM, b"", b"{}"),  # a client sends no stream items
+        frame(1, STREAM_END, b"\x00\xc8", b""),
     ],
-    ids=["stream-0", "response-from-client", "stream-in-use"],
+    ids=[
+        "stream-0",
+        "response-from-client",
+        "stream-in-use",
+        "item-from-client",
+        "end-from-client",
+    ],
 )
 async def test_broken_framing_ends_only_that_connection(address: str, broken: bytes) -> None:
     reader, writer = await connect(address)

@@ -69,6 +69,8 @@ class Calls:
         policy: Policy | None = None,
         key: str | None = None,
     ) -> Any:
+        if isinstance(target, Rpc) and target.streaming:
+            raise CallError(f"{target.target} is a streaming RPC: read it with stream()")
         out = self._outgoing(parent, target, message, returns)
         out.key = key
         if out.timeout is not None:

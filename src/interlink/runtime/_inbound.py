@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from interlink._clock import Clock
@@ -21,6 +21,7 @@ from interlink._timer import CoarseTimeout, timeout_after
 from interlink._tracecontext import continue_trace
 from interlink._wire import Outcome, classify_failure, error_outcome
 from interlink.runtime._inbox import InboxRun
+from interlink.runtime._streams import serve_stream
 
 if TYPE_CHECKING:
     from interlink._envelope import Envelope
@@ -149,6 +150,9 @@ class Inbound:
 
     # -- work ------------------------------------------------------------------------------------
 
+    denial = staticmethod(_denied)
+    """The 403 message for a caller ``allow=`` leaves out."""
+
     def refused(self, handler: Rpc[Any, Any] | Route, peer: str | None) -> bool:
         """The handler's ``allow=`` (else the App's ``Tls(peers=...)``) leaves ``peer`` out."""
         allowed = handler.allow if handler.allow is not None else self.default_allow
@@ -176,6 +180,8 @@ class Inbound:
             return fail(403, "PermissionDenied", _denied(handler.target, peer))
         try:
             deadline = self.deadline(envelope, handler.timeout)
+            if handler.streaming:
+                return fail(400, "BadRequest", f"{handler.target} streams: call it with stream()")
             request = handler.request.decode(body)
         except ValidationFailed as exc:
             return fail(422, "ValidationError", str(exc), exc.errors)
@@ -193,6 +199,11 @@ class Inbound:
         except Exception as exc:
             return self._failed(exc, handler.target, handler, correlation_id, handler.idempotent)
         return Outcome(200, payload)
+
+    def invoke_stream(
+        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+    ) -> AsyncIterator[bytes]:
+        return serve_stream(self, handler, envelope, body, peer)
 
     async def invoke_route(
         self, route: Route, envelope: Envelope, kwargs: dict[str, Any], *, peer: str | None = None

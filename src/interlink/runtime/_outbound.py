@@ -14,6 +14,7 @@ from interlink._errors import DeadlineExceeded, PublishError
 from interlink._tracecontext import child_traceparent
 from interlink._wire import Outcome, outcome_to_error
 from interlink.messaging._headers import STATUS as REPLY_STATUS
+from interlink.runtime._stream_calls import start_stream
 
 if TYPE_CHECKING:
     from interlink._clock import Clock
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from interlink.messaging import Requester
     from interlink.resilience import Policy
     from interlink.runtime._calls import Calls
+    from interlink.runtime._stream_calls import RpcStream
     from interlink.saga import SagaEngine
 
 __all__ = ["Outbound"]
@@ -62,6 +64,16 @@ class Outbound:
     ) -> Coroutine[Any, Any, Any]:
         # Hands back the call itself instead of awaiting it: one frame less on every call.
         return self.calls.call(parent, target, message, returns, timeout, policy, key)
+
+    def stream(
+        self,
+        parent: Context,
+        target: Rpc[Any, Any] | str,
+        message: Any,
+        returns: Any,
+        timeout: float | None,
+    ) -> RpcStream[Any]:
+        return start_stream(self.calls, parent, target, message, returns, timeout)
 
     def prepare_event(self, parent: Context, topic: str, message: Any, key: str | None) -> Envelope:
         deadline = parent.deadline

@@ -8,7 +8,7 @@ balancer and returned. Retries with backoff are the policy's job, above this.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import TYPE_CHECKING
 
 from interlink._errors import CallError, ServiceUnavailable
@@ -112,3 +112,26 @@ class RemoteCalls:
         if wanted == "socket":
             raise ServiceUnavailable(f"{service} instance {instance.id} serves no socket transport")
         return self._http.send(instance.url, service, method, envelope, body, remaining)
+
+    async def stream(
+        self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
+    ) -> AsyncIterator[bytes]:
+        """The encoded items of a streaming call to another process, from one instance (never
+        retried), by the transport a unary call would take."""
+        picked = self._discovery.pick_now(service, None, [])
+        if picked is None:
+            picked = await self._discovery.pick(service, None, [])
+        instance, _ = picked
+        address = instance.metadata.get(SOCKET)
+        wanted = self._transports.get(service)
+        if address is not None and self._socket is not None and wanted != "http":
+            items = self._socket.stream(address, service, method, envelope, body)
+        elif wanted == "socket":
+            raise ServiceUnavailable(f"{service} instance {instance.id} serves no socket transport")
+        else:
+            items = self._http.stream(instance.url, service, method, envelope, body)
+        try:
+            async for item in items:
+                yield item
+        finally:
+            await items.aclose()  # type: ignore[attr-defined]

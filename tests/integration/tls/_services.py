@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import interlink as il
 
 inventory = il.Service("inventory")
@@ -18,6 +20,14 @@ async def whoami(req: dict[str, int], ctx: il.Context) -> dict[str, str | None]:
 async def reserve(req: dict[str, int], ctx: il.Context) -> dict[str, int]:
     ran["guarded"] += 1
     return req
+
+
+@inventory.rpc(allow=["orders"])
+async def count(req: dict[str, int], ctx: il.Context) -> AsyncIterator[int]:
+    """A streaming RPC behind ``allow=``: the same guard as a unary one."""
+    ran["guarded"] += 1
+    for n in range(req["to"]):
+        yield n
 
 
 @inventory.route("GET", "/stock/{sku}", allow=["orders"])

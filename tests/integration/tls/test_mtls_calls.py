@@ -71,6 +71,20 @@ async def test_allow_refuses_another_service_with_403_before_the_handler(
     assert ran["guarded"] == 0
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_allow_guards_a_streaming_rpc_too(
+    server: il.App, registry: MemoryRegistry, certs: Certs, transport: str
+) -> None:
+    async with caller(registry, transport, certs.tls("orders")) as client:
+        async with client.stream("inventory.count", {"to": 3}, returns=int) as items:
+            assert [n async for n in items] == [0, 1, 2]
+    async with caller(registry, transport, certs.tls("intruder")) as client:
+        with pytest.raises(il.PermissionDenied, match="'intruder'"):
+            async with client.stream("inventory.count", {"to": 3}, returns=int) as items:
+                [n async for n in items]
+    assert ran["guarded"] == 1
+
+
 async def test_allow_guards_a_route_over_https(server: il.App, certs: Certs) -> None:
     url = f"{server.url}/stock/sku-1"
     assert url.startswith("https://127.0.0.1:")

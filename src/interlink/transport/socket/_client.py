@@ -12,11 +12,16 @@ import ssl as ssl_module
 from typing import TYPE_CHECKING
 
 from interlink._errors import CallError, DeadlineExceeded, ServiceUnavailable
+from interlink._streaming import StreamFailed
 from interlink._timer import timeout_after
 from interlink.transport.socket._connection import Lost, ResponseTooLarge
+from interlink.transport.socket._frame import STREAM_ITEM
 from interlink.transport.socket._peer import ConnectFailed, Peer, PeerSettings
+from interlink.transport.socket._streaming import end_outcome
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from interlink._envelope import Envelope
     from interlink._wire import Outcome
 
@@ -95,6 +100,32 @@ class SocketClient:
             raise ServiceUnavailable(f"cannot connect to {service} at {address}: {exc}") from exc
         except (Lost, ResponseTooLarge) as exc:
             raise CallError(f"{service}.{method} at {address} failed mid-call: {exc}") from exc
+
+    async def stream(
+        self, address: str, service: str, method: str, envelope: Envelope, body: bytes
+    ) -> AsyncIterator[bytes]:
+        """The encoded items of one streaming call; raises :class:`StreamFailed` with the
+        callee's error. Closing it before the end cancels the call on the server."""
+        peer = self._peers.get(address)
+        if peer is None:
+            peer = self._peer(address)
+        frames = peer.stream(service, method, envelope, body)
+        try:
+            async for frame in frames:
+                if frame.oversized:
+                    raise CallError(f"{service}.{method} sent a frame over the limit")
+                if frame.kind == STREAM_ITEM:
+                    yield frame.body
+                    continue
+                failure = end_outcome(frame)
+                if failure is not None:
+                    raise StreamFailed(failure)
+        except ConnectFailed as exc:
+            raise ServiceUnavailable(f"cannot connect to {service} at {address}: {exc}") from exc
+        except Lost as exc:
+            raise CallError(f"{service}.{method} at {address} failed mid-stream: {exc}") from exc
+        finally:
+            await frames.aclose()  # type: ignore[attr-defined]
 
     def _peer(self, address: str) -> Peer:
         try:

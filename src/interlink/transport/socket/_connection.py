@@ -17,14 +17,20 @@ from interlink.transport.socket._frame import (
     PING,
     PONG,
     RESPONSE,
+    STREAM_END,
+    STREAM_ITEM,
+    STREAM_OPEN,
     Frame,
     FrameReader,
     ProtocolError,
     encode_frame,
     encode_request,
 )
+from interlink.transport.socket._streaming import WINDOW_ITEMS, Inbox, window_frame
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from interlink._envelope import Envelope
 
 __all__ = ["ClientConnection", "Lost"]
@@ -42,6 +48,8 @@ class ClientConnection(asyncio.Protocol):
         self._reader = FrameReader(max_frame)
         self._transport: asyncio.Transport | None = None
         self._streams: dict[int, asyncio.Future[Frame]] = {}
+        self._inboxes: dict[int, Inbox] = {}
+        """per streaming call being read: the frames it has not taken yet"""
         self._next = 1
         self._paused: asyncio.Future[None] | None = None
         self.goaway: str | None = None
@@ -51,7 +59,7 @@ class ClientConnection(asyncio.Protocol):
 
     @property
     def in_flight(self) -> int:
-        return len(self._streams)
+        return len(self._streams) + len(self._inboxes)
 
     @property
     def usable(self) -> bool:
@@ -76,6 +84,9 @@ class ClientConnection(asyncio.Protocol):
         for future in streams.values():
             if not future.done():
                 future.set_exception(Lost(reason))
+        inboxes, self._inboxes = self._inboxes, {}
+        for inbox in inboxes.values():
+            inbox.lose(Lost(reason))
         if self._paused is not None and not self._paused.done():
             self._paused.set_result(None)
 
@@ -99,8 +110,15 @@ class ClientConnection(asyncio.Protocol):
             kind = frame.kind
             if kind in (RESPONSE, PONG):
                 future = self._streams.pop(frame.stream, None)
-                if future is not None and not future.done():
-                    future.set_result(frame)
+                if future is not None:
+                    if not future.done():
+                        future.set_result(frame)
+                elif frame.stream in self._inboxes:  # a streaming call refused: its end
+                    self._inboxes[frame.stream].put(frame)
+            elif kind in (STREAM_ITEM, STREAM_END):
+                inbox = self._inboxes.get(frame.stream)
+                if inbox is not None:
+                    inbox.put(frame)
             elif kind == GOAWAY:
                 self.goaway = frame.header.decode("utf-8", "replace") or "GOAWAY"
             elif kind == PING:
@@ -118,6 +136,35 @@ class ClientConnection(asyncio.Protocol):
         if answer.oversized:
             raise ResponseTooLarge(f"{service}.{method} answered with a frame over the limit")
         return Outcome(int.from_bytes(answer.header, "big"), answer.body)
+
+    async def stream(
+        self, service: str, method: str, envelope: Envelope, body: bytes
+    ) -> AsyncIterator[Frame]:
+        """Open a streaming call; yield its frames: STREAM_ITEMs, then its end (a STREAM_END,
+        or a RESPONSE with the error when the server refused it at once). Gives
+        credit back as items are taken; closed before its end, it cancels the call."""
+        if self._paused is not None:
+            await asyncio.shield(self._paused)
+        if self._transport is None:
+            raise Lost(self.lost or "not connected")
+        stream = self._next
+        self._next = stream + 2
+        inbox = self._inboxes[stream] = Inbox()
+        self._transport.write(encode_request(stream, service, method, envelope, body, STREAM_OPEN))
+        taken = 0
+        ended = False
+        try:
+            while not ended:
+                frame = await inbox.get()
+                ended = frame.kind != STREAM_ITEM
+                yield frame
+                taken += 1
+                if taken >= WINDOW_ITEMS // 2:
+                    self._write(window_frame(stream, taken))
+                    taken = 0
+        finally:
+            if self._inboxes.pop(stream, None) is not None and not ended:
+                self._write(encode_frame(stream, CANCEL))
 
     async def ping(self) -> None:
         """Wait for the server to answer a PING (Lost if the connection ends first)."""

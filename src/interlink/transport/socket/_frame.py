@@ -4,7 +4,8 @@
 
     u32 length     bytes after the prefix (header + body), big-endian
     u32 stream     the call this frame belongs to; 0 for the connection itself
-    u8  kind       REQUEST, RESPONSE, CANCEL, PING, PONG or GOAWAY
+    u8  kind       REQUEST, RESPONSE, CANCEL, PING, PONG, GOAWAY, or for a streaming call
+                   STREAM_OPEN, STREAM_ITEM, STREAM_END and WINDOW
     u8  flags      reserved, 0
     u16 header     bytes of the header (a request's envelope attributes, a response's status,
                    a GOAWAY's reason), msgpack
@@ -33,6 +34,10 @@ __all__ = [
     "PREFIX",
     "REQUEST",
     "RESPONSE",
+    "STREAM_END",
+    "STREAM_ITEM",
+    "STREAM_OPEN",
+    "WINDOW",
     "Frame",
     "FrameReader",
     "ProtocolError",
@@ -48,7 +53,18 @@ CANCEL: Final = 3
 PING: Final = 4
 PONG: Final = 5
 GOAWAY: Final = 6
-KINDS: Final = frozenset({REQUEST, RESPONSE, CANCEL, PING, PONG, GOAWAY})
+STREAM_OPEN: Final = 7
+"""A request for a streaming call (header and body as REQUEST's)."""
+STREAM_ITEM: Final = 8
+"""One item of a streaming call's answer (the body)."""
+STREAM_END: Final = 9
+"""The end of a streaming call's answer: its status (header) and, on failure, the error body."""
+WINDOW: Final = 10
+"""The reader of a stream took this many more items (a u32 header): the server may send as
+many more."""
+KINDS: Final = frozenset(
+    {REQUEST, RESPONSE, CANCEL, PING, PONG, GOAWAY, STREAM_OPEN, STREAM_ITEM, STREAM_END, WINDOW}
+)
 
 _PREFIX = struct.Struct("!IIBBH")
 PREFIX: Final = _PREFIX.size
@@ -89,7 +105,7 @@ def encode_frame(stream: int, kind: int, header: bytes = b"", body: bytes = b"")
 
 
 def encode_request(
-    stream: int, service: str, method: str, envelope: Envelope, body: bytes
+    stream: int, service: str, method: str, envelope: Envelope, body: bytes, kind: int = REQUEST
 ) -> bytes:
     header = _encode_header(
         RequestHeader(
@@ -112,7 +128,7 @@ def encode_request(
     )
     if len(header) > 0xFFFF:
         raise ValueError("the envelope's attributes take more than 64 KiB")
-    return _pack(len(header) + len(body), stream, REQUEST, 0, len(header)) + header + body
+    return _pack(len(header) + len(body), stream, kind, 0, len(header)) + header + body
 
 
 def decode_request(header: bytes) -> RequestHeader:

@@ -13,8 +13,11 @@ from interlink.transport.socket._address import parse_address
 from interlink.transport.socket._connection import ClientConnection, Lost
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from interlink._envelope import Envelope
     from interlink._wire import Outcome
+    from interlink.transport.socket._frame import Frame
 
 __all__ = ["ConnectFailed", "Peer", "PeerSettings"]
 
@@ -54,6 +57,19 @@ class Peer:
         async with self._slots:
             connection = await self._connection()
             return await connection.call(service, method, envelope, body)
+
+    async def stream(
+        self, service: str, method: str, envelope: Envelope, body: bytes
+    ) -> AsyncIterator[Frame]:
+        """The frames of one streaming call; it holds a slot until it ends or is closed."""
+        async with self._slots:
+            connection = await self._connection()
+            frames = connection.stream(service, method, envelope, body)
+            try:
+                async for frame in frames:
+                    yield frame
+            finally:
+                await frames.aclose()  # type: ignore[attr-defined]
 
     async def _connection(self) -> ClientConnection:
         best: ClientConnection | None = None

@@ -26,6 +26,10 @@ from interlink.transport.socket._frame import (
     PONG,
     REQUEST,
     RESPONSE,
+    STREAM_END,
+    STREAM_ITEM,
+    STREAM_OPEN,
+    WINDOW,
     Frame,
     FrameReader,
     ProtocolError,
@@ -33,6 +37,7 @@ from interlink.transport.socket._frame import (
     encode_frame,
     envelope_of,
 )
+from interlink.transport.socket._streaming import Credit, start_sending
 
 if TYPE_CHECKING:
     from interlink._dispatch import Dispatcher
@@ -67,6 +72,7 @@ class ServerConnection(asyncio.Protocol):
         self._reader = FrameReader(max_body + 0x10000)
         self._transport: asyncio.Transport | None = None
         self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.credits: dict[int, Credit] = {}  # per streaming call: what it may still send
         self._paused: asyncio.Future[None] | None = None
         self.draining = False
         self._peer: str | None = None
@@ -110,15 +116,19 @@ class ServerConnection(asyncio.Protocol):
             return
         for frame in frames:
             kind = frame.kind
-            if kind == REQUEST:
+            if kind in (REQUEST, STREAM_OPEN):
                 self._request(frame)
+            elif kind == WINDOW:
+                credit = self.credits.get(frame.stream)
+                if credit is not None:
+                    credit.add(int.from_bytes(frame.header[:4], "big"))
             elif kind == CANCEL:
                 task = self.tasks.get(frame.stream)
                 if task is not None:
                     task.cancel()
             elif kind == PING:
                 self._write(encode_frame(frame.stream, PONG))
-            elif kind == RESPONSE:
+            elif kind in (RESPONSE, STREAM_ITEM, STREAM_END):
                 self.goaway("a client sent a response frame", close=True)
                 return
             if self._transport is None or self._transport.is_closing():
@@ -190,6 +200,8 @@ class ServerConnection(asyncio.Protocol):
                 return
         # None, or one that is not fit to echo in a log line: a fresh one.
         envelope.correlationid = correlation_id(envelope.correlationid)
+        if frame.kind == STREAM_OPEN:
+            return self._stream(stream, handler, envelope, frame.body)
         task = asyncio.get_running_loop().create_task(
             self._serve(stream, handler, envelope, frame.body)
         )
@@ -208,6 +220,18 @@ class ServerConnection(asyncio.Protocol):
         finally:
             self.tasks.pop(stream, None)
         self._answer(stream, outcome)
+
+    def _stream(self, stream: int, handler: Rpc[Any, Any], envelope: Envelope, body: bytes) -> None:
+        if not handler.streaming:
+            text = f"{handler.target} is not a streaming RPC: use call()"
+            self._fail(stream, 400, "BadRequest", text, handler.service, handler.name)
+            return
+        items = self._dispatcher.invoke_stream(handler, envelope, body, peer=self._peer)
+        start_sending(stream, items, self.tasks, self.credits, self._write, self._writable)
+
+    async def _writable(self) -> None:
+        if self._paused is not None:
+            await asyncio.shield(self._paused)
 
     def _answer(self, stream: int, outcome: Outcome) -> None:
         self._write(encode_frame(stream, RESPONSE, status_header(outcome.status), outcome.body))
