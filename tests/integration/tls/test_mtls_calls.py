@@ -75,9 +75,11 @@ async def test_allow_refuses_another_service_with_403_before_the_handler(
 async def test_allow_guards_a_streaming_rpc_too(
     server: il.App, registry: MemoryRegistry, certs: Certs, transport: str
 ) -> None:
-    async with caller(registry, transport, certs.tls("orders")) as client:
-        async with client.stream("inventory.count", {"to": 3}, returns=int) as items:
-            assert [n async for n in items] == [0, 1, 2]
+    async with (
+        caller(registry, transport, certs.tls("orders")) as client,
+        client.stream("inventory.count", {"to": 3}, returns=int) as items,
+    ):
+        assert [n async for n in items] == [0, 1, 2]
     async with caller(registry, transport, certs.tls("intruder")) as client:
         with pytest.raises(il.PermissionDenied, match="'intruder'"):
             async with client.stream("inventory.count", {"to": 3}, returns=int) as items:
