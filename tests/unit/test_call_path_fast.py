@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pydantic
 import pytest
 
+import interlink as il
 from interlink import CodecError
 from interlink._envelope import format_time, parse_time
+from interlink.testing import TestApp
 
 
 @pytest.mark.parametrize(
@@ -30,3 +33,38 @@ def test_the_shortcut_refuses_what_rfc3339_refuses(millis: str) -> None:
     assert len(bad) == 24
     with pytest.raises(CodecError):
         parse_time(bad)
+
+
+class Note(pydantic.BaseModel):
+    text: str
+
+
+def _held() -> il.Service:
+    svc = il.Service("held")
+
+    @svc.rpc
+    async def ok(req: Note, ctx: il.Context) -> Note:
+        await ctx.publish("held.events", req)
+        return req
+
+    @svc.rpc
+    async def fails(req: Note, ctx: il.Context) -> Note:
+        await ctx.publish("held.events", req)
+        raise RuntimeError("after publishing")
+
+    @svc.rpc
+    async def unencodable(req: Note, ctx: il.Context) -> Note:
+        await ctx.publish("held.events", req)
+        return object()  # type: ignore[return-value]
+
+    return svc
+
+
+async def test_a_handler_s_events_go_out_only_when_its_answer_does() -> None:
+    async with TestApp(il.App([_held()])) as t:
+        assert await t.call("held.ok", Note(text="sent"), returns=Note) == Note(text="sent")
+        for method in ("fails", "unencodable"):
+            with pytest.raises(il.RemoteError) as info:
+                await t.call(f"held.{method}", Note(text=method), returns=Note)
+            assert info.value.status == 500
+        assert [Note.model_validate(e).text for e in t.published("held.events")] == ["sent"]
