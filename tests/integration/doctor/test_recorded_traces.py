@@ -30,6 +30,9 @@ from interlink.resilience import Backoff, Policy, Retry
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
+SPANS = 44
+"""19 calls (a client and a server span each), the root server span, two create (producer)
+and two send (client) spans, one process (consumer) span."""
 CHAIN = "edge.start → stock.reserve → price.quote → ledger.record"
 
 
@@ -100,7 +103,15 @@ async def system() -> AsyncIterator[list[str]]:
             assert r.status == 200, await r.text()
             assert (await r.json())["tries"] == 6
         await eventually(lambda: consumed == ["o-1"])
+        # A span is recorded when it ends: the consumer's just after its handler returned.
+        await eventually(lambda: sum(recorded(app) for app in (front, back)) == SPANS)
         yield [front.url, back.url]
+
+
+def recorded(app: il.App) -> int:
+    recorder = app.runtime.telemetry.recorder
+    assert recorder is not None
+    return len(recorder.since(0)["spans"])
 
 
 def found(findings: list[Finding] | list[dict[str, Any]]) -> set[tuple[str, str, str]]:
@@ -144,8 +155,7 @@ async def test_diagnose_reads_the_same_spans(system: list[str]) -> None:
     spans = [span for url in system for span in await asyncio.to_thread(load_spans, url)]
     report = diagnose(spans=spans)
     expected_from_traces(found(report.findings))
-    # 19 calls (a client and a server span each), the root server span, two create
-    # (producer) and two send (client) spans, one process (consumer) span.
+    assert len(spans) == SPANS
     assert Counter(span.kind for span in spans) == {
         "server": 20,
         "client": 21,
