@@ -6,7 +6,8 @@ The system: ``edge.start`` (front) calls ``stock.reserve`` (back, over HTTP), wh
 ``price.quote`` (back, in process), which calls ``ledger.record`` (front, over HTTP): three
 synchronous calls in a row. ``edge.start`` then calls ``stock.peek`` ten times (a chatty
 pair), calls ``flaky.attempt`` which fails five times before it answers (five retried calls),
-publishes ``orders.placed`` (``ledger`` consumes it) and ``orders.unread`` (nobody does)."""
+publishes ``orders.placed`` (``ledger`` consumes it, and calls ``mail.send``) and
+``orders.unread`` (nobody does)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,13 @@ import pytest
 import interlink as il
 from interlink.broker import MemoryBroker
 from interlink.discovery import MemoryRegistry
-from interlink.doctor import Finding, diagnose, load_spans
+from interlink.doctor import Finding, Thresholds, diagnose, load_spans
 from interlink.resilience import Backoff, Policy, Retry
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
-SPANS = 44
-"""19 calls (a client and a server span each), the root server span, two create (producer)
+SPANS = 46
+"""20 calls (a client and a server span each), the root server span, two create (producer)
 and two send (client) spans, one process (consumer) span."""
 CHAIN = "edge.start → stock.reserve → price.quote → ledger.record"
 
@@ -39,6 +40,7 @@ CHAIN = "edge.start → stock.reserve → price.quote → ledger.record"
 def services(consumed: list[str]) -> tuple[list[il.Service], list[il.Service]]:
     edge, ledger = il.Service("edge"), il.Service("ledger")
     stock, price, flaky = il.Service("stock"), il.Service("price"), il.Service("flaky")
+    mail = il.Service("mail")
     failures: Counter[str] = Counter()
 
     @edge.rpc
@@ -56,7 +58,8 @@ def services(consumed: list[str]) -> tuple[list[il.Service], list[il.Service]]:
         return True
 
     @ledger.subscribe("orders.placed", group="ledger")
-    async def on_placed(evt: dict[str, Any]) -> None:
+    async def on_placed(evt: dict[str, Any], ctx: il.Context) -> None:
+        await ctx.call("mail.send", {"id": evt["id"]})
         consumed.append(evt["id"])
 
     @stock.rpc
@@ -78,7 +81,11 @@ def services(consumed: list[str]) -> tuple[list[il.Service], list[il.Service]]:
             raise il.ApplicationError("not yet", status=503, type="NotYet")
         return failures[req["id"]]
 
-    return [edge, ledger], [stock, price, flaky]
+    @mail.rpc
+    async def send(req: dict[str, Any]) -> bool:
+        return True
+
+    return [edge, ledger], [stock, price, flaky, mail]
 
 
 @pytest.fixture
@@ -157,8 +164,27 @@ async def test_diagnose_reads_the_same_spans(system: list[str]) -> None:
     expected_from_traces(found(report.findings))
     assert len(spans) == SPANS
     assert Counter(span.kind for span in spans) == {
-        "server": 20,
-        "client": 21,
+        "server": 21,
+        "client": 22,
         "producer": 2,
         "consumer": 1,
     }
+
+
+async def test_each_attempt_is_a_call_and_a_subscriber_is_named_by_its_process_span(
+    system: list[str],
+) -> None:
+    spans = [span for url in system for span in await asyncio.to_thread(load_spans, url)]
+    report = diagnose(spans=spans, thresholds=Thresholds(chatty_calls=6, fan_out=1))
+    chatty = sorted(
+        f.message.partition(" in one trace")[0] for f in report.findings if f.code == "IL110"
+    )
+    assert chatty == [
+        "a chatty pair: 11 calls from edge to stock",
+        "a chatty pair: 6 calls from edge to flaky",  # one call, six attempts
+    ]
+    wide = {f.where: f.message for f in report.findings if f.code == "IL109"}
+    assert wide["ledger:process orders.placed"] == "calls 1 RPCs synchronously (traces): mail.send"
+    assert wide["edge.start"] == (
+        "calls 3 RPCs synchronously (traces): flaky.attempt, stock.peek, stock.reserve"
+    )
