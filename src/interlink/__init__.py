@@ -20,6 +20,7 @@ from interlink._errors import (
     InterlinkError,
     InvalidRequest,
     MethodNotFound,
+    PermissionDenied,
     PublishError,
     RemoteError,
     ServiceUnavailable,
@@ -42,6 +43,7 @@ from interlink.resilience import (
     Timeout,
 )
 from interlink.saga import Choreography, Saga, StepContext, StepRetry
+from interlink.transport._tls import Tls
 
 __version__ = "0.1.0"
 
@@ -71,6 +73,7 @@ __all__ = [
     "InvalidRequest",
     "MethodNotFound",
     "Observe",
+    "PermissionDenied",
     "Policy",
     "PublishError",
     "RemoteError",
@@ -84,6 +87,7 @@ __all__ = [
     "StepRetry",
     "Subscriber",
     "Timeout",
+    "Tls",
     "ValidationFailed",
     "__version__",
 ]

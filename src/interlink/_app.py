@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from interlink.outbox import Outbox
     from interlink.runtime import Runtime
     from interlink.saga import Choreography, Saga, SagaEngine
+    from interlink.transport._tls import Tls
 
 __all__ = ["App"]
 
@@ -67,6 +68,7 @@ class _Config:
     observe: Observe | None
     socket: str | None
     transports: Mapping[str, str]
+    tls: Tls | None
 
 
 class App:
@@ -108,6 +110,7 @@ class App:
         observe: Observe | None = None,
         socket: bool | str | None = False,
         transports: Mapping[str, str] | None = None,
+        tls: Tls | None = None,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -150,8 +153,11 @@ class App:
             observe=observe,
             socket=_socket_address(socket, host),
             transports=_transports(transports),
+            tls=tls,
         )
         _check_routes(self.running_services, self.services)
+        if tls is not None and (self._config.socket or "").startswith("unix:"):
+            raise ConfigurationError("mutual TLS is served over TCP only, not a Unix socket")
         self._runtime: Runtime | None = None
 
     def replace(self, **changes: Any) -> App:
@@ -289,6 +295,11 @@ class App:
         return self._config.transports
 
     @property
+    def tls(self) -> Tls | None:
+        """Mutual TLS for every transport this App serves and calls over (docs/tls.md)."""
+        return self._config.tls
+
+    @property
     def running_services(self) -> list[str]:
         only = self._config.only
         return [name for name in self.services if only is None or name in only]
@@ -373,7 +384,8 @@ class App:
         server = self.runtime.server
         if server is None:
             raise RuntimeError("this App does not serve HTTP (serve_http=False)")
-        return f"http://{self.advertise_host}:{server.port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{self.advertise_host}:{server.port}"
 
     @property
     def socket_url(self) -> str:

@@ -78,6 +78,7 @@ class Context:
         "_transactions",
         "correlation_id",
         "deadline",
+        "peer",
         "service",
         "traceparent",
         "tracestate",
@@ -95,6 +96,7 @@ class Context:
         envelope: Envelope | None = None,
         defer_events: bool = False,
         transactions: Transactions | None = None,
+        peer: str | None = None,
     ) -> None:
         self._dispatcher = dispatcher
         self.service = service
@@ -110,6 +112,9 @@ class Context:
         self._envelope = envelope
         self._deferred: list[tuple[str, Envelope]] | None = [] if defer_events else None
         self._transactions = transactions
+        self.peer = peer
+        """The calling service's identity: from its certificate over mutual TLS, its name for
+        an in-process call, None otherwise (no TLS, events, root contexts). docs/tls.md"""
 
     @property
     def headers(self) -> Mapping[str, str]:

@@ -47,12 +47,15 @@ class Dispatcher(Serving, Protocol):
 
     def rpc(self, service: str, method: str) -> Rpc[Any, Any] | None: ...
 
-    async def invoke_rpc(self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes) -> Outcome:
-        """Validate, run and encode; never raises for the handler's failure."""
+    async def invoke_rpc(
+        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+    ) -> Outcome:
+        """Validate, run and encode; never raises for the handler's failure. ``peer`` is the
+        caller's verified service identity (mutual TLS), checked against ``allow=``."""
         ...
 
     async def invoke_route(
-        self, route: Route, envelope: Envelope, kwargs: dict[str, Any]
+        self, route: Route, envelope: Envelope, kwargs: dict[str, Any], *, peer: str | None = None
     ) -> Outcome:
         """Run a REST handler with its bound arguments; never raises for its failure."""
         ...

@@ -18,7 +18,8 @@
         ├── RemoteError            the callee's handler raised (``.remote_type`` keeps its name)
         ├── DeadlineExceeded       the deadline passed before a result came (also a TimeoutError)
         ├── CallNotPermitted       a circuit breaker refused the call (``.retry_after``)
-        └── BulkheadFull           no concurrency slot was free
+        ├── BulkheadFull           no concurrency slot was free
+        └── PermissionDenied       the callee refused the caller's identity (403, ``allow=``)
 
 ``CallError.not_processed`` is True only when the failure proves the callee never ran the
 request (the connection was refused, a breaker or bulkhead refused locally, the callee answered
@@ -44,6 +45,7 @@ __all__ = [
     "InterlinkError",
     "InvalidRequest",
     "MethodNotFound",
+    "PermissionDenied",
     "PublishError",
     "RemoteError",
     "ServiceUnavailable",
@@ -255,3 +257,11 @@ class BulkheadFull(CallError):
     """No concurrency slot was free within the allowed wait."""
 
     not_processed = True
+
+
+class PermissionDenied(CallError):
+    """The callee refused the caller's service identity (``allow=``, ``Tls(peers=...)``): 403.
+    The handler never ran, and no retry is made: another attempt gets the same answer."""
+
+    not_processed = True
+    non_retryable = True

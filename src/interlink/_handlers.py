@@ -42,6 +42,8 @@ class Rpc(Generic[ReqT, RespT]):
     doc: str = ""
     errors: tuple[type[ApplicationError], ...] = ()
     """The application errors it declares it can answer with (listed in OpenAPI)."""
+    allow: frozenset[str] | None = None
+    """The caller identities it serves (``ctx.peer``); None: whatever the App allows."""
 
     @property
     def target(self) -> str:
@@ -111,6 +113,8 @@ class Route:
     tags: tuple[str, ...] = field(default=())
     errors: tuple[type[ApplicationError], ...] = ()
     """The application errors it declares it can answer with (listed in OpenAPI)."""
+    allow: frozenset[str] | None = None
+    """The caller identities it serves (``ctx.peer``); None: whatever the App allows."""
 
     @property
     def name(self) -> str:

@@ -88,6 +88,7 @@ class Service:
         idempotent: bool = False,
         timeout: float | timedelta | None = None,
         errors: Iterable[type[ApplicationError]] = (),
+        allow: Iterable[str] | None = None,
     ) -> Callable[[RpcFn[ReqT, RespT]], Rpc[ReqT, RespT]]: ...
 
     def rpc(
@@ -99,11 +100,14 @@ class Service:
         idempotent: bool = False,
         timeout: float | timedelta | None = None,
         errors: Iterable[type[ApplicationError]] = (),
+        allow: Iterable[str] | None = None,
     ) -> Any:
         """Declare a request/response handler: one message in, one model (or None) out.
 
         ``errors`` lists the :class:`ApplicationError` subclasses it may answer with (its own,
         and those of the calls it makes that it lets through); OpenAPI shows each one.
+        ``allow`` lists the calling services it serves (``ctx.peer``, docs/tls.md); a call from
+        any other identity, or from none, is answered 403 ``PermissionDenied`` before it runs.
         """
 
         def register(f: Callable[..., Awaitable[Any]]) -> Rpc[Any, Any]:
@@ -127,6 +131,7 @@ class Service:
                 timeout=_seconds(timeout, what),
                 doc=inspect.getdoc(f) or "",
                 errors=declared,
+                allow=_allowed(allow, what),
             )
             self.rpcs[method] = handler
             return handler
@@ -229,12 +234,14 @@ class Service:
         *,
         status: int = 200,
         errors: Iterable[type[ApplicationError]] = (),
+        allow: Iterable[str] | None = None,
     ) -> Callable[[Callable[..., Awaitable[Any]]], Route]:
         """Declare a REST resource, e.g. ``@svc.route("GET", "/orders/{order_id}")``.
 
         Path parameters are named in braces; other scalar parameters are query parameters; a
         model parameter is the JSON body. Returning None answers 204. ``errors`` lists the
-        :class:`ApplicationError` subclasses it may answer with, as for :meth:`rpc`.
+        :class:`ApplicationError` subclasses it may answer with, and ``allow`` the calling
+        services it serves, as for :meth:`rpc`.
         """
         verb = method.upper()
         what = f"route {verb} {path}"
@@ -246,6 +253,7 @@ class Service:
                 f"{what}: paths start with '/' and avoid /rpc, /health, /_interlink, /openapi.json"
             )
         declared = _declared_errors(errors, what)
+        allowed = _allowed(allow, what)
 
         def register(f: Callable[..., Awaitable[Any]]) -> Route:
             if (verb, path) in self.routes:
@@ -262,6 +270,7 @@ class Service:
                 doc=inspect.getdoc(f) or "",
                 tags=(self.name,),
                 errors=declared,
+                allow=allowed,
             )
             self.routes[(verb, path)] = route
             return route
@@ -289,6 +298,15 @@ def _declared_errors(
                 f"il.ApplicationError): status = 409`), not {error!r}"
             )
     return declared
+
+
+def _allowed(allow: Iterable[str] | None, what: str) -> frozenset[str] | None:
+    if allow is None:
+        return None
+    names = (allow,) if isinstance(allow, str) else tuple(allow)
+    if isinstance(allow, str) or not all(isinstance(name, str) and name for name in names):
+        raise DefinitionError(f"{what}: allow= takes a list of service names, not {allow!r}")
+    return frozenset(names)
 
 
 def _single_message(sig: Signature, what: str) -> Any:

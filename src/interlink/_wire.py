@@ -18,6 +18,7 @@ from interlink._errors import (
     FieldError,
     InvalidRequest,
     MethodNotFound,
+    PermissionDenied,
     RemoteError,
     ServiceUnavailable,
 )
@@ -85,6 +86,8 @@ def outcome_to_error(outcome: Outcome, service: str, method: str) -> CallError:
         return DeadlineExceeded(message)
     if status == 503 and type_name == "ServiceUnavailable":
         return ServiceUnavailable(message)
+    if status == 403 and type_name == "PermissionDenied":
+        return PermissionDenied(message)
     return RemoteError(
         message,
         remote_type=type_name,

@@ -24,7 +24,7 @@ from tests.e2e._browser import ROOT, artifacts, page
 
 __all__ = ["page"]
 
-SERVICES = {"orders", "inventory", "payment", "shipping", "notification", "analytics"}
+SERVICES = {"orders", "inventory", "payment", "shipping", "notification", "analytics", "auth"}
 LIVE = 10_000  # ms: the page polls every second, the collector too
 ORDER = {"customer": "ada", "sku": "apple", "qty": 1}
 

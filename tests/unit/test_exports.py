@@ -32,6 +32,7 @@ def test_public_api_is_pinned() -> None:
         "InvalidRequest",
         "MethodNotFound",
         "Observe",
+        "PermissionDenied",
         "Policy",
         "PublishError",
         "RemoteError",
@@ -45,6 +46,7 @@ def test_public_api_is_pinned() -> None:
         "StepRetry",
         "Subscriber",
         "Timeout",
+        "Tls",
         "ValidationFailed",
         "__version__",
     ]

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from interlink._app import App
 from interlink.broker._urls import redacted_url
+from interlink.cli._certs import certs
 from interlink.cli._dashboard import dashboard
 from interlink.cli._doctor import doctor
 from interlink.cli._load import CliError, load_app
@@ -316,3 +317,5 @@ def _gateway_command() -> None:
 
 
 _gateway_command()
+
+cli.add_typer(certs, name="certs")

@@ -38,8 +38,10 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def url(self) -> str:
+        """``https://`` when the instance serves mutual TLS (its metadata's ``tls``)."""
         host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.metadata.get("tls") else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def to_bytes(self) -> bytes:
         return _ENCODER.encode(self)

@@ -9,18 +9,21 @@ from typing import TYPE_CHECKING
 import msgspec
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from interlink.observe._trace import context_of, parent_of, traceparent_of
+from interlink.observe._trace import remote, span_parent_of, traceparent_of
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
     from interlink._context import Context
     from interlink._envelope import Envelope
+    from interlink.observe._span import LightSpan
     from interlink.observe._telemetry import Telemetry
 
 __all__ = ["ClientCall", "ServerCall", "error_type_of"]
 
 _METHOD = "POST"
+_CLIENT = SpanKind.CLIENT
+_SERVER = SpanKind.SERVER
 
 
 def error_type_of(body: bytes) -> str | None:
@@ -56,9 +59,9 @@ class ClientCall:
         self.status: int | None = None
         """The answer's HTTP status (or the in-process handler's), once there is one."""
         self.traceparent: str | None = None
-        self._span: Span | None = None
-        tracer = telemetry.tracer
-        if tracer is not None:
+        self._span: Span | LightSpan | None = None
+        spans = telemetry.spans
+        if spans is not None:
             attributes: dict[str, str | int] = {
                 "http.request.method": _METHOD,
                 "url.path": self.path,
@@ -66,8 +69,8 @@ class ClientCall:
             }
             if resend:
                 attributes["http.request.resend_count"] = resend
-            context = context_of(parent, telemetry.ids)
-            span = tracer.start_span(f"{_METHOD} {self.path}", context, SpanKind.CLIENT, attributes)
+            context = span_parent_of(parent, telemetry.ids)
+            span = spans.start(f"{_METHOD} {self.path}", _CLIENT, context, attributes)
             if resend:
                 span.add_event("interlink.retry", {"http.request.resend_count": resend})
             self._span = span
@@ -106,14 +109,17 @@ class ClientCall:
             span.end()
         metrics = self._telemetry.metrics
         if metrics is not None:
-            metrics.client_duration.labels(
-                _METHOD,
-                self.address,
-                self.port,
-                "" if status is None else str(status),
-                error_type,
-                self.path[5:].replace("/", ".", 1),
-            ).observe(elapsed)
+            metrics.client.observe(
+                (
+                    _METHOD,
+                    self.address,
+                    self.port,
+                    "" if status is None else str(status),
+                    error_type,
+                    self.path[5:].replace("/", ".", 1),
+                ),
+                elapsed,
+            )
 
 
 class ServerCall:
@@ -130,17 +136,16 @@ class ServerCall:
         self.method = method
         self.route = route
         self.traceparent: str | None = None
-        self._span: Span | None = None
-        tracer = telemetry.tracer
-        if tracer is not None:
-            attributes = {
+        self._span: Span | LightSpan | None = None
+        spans = telemetry.spans
+        if spans is not None:
+            attributes: dict[str, str | int] = {
                 "http.request.method": method,
                 "http.route": route,
                 "interlink.service": service,
             }
-            span = tracer.start_span(
-                f"{method} {route}", parent_of(envelope.traceparent), SpanKind.SERVER, attributes
-            )
+            parent = remote(envelope.traceparent)
+            span = spans.start(f"{method} {route}", _SERVER, parent, attributes)
             self._span = span
             self.traceparent = traceparent_of(span)
         self._started = time.perf_counter()
@@ -163,6 +168,6 @@ class ServerCall:
             span.end()
         metrics = self._telemetry.metrics
         if metrics is not None:
-            metrics.server_duration.labels(
-                self.method, self.route, str(status), error_type, self._service
-            ).observe(elapsed)
+            metrics.server.observe(
+                (self.method, self.route, str(status), error_type, self._service), elapsed
+            )

@@ -14,13 +14,14 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from interlink._errors import CodecError
 from interlink._rfc3339 import parse_time
-from interlink.observe._trace import context_of, parent_of, remote, traceparent_of
+from interlink.observe._trace import parent_of, remote, span_parent_of, traceparent_of
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
     from interlink._context import Context
     from interlink._envelope import Envelope
+    from interlink.observe._span import LightSpan
     from interlink.observe._telemetry import Telemetry
 
 __all__ = ["Process", "Send", "create", "dead_letter"]
@@ -44,13 +45,13 @@ def _attributes(
 def create(telemetry: Telemetry, parent: Context, topic: str, envelope: Envelope) -> None:
     """A PRODUCER span ``create {topic}`` under the publishing handler's span; the event
     carries its ids in ``traceparent``, so consumers continue from it."""
-    tracer = telemetry.tracer
-    if tracer is None:
+    spans = telemetry.spans
+    if spans is None:
         return
     attributes = _attributes(telemetry, "create", "create", topic, envelope)
     attributes["interlink.service"] = parent.service
-    context = context_of(parent, telemetry.ids)
-    span = tracer.start_span(f"create {topic}", context, SpanKind.PRODUCER, attributes)
+    context = span_parent_of(parent, telemetry.ids)
+    span = spans.start(f"create {topic}", SpanKind.PRODUCER, context, attributes)
     envelope.traceparent = traceparent_of(span)
     span.end()
 
@@ -64,13 +65,12 @@ class Send:
     def __init__(self, telemetry: Telemetry, topic: str, envelope: Envelope) -> None:
         self._telemetry = telemetry
         self._topic = topic
-        self._span: Span | None = None
-        tracer = telemetry.tracer
-        if tracer is not None:
+        self._span: Span | LightSpan | None = None
+        spans = telemetry.spans
+        if spans is not None:
             attributes = _attributes(telemetry, "send", "send", topic, envelope)
-            self._span = tracer.start_span(
-                f"send {topic}", parent_of(envelope.traceparent), SpanKind.CLIENT, attributes
-            )
+            parent = remote(envelope.traceparent)
+            self._span = spans.start(f"send {topic}", SpanKind.CLIENT, parent, attributes)
         self._started = time.perf_counter()
 
     def finish(self, error: BaseException | None) -> None:
@@ -107,21 +107,15 @@ class Process:
         self._topic = topic
         self._group = group
         self.traceparent: str | None = None
-        self._span: Span | None = None
-        tracer = telemetry.tracer
-        if tracer is not None:
+        self._span: Span | LightSpan | None = None
+        spans = telemetry.spans
+        if spans is not None:
             attributes = _attributes(telemetry, "process", "process", topic, envelope)
             attributes["messaging.consumer.group.name"] = group
             attributes["interlink.service"] = service
             producer = remote(envelope.traceparent)
             links = () if producer is None else (Link(producer),)
-            span = tracer.start_span(
-                f"process {topic}",
-                parent_of(envelope.traceparent),
-                SpanKind.CONSUMER,
-                attributes,
-                links,
-            )
+            span = spans.start(f"process {topic}", SpanKind.CONSUMER, producer, attributes, links)
             self._span = span
             self.traceparent = traceparent_of(span)
         self._started = time.perf_counter()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from interlink.observe._ids import Ids
     from interlink.observe._metrics import Metrics
     from interlink.observe._recorder import Recorder
+    from interlink.observe._span import Spans
     from interlink.saga._runner import StepObserver
 
 __all__ = ["Telemetry"]
@@ -49,6 +50,8 @@ class Telemetry:
         self.tracer_provider: TracerProvider | None = None
         self.tracer: Tracer | None = None
         self.ids: Ids | None = None
+        self.spans: Spans | None = None
+        """What starts the call and message spans (``observe/_span.py``), None with tracing off."""
         self.recorder: Recorder | None = None
         self.registry: CollectorRegistry | None = None
         self.metrics: Metrics | None = None
@@ -70,6 +73,7 @@ class Telemetry:
             raise ConfigurationError(f"tracing needs OpenTelemetry: {_INSTALL}") from exc
         from interlink.observe._ids import Ids
         from interlink.observe._recorder import Recorder
+        from interlink.observe._span import Spans
 
         self.ids = Ids()
         provider = TracerProvider(
@@ -83,6 +87,7 @@ class Telemetry:
             provider.add_span_processor(self.recorder)
         self.tracer_provider = provider
         self.tracer = provider.get_tracer("interlink")
+        self.spans = Spans(provider, self.tracer, self.ids)
 
     def _exporter(self) -> SpanExporter | None:
         exporter = self.observe.exporter

@@ -15,8 +15,18 @@ if TYPE_CHECKING:
 
     from interlink._context import Context
     from interlink.observe._ids import Ids
+    from interlink.observe._span import LightSpan
 
-__all__ = ["ROOT", "SERVING", "context_of", "parent_of", "remote", "root_of", "traceparent_of"]
+__all__ = [
+    "ROOT",
+    "SERVING",
+    "context_of",
+    "parent_of",
+    "remote",
+    "root_of",
+    "span_parent_of",
+    "traceparent_of",
+]
 
 SERVING: ContextVar[str | None] = ContextVar("interlink_serving_span", default=None)
 """The traceparent of the span whose work runs in this task: a server span while its handler
@@ -59,7 +69,15 @@ def context_of(ctx: Context, ids: Ids | None) -> OtelContext:
     return parent_of(ctx.traceparent)
 
 
-def traceparent_of(span: Span) -> str:
+def span_parent_of(ctx: Context, ids: Ids | None) -> SpanContext | None:
+    """``context_of`` as the parent span's ids alone (None: the span starts a trace)."""
+    if ctx.envelope is None and ctx.traceparent != SERVING.get():
+        root_of(ctx.traceparent, ids)
+        return None
+    return remote(ctx.traceparent)
+
+
+def traceparent_of(span: Span | LightSpan) -> str:
     """What interlink sends on for work done under ``span``: its own ids."""
     context = span.get_span_context()
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"

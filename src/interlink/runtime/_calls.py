@@ -181,7 +181,8 @@ class Calls:
         handler = self._local.rpc(out.service, out.method)
         if handler is None:
             raise MethodNotFound(f"{out.service} has no method {out.method!r}")
-        return self._local.invoke_rpc(handler, envelope, out.body)
+        # In-process, the caller is who its context says: allow= applies as over the network.
+        return self._local.invoke_rpc(handler, envelope, out.body, peer=out.parent.service)
 
     async def invoke_fallback(self, target: str, out: Outgoing) -> Any:
         """Fallback(to="service.method"): the same request, sent to another method."""

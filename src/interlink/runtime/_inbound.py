@@ -42,6 +42,11 @@ def _nothing() -> None:
     return None
 
 
+def _denied(where: str, peer: str | None) -> str:
+    who = "a caller without a service identity" if peer is None else f"service {peer!r}"
+    return f"{where} does not accept calls from {who}"
+
+
 class Inbound:
     """Implements :class:`interlink._dispatch.Dispatcher` for one running App."""
 
@@ -64,6 +69,8 @@ class Inbound:
         self.draining = False
         self._undeclared: set[tuple[str, int, str]] = set()
         """(handler, status, type) of undeclared errors already warned about"""
+        self.default_allow: frozenset[str] | None = None
+        """Caller identities served by handlers without ``allow=`` (``Tls(peers=...)``)."""
 
     # -- state -------------------------------------------------------------------------------
 
@@ -92,6 +99,7 @@ class Inbound:
         envelope: Envelope,
         deadline: float | None,
         transactions: Transactions | None = None,
+        peer: str | None = None,
     ) -> Context:
         # An invalid or missing traceparent restarts the trace here, for all the work below.
         traceparent, tracestate = continue_trace(envelope.traceparent, envelope.tracestate)
@@ -105,6 +113,7 @@ class Inbound:
             envelope=envelope,
             defer_events=True,
             transactions=transactions,
+            peer=peer,
         )
 
     def deadline(self, envelope: Envelope, timeout: float | None) -> float | None:
@@ -140,7 +149,14 @@ class Inbound:
 
     # -- work ------------------------------------------------------------------------------------
 
-    async def invoke_rpc(self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes) -> Outcome:
+    def refused(self, handler: Rpc[Any, Any] | Route, peer: str | None) -> bool:
+        """The handler's ``allow=`` (else the App's ``Tls(peers=...)``) leaves ``peer`` out."""
+        allowed = handler.allow if handler.allow is not None else self.default_allow
+        return allowed is not None and peer not in allowed
+
+    async def invoke_rpc(
+        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+    ) -> Outcome:
         """Never raises for a handler's failure: every outcome is a status and a body."""
         correlation_id = envelope.correlationid or envelope.id
 
@@ -156,6 +172,8 @@ class Inbound:
                 retryable=handler.idempotent and status >= 500,
             )
 
+        if self.refused(handler, peer):
+            return fail(403, "PermissionDenied", _denied(handler.target, peer))
         try:
             deadline = self.deadline(envelope, handler.timeout)
             request = handler.request.decode(body)
@@ -165,7 +183,7 @@ class Inbound:
             return fail(400, "BadRequest", str(exc))
         except DeadlineExceeded as exc:
             return fail(504, "DeadlineExceeded", str(exc))
-        ctx = self.context(handler.service, envelope, deadline)
+        ctx = self.context(handler.service, envelope, deadline, peer=peer)
         try:
 
             async def run() -> bytes:
@@ -177,7 +195,7 @@ class Inbound:
         return Outcome(200, payload)
 
     async def invoke_route(
-        self, route: Route, envelope: Envelope, kwargs: dict[str, Any]
+        self, route: Route, envelope: Envelope, kwargs: dict[str, Any], *, peer: str | None = None
     ) -> Outcome:
         correlation_id = envelope.correlationid or envelope.id
 
@@ -191,13 +209,15 @@ class Inbound:
                 correlation_id=correlation_id,
             )
 
+        if self.refused(route, peer):
+            return fail(403, "PermissionDenied", _denied(f"{route.method} {route.path}", peer))
         try:
             deadline = self.deadline(envelope, None)
         except CodecError as exc:
             return fail(400, "BadRequest", str(exc))
         except DeadlineExceeded as exc:
             return fail(504, "DeadlineExceeded", str(exc))
-        ctx = self.context(route.service, envelope, deadline)
+        ctx = self.context(route.service, envelope, deadline, peer=peer)
         if route.params.context is not None:
             kwargs[route.params.context] = ctx
         try:

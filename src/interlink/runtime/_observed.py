@@ -39,19 +39,22 @@ class ObservedInbound(Inbound):
         envelope: Envelope,
         deadline: float | None,
         transactions: Transactions | None = None,
+        peer: str | None = None,
     ) -> Context:
-        ctx = super().context(service, envelope, deadline, transactions)
+        ctx = super().context(service, envelope, deadline, transactions, peer)
         serving = _SERVING.get()
         if serving is not None:  # the handler's calls and events are children of its span
             ctx.traceparent = serving
         return ctx
 
-    async def invoke_rpc(self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes) -> Outcome:
+    async def invoke_rpc(
+        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+    ) -> Outcome:
         route = f"/rpc/{handler.service}/{handler.name}"
         serving = ServerCall(self.telemetry, envelope, handler.service, "POST", route)
         token = _SERVING.set(serving.traceparent)
         try:
-            outcome = await super().invoke_rpc(handler, envelope, body)
+            outcome = await super().invoke_rpc(handler, envelope, body, peer=peer)
         except BaseException as exc:
             serving.finish(500, b"", exc)
             raise
@@ -61,12 +64,12 @@ class ObservedInbound(Inbound):
         return outcome
 
     async def invoke_route(
-        self, route: Route, envelope: Envelope, kwargs: dict[str, Any]
+        self, route: Route, envelope: Envelope, kwargs: dict[str, Any], *, peer: str | None = None
     ) -> Outcome:
         serving = ServerCall(self.telemetry, envelope, route.service, route.method, route.path)
         token = _SERVING.set(serving.traceparent)
         try:
-            outcome = await super().invoke_route(route, envelope, kwargs)
+            outcome = await super().invoke_route(route, envelope, kwargs, peer=peer)
         except BaseException as exc:
             serving.finish(500, b"", exc)
             raise

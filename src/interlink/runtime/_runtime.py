@@ -109,9 +109,10 @@ class Runtime:
 
             self.state_metrics = StateMetrics(self.telemetry.registry)
             stack.push_async_callback(self.state_metrics.aclose)
-        self.http = http = HttpClient()
+        tls = None if app.tls is None else app.tls.client_context()
+        self.http = http = HttpClient(ssl=tls)
         stack.push_async_callback(http.close)
-        self.socket_client = SocketClient()
+        self.socket_client = SocketClient(ssl=tls)
         stack.push_async_callback(self.socket_client.close)
         self.discovery = Discovery(self.registry, balancer=app.load_balancer, clock=self.clock)
         stack.push_async_callback(self.discovery.close)
@@ -131,6 +132,8 @@ class Runtime:
         self.inbound = (Inbound if seen is None else ObservedInbound)(
             self.running, self.outbound, self.clock, wakers, **hooks
         )
+        peers = None if app.tls is None else app.tls.peers
+        self.inbound.default_allow = None if peers is None else frozenset(peers)
         metrics = self.state_metrics
         self.outbound.calls = (Calls if seen is None else ObservedCalls)(
             local=self.inbound,
@@ -225,7 +228,10 @@ class Runtime:
         if app.serve_http or self.mounted:
             await self._http()
         if app.socket is not None and not self.mounted:
-            self.socket_server = SocketServer(self.inbound, app.socket, max_body=app.max_body_size)
+            tls = None if app.tls is None else app.tls.server_context()
+            self.socket_server = SocketServer(
+                self.inbound, app.socket, max_body=app.max_body_size, ssl=tls
+            )
             await self.socket_server.start()
         self.inbound.started = True
         if self.server is not None or self.socket_server is not None:
@@ -241,6 +247,7 @@ class Runtime:
             title=app.name,
             version=app.version,
             timeouts=app.http_timeouts,
+            tls=None if self.mounted else app.tls,
         )
         # Mounted in another application, the admin API is served only when asked for: that
         # application's address is not known to be loopback.
@@ -302,6 +309,7 @@ class Runtime:
                         sorted(n for n, r in service.rpcs.items() if r.idempotent)
                     ),
                     **extra,
+                    **({} if self.app.tls is None else {"tls": "mutual"}),
                 },
             )
             for service in self.running.values()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from interlink._envelope_http import from_asgi
 from interlink._errors import CodecError
 from interlink.transport.http._asgi import (
+    PEER,
     BodyTooLarge,
     ClientDisconnected,
     Receive,
@@ -115,7 +116,7 @@ class HttpApp:
             )
         if is_structured(found[0]):
             body = bytes(envelope.data)
-        outcome = await dispatcher.invoke_rpc(handler, envelope, body)
+        outcome = await dispatcher.invoke_rpc(handler, envelope, body, peer=scope.get(PEER))
         await send_json(send, outcome.status, outcome.body, correlation)
 
 

@@ -36,6 +36,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 CORRELATION_HEADER = "x-correlation-id"
 """Every RPC, route and error response carries the request's correlation id in this header."""
 
+PEER = "interlink.peer"
+"""Set in the scope by the server's protocol over mutual TLS: the client's service identity."""
 READING_BODY = "interlink.reading_body"
 """Set in the scope while the app waits for the request body. The server's protocol answers
 such a request itself when the body is late or the server stops (its handler has not started);

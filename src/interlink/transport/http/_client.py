@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl as ssl_module
 from urllib.parse import urlsplit
 
 from interlink._envelope import Envelope
@@ -42,7 +43,11 @@ class HttpClient:
         max_connections: int = 512,
         keepalive: float = CLIENT_KEEPALIVE,
         max_response: int = MAX_RESPONSE,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
+        """``ssl``: every connection uses TLS with this context, whatever the URL's scheme
+        (mutual TLS between services); without it, https:// URLs get the system's defaults."""
+        self._ssl = ssl
         self._max_connections = max_connections
         self._keepalive = keepalive
         self._max_response = max_response
@@ -74,6 +79,7 @@ class HttpClient:
                 max_connections=self._max_connections,
                 keepalive=self._keepalive,
                 max_response=self._max_response,
+                tls=self._ssl,
             )
         found = self._origins.get(base_url)
         origin, host = found if found is not None else self._origin(base_url)
@@ -96,7 +102,7 @@ class HttpClient:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CallError(f"cannot call {base_url!r}: not an http:// or https:// address")
-        tls = parts.scheme == "https"
+        tls = parts.scheme == "https" or self._ssl is not None
         port = parts.port or (443 if tls else 80)
         found = ((parts.hostname, port, tls), parts.netloc)
         if len(self._origins) < 10_000:

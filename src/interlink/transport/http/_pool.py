@@ -45,7 +45,14 @@ def lost_while_idle(exc: Lost) -> bool:
 
 
 class Pool:
-    def __init__(self, *, max_connections: int, keepalive: float, max_response: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int,
+        keepalive: float,
+        max_response: int,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._max = max_connections
         self._max_response = max_response
         self._keepalive = keepalive
@@ -54,7 +61,7 @@ class Pool:
         self._in_flight = 0
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._sweeper: asyncio.TimerHandle | None = None
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls
 
     async def post(self, origin: Origin, request: bytes) -> Outcome:
         """Send ``request`` (the whole HTTP/1.1 message) to ``origin``; the answer's status and

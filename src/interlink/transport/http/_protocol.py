@@ -30,7 +30,8 @@ from typing import Any, ClassVar
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from interlink._envelope import new_id
-from interlink.transport.http._asgi import CORRELATION_HEADER, READING_BODY, error_body
+from interlink.transport._tls import peer_identity
+from interlink.transport.http._asgi import CORRELATION_HEADER, PEER, READING_BODY, error_body
 from interlink.transport.http._settings import MAX_HEAD_SIZE, HttpTimeouts, as_seconds
 
 __all__ = ["GuardedProtocol", "guarded_protocol"]
@@ -63,6 +64,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._started = False  # a byte of the current request head has arrived
         self._head_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._peer: str | None = None
 
     # -- uvicorn's hooks ---------------------------------------------------------------------
 
@@ -74,6 +76,9 @@ class GuardedProtocol(HttpToolsProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None:  # mutual TLS: the handshake verified the client's certificate
+            self._peer = peer_identity(tls.getpeercert())
         self._arm(self.head_timeout, self._head_expired)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -95,6 +100,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._arm(self.head_timeout, self._head_expired)
 
     def on_headers_complete(self) -> None:
+        self.scope[PEER] = self._peer  # type: ignore[literal-required]
         self._state = _State.BODY
         self._arm(self.body_timeout, self._body_expired)
         super().on_headers_complete()

@@ -19,6 +19,7 @@ from interlink._envelope import Envelope
 from interlink._errors import CodecError, ValidationFailed
 from interlink.transport.http._asgi import (
     CORRELATION_HEADER,
+    PEER,
     BodyTooLarge,
     ClientDisconnected,
     Receive,
@@ -183,7 +184,8 @@ class _RouteEndpoint:
             await fail(400, "BadRequest", str(exc))
             return
         envelope.correlationid = correlation
-        outcome = await self._dispatcher.invoke_route(route, envelope, kwargs)
+        peer = scope.get(PEER)
+        outcome = await self._dispatcher.invoke_route(route, envelope, kwargs, peer=peer)
         if outcome.status == 204:
             await _no_content(send, correlation)
             return

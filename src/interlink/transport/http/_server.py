@@ -77,6 +77,8 @@ class HttpServer:
             timeout_graceful_shutdown=max(1, math.ceil(self._settings.drain_timeout)),
         )
         config.load()
+        if self._settings.tls is not None:  # our context, not uvicorn's: CERT_REQUIRED, TLS 1.2+
+            config.ssl = self._settings.tls.server_context()
         self._server = uvicorn.Server(config)
         self._server.lifespan = config.lifespan_class(config)
         await self._server.startup(sockets=[self._socket])

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from interlink._http import DEFAULT_HTTP_TIMEOUTS, HttpTimeouts, as_seconds
+
+if TYPE_CHECKING:
+    from interlink.transport._tls import Tls
 
 __all__ = ["MAX_HEAD_SIZE", "HttpSettings", "HttpTimeouts", "as_seconds"]
 
@@ -21,3 +25,5 @@ class HttpSettings:
     title: str
     version: str
     timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS
+    tls: Tls | None = None
+    """Serve HTTPS with mutual TLS (a client certificate signed by its CA is required)."""

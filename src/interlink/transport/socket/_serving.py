@@ -17,6 +17,7 @@ import msgspec
 from interlink._envelope import check_attributes
 from interlink._errors import CodecError
 from interlink._wire import Outcome, error_outcome
+from interlink.transport._tls import peer_identity
 from interlink.transport.http._asgi import correlation_id
 from interlink.transport.socket._frame import (
     CANCEL,
@@ -68,12 +69,17 @@ class ServerConnection(asyncio.Protocol):
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self._paused: asyncio.Future[None] | None = None
         self.draining = False
+        self._peer: str | None = None
+        """The client's service identity, from its verified certificate (mutual TLS)."""
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self._connections.add(self)
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None:
+            self._peer = peer_identity(tls.getpeercert())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
@@ -193,7 +199,7 @@ class ServerConnection(asyncio.Protocol):
         self, stream: int, handler: Rpc[Any, Any], envelope: Envelope, body: bytes
     ) -> None:
         try:
-            outcome = await self._dispatcher.invoke_rpc(handler, envelope, body)
+            outcome = await self._dispatcher.invoke_rpc(handler, envelope, body, peer=self._peer)
             if self._paused is not None:
                 # Shielded: a call cancelled here must not cancel the others' shared future.
                 await asyncio.shield(self._paused)
