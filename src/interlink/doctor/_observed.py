@@ -12,6 +12,8 @@ __all__ = ["Call", "Observed", "observe"]
 
 _TOPIC = "messaging.destination.name"
 _RESEND = "http.request.resend_count"
+_RETRY_EVENT = "interlink.retry"
+_RPC_PREFIX = "/rpc/"
 MAX_DEPTH = 1_000
 """Ancestor walks stop here (a malformed export could hold a parent loop)."""
 
@@ -41,7 +43,15 @@ class Observed:
 
 
 def label(span: Span) -> str:
-    """``service.method`` for a server span, from ``rpc.method`` or the span's name."""
+    """``service.method`` for an RPC's server span: from its ``http.route`` (or ``url.path``)
+    ``/rpc/{service}/{method}`` as interlink records it, else from an ``rpc.method``
+    attribute; any other span is ``service:span name`` (a route: ``orders:GET /orders/{id}``)."""
+    for key in ("http.route", "url.path"):
+        route = span.attributes.get(key)
+        if isinstance(route, str) and route.startswith(_RPC_PREFIX):
+            service, sep, name = route.removeprefix(_RPC_PREFIX).partition("/")
+            if sep and service and name and "/" not in name:
+                return f"{service}.{name}"
     method = span.attributes.get("rpc.method")
     if isinstance(method, str) and method:
         return f"{span.service}.{method}"
@@ -143,4 +153,4 @@ def _retried(span: Span) -> bool:
     resent = span.attributes.get(_RESEND)
     if isinstance(resent, int | float) and not isinstance(resent, bool) and resent > 0:
         return True
-    return any(name.startswith("retry") for name in span.events)
+    return any(name == _RETRY_EVENT or name.startswith("retry") for name in span.events)

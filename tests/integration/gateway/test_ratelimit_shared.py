@@ -1,4 +1,5 @@
-"""The shared limit: two gateway processes, one real redis-server, 200 concurrent requests."""
+"""The shared limit: two ``interlink gateway`` processes proxying to one upstream service,
+one real redis-server, 200 concurrent requests."""
 
 from __future__ import annotations
 
@@ -21,11 +22,14 @@ from tests.integration.gateway._edge_support import Echo, serving
 
 ROOT = Path(__file__).resolve().parents[3]
 LIMIT = 50
+HELPER = "tests.integration.gateway._shared_gateway"
 
 
 @pytest.fixture(scope="module")
-def replicas(redis_server: RedisServer) -> Iterator[list[str]]:
-    """Two uvicorn processes serving ``_ratelimit_app`` against the same Redis."""
+def system(redis_server: RedisServer) -> Iterator[tuple[str, list[str]]]:
+    """One upstream process and two ``interlink gateway`` processes that find it through the
+    same ``static:`` registry and share one Redis; yields the upstream and gateway URLs."""
+    upstream_port, *gateway_ports = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
@@ -33,49 +37,67 @@ def replicas(redis_server: RedisServer) -> Iterator[list[str]]:
         "INTERLINK_TEST_PREFIX": f"test:{uuid.uuid4().hex}:",
         "INTERLINK_TEST_LIMIT": str(LIMIT),
     }
-    ports = [free_port(), free_port()]
-    processes = [
-        subprocess.Popen(
+    commands = [
+        [
+            *(sys.executable, "-m", "uvicorn", f"{HELPER}:upstream", "--lifespan", "off"),
+            *("--host", "127.0.0.1", "--port", str(upstream_port), "--log-level", "warning"),
+        ],
+        *(
             [
-                *(sys.executable, "-m", "uvicorn", "tests.integration.gateway._ratelimit_app:app"),
-                *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        for port in ports
+                *(sys.executable, "-m", "interlink", "gateway", f"{HELPER}:gateway"),
+                *("--host", "127.0.0.1", "--port", str(port)),
+            ]
+            for port in gateway_ports
+        ),
+    ]
+    registry = {"INTERLINK_TEST_REGISTRY": f"static:upstream=127.0.0.1:{upstream_port}"}
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env={**env, **(registry if i else {})})
+        for i, command in enumerate(commands)
     ]
     try:
-        yield [f"http://127.0.0.1:{port}" for port in ports]
+        yield (
+            f"http://127.0.0.1:{upstream_port}",
+            [f"http://127.0.0.1:{port}" for port in gateway_ports],
+        )
     finally:
         for process in processes:
             stop_process(process)
 
 
 @pytest.mark.parametrize("path", ["/window", "/bucket"])
-async def test_two_replicas_allow_exactly_the_limit_under_200_concurrent_requests(
-    replicas: list[str], path: str
+async def test_two_gateways_pass_exactly_the_limit_upstream_under_200_concurrent_requests(
+    system: tuple[str, list[str]], path: str
 ) -> None:
+    upstream, gateways = system
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def up() -> bool:
             try:
-                for base in replicas:
-                    async with session.get(f"{base}/health") as response:
-                        assert response.status == 200
+                async with session.get(f"{upstream}/count") as response:
+                    assert response.status == 200
+                for base in gateways:  # no route at / : a 404 from the gateway means it is up
+                    async with session.get(f"{base}/") as response:
+                        assert response.status == 404
             except aiohttp.ClientError:
                 return False
             return True
 
         await eventually(up, timeout=30)
 
-        async def one(i: int) -> int:
-            async with session.get(replicas[i % 2] + path) as response:
-                return response.status
+        async def one(i: int) -> tuple[int, str, str | None]:
+            async with session.get(gateways[i % 2] + path) as response:
+                return response.status, await response.text(), response.headers.get("Retry-After")
 
-        statuses = Counter(await asyncio.gather(*(one(i) for i in range(200))))
-    assert statuses == {200: LIMIT, 429: 200 - LIMIT}
+        answers = await asyncio.gather(*(one(i) for i in range(200)))
+        async with session.get(f"{upstream}/count") as response:
+            seen = await response.json(content_type=None)
+    assert Counter(status for status, _, _ in answers) == {200: LIMIT, 429: 200 - LIMIT}
+    assert all(body == "ok" for status, body, _ in answers if status == 200)  # from upstream
+    refusals = [retry for status, _, retry in answers if status == 429]
+    assert all(retry is not None and int(retry) >= 1 for retry in refusals)
+    assert seen.get(path) == LIMIT  # the upstream saw exactly the allowed requests
 
 
 async def test_redis_down_fails_open_or_closed_as_configured() -> None:

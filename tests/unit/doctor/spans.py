@@ -44,14 +44,27 @@ class Trace:
         return span_id
 
     def server(self, target: str, parent: str | None = None) -> str:
+        """An RPC served, as interlink records it: ``POST /rpc/{service}/{method}``."""
         service, method = target.split(".")
-        return self.span("server", service, target, parent, **{"rpc.method": method})
+        route = f"/rpc/{service}/{method}"
+        attributes = {"http.request.method": "POST", "http.route": route}
+        return self.span("server", service, f"POST {route}", parent, **attributes)
 
     def call(self, caller: str, target: str, **client_attributes: Any) -> str:
         """A call from the handler span ``caller`` to ``target``; returns the callee's span."""
         service = next(s["service"] for s in self.spans if s["span_id"] == caller)
-        client = self.span("client", service, f"call {target}", caller, **client_attributes)
+        path = "/rpc/" + target.replace(".", "/")
+        attributes = {"http.request.method": "POST", "url.path": path, **client_attributes}
+        client = self.span("client", service, f"POST {path}", caller, **attributes)
         return self.server(target, client)
+
+    def events(self, span_id: str, *names: str) -> None:
+        """Give the span ``span_id`` events with these names."""
+        span = next(s for s in self.spans if s["span_id"] == span_id)
+        span["events"] = [{"name": name, "time": 1.5, "attributes": {}} for name in names]
+
+    def parent(self, span_id: str) -> str:
+        return str(next(s["parent_id"] for s in self.spans if s["span_id"] == span_id))
 
 
 def chain(*targets: str) -> list[dict[str, Any]]:
@@ -71,12 +84,16 @@ def fan(caller: str, targets: list[str], repeat: int = 1) -> list[dict[str, Any]
     return trace.spans
 
 
-def retried(n: int) -> list[dict[str, Any]]:
-    """One trace with ``n`` retried calls (a resend count on each client span)."""
+def retried(n: int, *, count: bool = True, event: bool = True) -> list[dict[str, Any]]:
+    """One trace with ``n`` retried calls: each client span with a resend count and an
+    ``interlink.retry`` event, as interlink records them (or only one of the two)."""
     trace = Trace()
     root = trace.server("a.x")
     for i in range(n):
-        trace.call(root, "b.y", **{"http.request.resend_count": i + 1})
+        resent = {"http.request.resend_count": i + 1} if count else {}
+        server = trace.call(root, "b.y", **resent)
+        if event:
+            trace.events(trace.parent(server), "interlink.retry")
     return trace.spans
 
 
@@ -84,11 +101,11 @@ def messaging(topic: str, *, consumed: bool) -> list[dict[str, Any]]:
     trace = Trace()
     root = trace.server("a.x")
     producer = trace.span(
-        "producer", "a", f"publish {topic}", root, **{"messaging.destination.name": topic}
+        "producer", "a", f"create {topic}", root, **{"messaging.destination.name": topic}
     )
     if consumed:
         trace.span(
-            "consumer", "b", f"consume {topic}", producer, **{"messaging.destination.name": topic}
+            "consumer", "b", f"process {topic}", producer, **{"messaging.destination.name": topic}
         )
     return trace.spans
 
@@ -98,9 +115,9 @@ def linked(topic: str) -> list[dict[str, Any]]:
     trace = Trace()
     root = trace.server("a.x")
     attributes = {"messaging.destination.name": topic}
-    producer = trace.span("producer", "a", f"publish {topic}", root, **attributes)
+    producer = trace.span("producer", "a", f"create {topic}", root, **attributes)
     consumer = Trace()
-    consumer.span("consumer", "b", "consume", None)
+    consumer.span("consumer", "b", f"process {topic}", None)
     consumer.spans[0]["links"] = [{"trace_id": trace.trace_id, "span_id": producer}]
     return trace.spans + consumer.spans
 
