@@ -42,6 +42,8 @@ class Gateway:
         max_connections: int = 1024,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections!r}")
         self.timeout = timeout
         self.routes: list[Route] = []
         for item in routes:

@@ -4,10 +4,11 @@ family and ``traceparent`` are set, and the request head is written for the upst
 from __future__ import annotations
 
 from collections.abc import Iterable
+from random import getrandbits
 
 from starlette.types import Scope
 
-from interlink._tracecontext import new_traceparent, parse_traceparent
+from interlink._tracecontext import parse_traceparent
 
 __all__ = ["HOP_BY_HOP", "request_head", "response_headers"]
 
@@ -61,29 +62,49 @@ def request_head(scope: Scope, method: str, target: str, netloc: str, length: in
     client = scope.get("client")
     address = (client[0] if client else "unknown").encode("latin-1")
     forwarded_for = forwarded_for + b", " + address if forwarded_for else address
-    lines.append(b"x-forwarded-for: %s\r\n" % forwarded_for)
-    lines.append(b"x-forwarded-proto: %s\r\n" % scope.get("scheme", "http").encode("latin-1"))
+    scheme = scope.get("scheme", "http")
+    proto = _PROTO.get(scheme) or b"x-forwarded-proto: %s\r\n" % scheme.encode("latin-1")
+    lines.append(b"x-forwarded-for: %s\r\n%s" % (forwarded_for, proto))
     if host:
         lines.append(b"x-forwarded-host: %s\r\n" % host)
     lines.append(b"traceparent: %s\r\n" % _trace(traceparent))
     if length is None:
-        lines.append(b"transfer-encoding: chunked\r\n")
-    elif length or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
-        lines.append(b"content-length: %d\r\n" % length)
-    lines.append(b"\r\n")
+        lines.append(b"transfer-encoding: chunked\r\n\r\n")
+    elif length or method not in _NO_BODY:
+        lines.append(b"content-length: %d\r\n\r\n" % length)
+    else:
+        lines.append(b"\r\n")
     return b"".join(lines)
+
+
+_PROTO = {"http": b"x-forwarded-proto: http\r\n", "https": b"x-forwarded-proto: https\r\n"}
+_NO_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
 
 def _trace(given: bytes) -> bytes:
     if given and parse_traceparent(given.decode("latin-1")) is not None:
         return given
-    return new_traceparent().encode("latin-1")
+    return _new_traceparent()
+
+
+def _new_traceparent() -> bytes:
+    """A new sampled trace, like ``new_traceparent`` but from the ``random`` generator rather
+    than the system's (one system call less per request; trace ids need to be unique, not
+    secret). An all-zero id is invalid, hence the ``or 1``."""
+    return b"00-%032x-%016x-01" % (getrandbits(128) or 1, getrandbits(64) or 1)
 
 
 def response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The upstream answer's headers without the hop-by-hop ones (names lower-cased)."""
-    lowered = [(name.lower(), value) for name, value in headers]
-    drop = HOP_BY_HOP
-    if any(name == b"connection" for name, _ in lowered):
-        drop = HOP_BY_HOP | _named_by_connection(lowered)
-    return [(name, value) for name, value in lowered if name not in drop]
+    kept: list[tuple[bytes, bytes]] = []
+    named: frozenset[bytes] = frozenset()
+    for name, value in headers:
+        lower = name.lower()
+        if lower in HOP_BY_HOP:
+            if lower == b"connection":
+                named |= _named_by_connection(((lower, value),))
+            continue
+        kept.append((lower, value))
+    if named:
+        return [(name, value) for name, value in kept if name not in named]
+    return kept
