@@ -64,7 +64,7 @@ class ServiceProxy:
         target = self._target(scope)
         try:
             body = await RequestBody.read(scope, receive, route.max_body)
-            exclude = await self._exclude(scope)
+            exclude = [] if route.versions is None else await self._exclude(scope)
             if route.policy is None:
                 answer = await self._bounded(scope, method, target, body, exclude)
             else:

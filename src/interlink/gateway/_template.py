@@ -13,7 +13,7 @@ _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?\}")
 
 
 class Template:
-    __slots__ = ("_regex", "names", "text")
+    __slots__ = ("_parts", "_regex", "names", "text")
 
     def __init__(self, text: str) -> None:
         if not text.startswith("/"):
@@ -21,7 +21,10 @@ class Template:
         self.text = text
         self.names: list[str] = []
         pattern, last = [], 0
+        self._parts: list[tuple[str, str]] = []
+        """``(literal, name)`` pairs to fill, the last name empty: built once, not per request."""
         for found in _PARAM.finditer(text):
+            self._parts.append((text[last : found.start()], found.group(1)))
             pattern.append(re.escape(text[last : found.start()]))
             name = found.group(1)
             if name in self.names:
@@ -29,6 +32,7 @@ class Template:
             self.names.append(name)
             pattern.append(f"(?P<{name}>.*)" if found.group(2) else f"(?P<{name}>[^/]+)")
             last = found.end()
+        self._parts.append((text[last:], ""))
         pattern.append(re.escape(text[last:]))
         self._regex = re.compile("".join(pattern) + r"\Z")
 
@@ -38,4 +42,6 @@ class Template:
 
     def fill(self, values: Mapping[str, str]) -> str:
         """The template with each ``{name}`` (or ``{name:path}``) replaced by its value."""
-        return _PARAM.sub(lambda m: values[m.group(1)], self.text)
+        return "".join(
+            [literal + values[name] if name else literal for literal, name in self._parts]
+        )
