@@ -1,0 +1,59 @@
+"""Methods at the edge of what the gateway docs state: HEAD through a projected route is
+relayed (not projected), an aggregation's 405 lists GET and HEAD in ``Allow``, ``methods``
+does not add HEAD for GET, and a WebSocket handshake no route takes is refused."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+import websockets
+
+from interlink.discovery import MemoryRegistry
+from interlink.gateway import Aggregate, Bff, Part, Route
+from tests.integration.gateway._servers import echo_app, gateway_at, register, serve
+
+
+async def test_head_through_a_projected_route_is_relayed_not_projected(
+    registry: MemoryRegistry, http: aiohttp.ClientSession
+) -> None:
+    mobile = Bff(
+        "mobile", routes=[Route(path="/orders/{id}", service="orders")], project={"id": "path"}
+    )
+    async with serve(echo_app("a")) as port:
+        await register(registry, "orders", "a", port)
+        async with gateway_at([mobile], registry) as base:
+            async with http.head(f"{base}/api/mobile/orders/5") as response:
+                assert response.status == 200
+                assert response.headers["x-upstream"] == "a"
+                assert await response.read() == b""
+            async with http.get(f"{base}/api/mobile/orders/5") as response:
+                assert await response.json() == {"id": "/orders/5"}
+
+
+async def test_an_aggregation_refuses_other_methods_with_allow_get_head(
+    registry: MemoryRegistry, http: aiohttp.ClientSession
+) -> None:
+    route = Route(path="/home", aggregate=Aggregate({"a": Part(service="orders", path="/a")}))
+    async with serve(echo_app("a")) as port:
+        await register(registry, "orders", "a", port)
+        async with gateway_at([route], registry) as base:
+            async with http.post(f"{base}/home") as response:
+                assert response.status == 405
+                assert response.headers["allow"] == "GET, HEAD"
+                assert (await response.json())["error"]["type"] == "MethodNotAllowed"
+            async with http.head(f"{base}/home") as response:
+                assert response.status == 200
+                assert response.headers["x-interlink-complete"] == "true"
+
+
+async def test_get_does_not_take_head_and_an_unrouted_websocket_is_refused(
+    registry: MemoryRegistry, http: aiohttp.ClientSession
+) -> None:
+    async with gateway_at([Route(path="/a", methods=["GET"], service="orders")], registry) as base:
+        async with http.head(f"{base}/a") as response:
+            assert response.status == 405
+            assert response.headers["allow"] == "GET"
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(base.replace("http", "ws", 1) + "/nowhere"):
+                pass
+    assert refused.value.response.status_code == 403
