@@ -1,6 +1,7 @@
 """The gateway's port: ``interlink gateway`` on a taken port exits 1 saying so (before it
 announces an address); ``interlink up`` whose gateway port is taken serves the gateway on a
-free port instead, prints it, and the services still run."""
+free port instead, prints it, tells the gateway that port (``INTERLINK_GATEWAY_PORT``), and the
+services still run."""
 
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ async def test_up_moves_the_gateway_off_a_taken_port(tmp_path: Path) -> None:
                         return False
 
                 await eventually(served, timeout=60)
+                async with http.get(f"http://127.0.0.1:{moved}/port") as response:
+                    assert await response.text() == str(moved)  # what the gateway is told
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

@@ -150,11 +150,13 @@ def _gateway_child(app_spec: str, directory: str) -> list[_Child]:
         raise CliError(f"INTERLINK_GATEWAY_PORT must be a port number, not {setting!r}", 2)
     wanted = int(setting)
     port = _free_port_from(wanted)
-    if port != wanted:
+    if wanted and port != wanted:
         _say("gateway", "bright_blue", f"port {wanted} is taken; listening on {port} instead")
     argv = [sys.executable, "-m", "interlink", "gateway", spec, "--port", str(port)]
     argv += ["--registry", "embedded", "--dir", directory]
-    env = {**os.environ, "INTERLINK_DIR": directory}  # where the gateway finds the broker
+    # INTERLINK_DIR: where the gateway finds the broker; INTERLINK_GATEWAY_PORT: its real port
+    # (gateway code that reaches itself, like the shop's key-set URL, reads it)
+    env = {**os.environ, "INTERLINK_DIR": directory, "INTERLINK_GATEWAY_PORT": str(port)}
     return [_Child("gateway", argv, env, "bright_blue")]
 
 
