@@ -1,7 +1,7 @@
 """The gateway's port: ``interlink gateway`` on a taken port exits 1 saying so (before it
 announces an address); ``interlink up`` whose gateway port is taken serves the gateway on a
 free port instead, prints it, tells the gateway that port (``INTERLINK_GATEWAY_PORT``), and the
-services still run."""
+services still run; a taken dashboard port likewise gives the dashboard a free one."""
 
 from __future__ import annotations
 
@@ -39,12 +39,13 @@ def test_the_gateway_command_on_a_taken_port_exits_1_and_says_so() -> None:
     assert "interlink gateway at" not in done.stderr
 
 
-async def test_up_moves_the_gateway_off_a_taken_port(tmp_path: Path) -> None:
+async def test_up_moves_the_gateway_and_dashboard_off_a_taken_port(tmp_path: Path) -> None:
     log_path = tmp_path / "up.log"
     with socket.create_server(("127.0.0.1", 0)) as taken, log_path.open("wb") as log:
         port = taken.getsockname()[1]
         proc = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "interlink", "up", f"{APP}:app", "--no-dashboard"),
+            *(sys.executable, "-m", "interlink", "up", f"{APP}:app"),
+            *("--dashboard-port", str(port)),  # taken as well
             *("--dir", str(tmp_path / ".interlink")),
             cwd=ROOT,
             stdout=log,
@@ -76,6 +77,11 @@ async def test_up_moves_the_gateway_off_a_taken_port(tmp_path: Path) -> None:
                 await eventually(served, timeout=60)
                 async with http.get(f"http://127.0.0.1:{moved}/port") as response:
                     assert await response.text() == str(moved)  # what the gateway is told
+                board = re.search(r"dashboard at (http://127.0.0.1:(\d+))", log_path.read_text())
+                assert board is not None
+                assert int(board.group(2)) != port
+                async with http.get(board.group(1)) as response:
+                    assert response.status == 200
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
