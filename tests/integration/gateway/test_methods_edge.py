@@ -1,6 +1,7 @@
 """Methods at the edge of what the gateway docs state: HEAD through a projected route is
 relayed (not projected), an aggregation's 405 lists GET and HEAD in ``Allow``, ``methods``
-does not add HEAD for GET, and a WebSocket handshake no route takes is refused."""
+does not add HEAD for GET, a WebSocket handshake no route takes is refused, and an unknown
+balancer name is refused when the Gateway is made."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import aiohttp
 import pytest
 import websockets
 
+from interlink import ConfigurationError
 from interlink.discovery import MemoryRegistry
-from interlink.gateway import Aggregate, Bff, Part, Route
+from interlink.gateway import Aggregate, Bff, Gateway, Part, Route
 from tests.integration.gateway._servers import echo_app, gateway_at, register, serve
 
 
@@ -57,3 +59,9 @@ async def test_get_does_not_take_head_and_an_unrouted_websocket_is_refused(
             async with websockets.connect(base.replace("http", "ws", 1) + "/nowhere"):
                 pass
     assert refused.value.response.status_code == 403
+
+
+def test_an_unknown_balancer_name_is_refused_when_the_gateway_is_made() -> None:
+    with pytest.raises(ConfigurationError, match="unknown load balancer 'bogus'"):
+        Gateway([Route(path="/a", service="orders")], balancer="bogus")  # type: ignore[arg-type]
+    assert Gateway([Route(path="/a", service="orders")], balancer="p2c").routes
