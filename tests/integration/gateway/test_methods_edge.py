@@ -65,3 +65,19 @@ def test_an_unknown_balancer_name_is_refused_when_the_gateway_is_made() -> None:
     with pytest.raises(ConfigurationError, match="unknown load balancer 'bogus'"):
         Gateway([Route(path="/a", service="orders")], balancer="bogus")  # type: ignore[arg-type]
     assert Gateway([Route(path="/a", service="orders")], balancer="p2c").routes
+
+
+async def test_a_route_without_a_policy_times_out_at_the_gateways_timeout(
+    registry: MemoryRegistry, http: aiohttp.ClientSession
+) -> None:
+    upstream = echo_app("a")
+    async with serve(upstream) as port:
+        await register(registry, "orders", "a", port)
+        route = Route(path="/slow", service="orders")
+        async with gateway_at([route], registry, timeout=0.3) as base:
+            async with http.get(f"{base}/slow") as response:
+                assert response.status == 504
+                error = (await response.json())["error"]
+            upstream.state.calls["release"].set()
+    assert error["type"] == "GatewayTimeout"
+    assert "within 0.3 s" in error["message"]
