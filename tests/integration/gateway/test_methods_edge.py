@@ -1,17 +1,19 @@
 """Methods at the edge of what the gateway docs state: HEAD through a projected route is
 relayed (not projected), an aggregation's 405 lists GET and HEAD in ``Allow``, ``methods``
 does not add HEAD for GET, a WebSocket handshake no route takes is refused, and an unknown
-balancer name is refused when the Gateway is made."""
+balancer name is refused when the Gateway is made, and a mirror copy is marked."""
 
 from __future__ import annotations
 
 import aiohttp
 import pytest
 import websockets
+from starlette.types import Receive, Scope, Send
 
 from interlink import ConfigurationError
 from interlink.discovery import MemoryRegistry
-from interlink.gateway import Aggregate, Bff, Gateway, Part, Route
+from interlink.gateway import Aggregate, Bff, Gateway, Mirror, Part, Route
+from tests.conftest import eventually
 from tests.integration.gateway._servers import echo_app, gateway_at, register, serve
 
 
@@ -81,3 +83,25 @@ async def test_a_route_without_a_policy_times_out_at_the_gateways_timeout(
             upstream.state.calls["release"].set()
     assert error["type"] == "GatewayTimeout"
     assert "within 0.3 s" in error["message"]
+
+
+async def test_a_mirror_copy_carries_the_mirror_header_and_the_primary_does_not(
+    registry: MemoryRegistry, http: aiohttp.ClientSession
+) -> None:
+    primary, shadow = echo_app("primary"), echo_app("shadow")
+    seen: list[dict[str, str]] = []
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        await shadow(scope, receive, send)
+
+    async with serve(primary) as p1, serve(recording) as p2:
+        await register(registry, "orders", "primary", p1)
+        await register(registry, "shadow", "shadow", p2)
+        route = Route(path="/{p:path}", service="orders", mirror=Mirror(service="shadow"))
+        async with gateway_at([route], registry) as base:
+            async with http.get(f"{base}/o") as response:
+                assert "x-interlink-mirror" not in (await response.json())["headers"]
+            await eventually(lambda: len(seen) == 1)
+    assert seen[0]["x-interlink-mirror"] == "1"
