@@ -21,7 +21,9 @@ async def test_head_through_a_projected_route_is_relayed_not_projected(
     registry: MemoryRegistry, http: aiohttp.ClientSession
 ) -> None:
     mobile = Bff(
-        "mobile", routes=[Route(path="/orders/{id}", service="orders")], project={"id": "path"}
+        "mobile",
+        routes=[Route(path="/orders/{id}", service="orders")],
+        project={"id": "path", "client": "headers.x-interlink-client"},
     )
     async with serve(echo_app("a")) as port:
         await register(registry, "orders", "a", port)
@@ -30,8 +32,9 @@ async def test_head_through_a_projected_route_is_relayed_not_projected(
                 assert response.status == 200
                 assert response.headers["x-upstream"] == "a"
                 assert await response.read() == b""
-            async with http.get(f"{base}/api/mobile/orders/5") as response:
-                assert await response.json() == {"id": "/orders/5"}
+            spoofed = {"x-interlink-client": "web"}  # replaced by the BFF's own name
+            async with http.get(f"{base}/api/mobile/orders/5", headers=spoofed) as response:
+                assert await response.json() == {"id": "/orders/5", "client": "mobile"}
 
 
 async def test_an_aggregation_refuses_other_methods_with_allow_get_head(
