@@ -21,15 +21,20 @@ if TYPE_CHECKING:
     from interlink.discovery import Instance
     from interlink.discovery._cache import Discovery
     from interlink.observe._calls import ClientCall
+    from interlink.transport.grpc import GrpcClient
     from interlink.transport.socket import SocketClient
 
-__all__ = ["IDEMPOTENT", "SOCKET", "RemoteCalls"]
+__all__ = ["GRPC", "GRPC_PACKAGE", "IDEMPOTENT", "SOCKET", "RemoteCalls"]
 
 MAX_INSTANCES = 3
 IDEMPOTENT = "idempotent"
 """Instance metadata: the comma-separated methods its handlers declare idempotent."""
 SOCKET = "socket"
 """Instance metadata: the address its socket transport serves (``tcp://…``, ``unix://…``)."""
+GRPC = "grpc"
+"""Instance metadata: the ``host:port`` its gRPC transport serves."""
+GRPC_PACKAGE = "grpc_package"
+"""Instance metadata: the proto package of its gRPC methods (``/{package}.{service}/{method}``)."""
 
 
 class RemoteCalls:
@@ -46,6 +51,12 @@ class RemoteCalls:
         self._clock = clock
         self._socket = socket
         self._transports = transports or {}
+        self._grpc: GrpcClient | None = None
+
+    async def close(self) -> None:
+        grpc, self._grpc = self._grpc, None
+        if grpc is not None:
+            await grpc.close()
 
     async def send(
         self,
@@ -103,12 +114,38 @@ class RemoteCalls:
         body: bytes,
         remaining: float | None,
     ) -> Awaitable[Outcome]:
-        """The socket when the instance serves one (unless ``transports`` says "http"), else
-        HTTP; ``transports={service: "socket"}`` skips instances without a socket."""
-        address = instance.metadata.get(SOCKET)
+        """The socket when the instance serves one (unless ``transports`` names another), else
+        HTTP, else gRPC; ``transports={service: "socket" | "grpc"}`` skips instances without
+        that transport."""
+        metadata = instance.metadata
+        address = metadata.get(SOCKET)
         wanted = self._transports.get(service)
-        if address is not None and wanted != "http" and self._socket is not None:
+        if address is not None and wanted in (None, "socket") and self._socket is not None:
             return self._socket.send(address, service, method, envelope, body, remaining)
-        if wanted == "socket":
-            raise ServiceUnavailable(f"{service} instance {instance.id} serves no socket transport")
+        served = instance.transports
+        if wanted == "grpc" or (wanted is None and "http" not in served and GRPC in metadata):
+            return self._send_grpc(instance, service, method, envelope, body, remaining)
+        if wanted is not None and wanted != "http":
+            raise ServiceUnavailable(
+                f"{service} instance {instance.id} serves no {wanted} transport"
+            )
         return self._http.send(instance.url, service, method, envelope, body, remaining)
+
+    def _send_grpc(
+        self,
+        instance: Instance,
+        service: str,
+        method: str,
+        envelope: Envelope,
+        body: bytes,
+        remaining: float | None,
+    ) -> Awaitable[Outcome]:
+        address = instance.metadata.get(GRPC)
+        if address is None:
+            raise ServiceUnavailable(f"{service} instance {instance.id} serves no grpc transport")
+        if self._grpc is None:
+            from interlink.transport.grpc import GrpcClient
+
+            self._grpc = GrpcClient()
+        path = f"/{instance.metadata.get(GRPC_PACKAGE, '')}.{service}/{method}"
+        return self._grpc.send(address, path, envelope, body, remaining)
