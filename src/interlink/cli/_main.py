@@ -1,5 +1,5 @@
 """``interlink run | up | asyncapi | call | publish | services | tail | replay | dlq | sagas |
-registrar | doctor``."""
+registrar | doctor | proto``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from interlink.broker._urls import redacted_url
 from interlink.cli._doctor import doctor
 from interlink.cli._load import CliError, load_app
 from interlink.cli._messaging import dlq, tail
+from interlink.cli._proto import proto
 from interlink.cli._replay import replay
 from interlink.cli._runner import err
 from interlink.cli._runner import run_async as _run
@@ -297,3 +298,4 @@ def services(
 
 
 cli.command()(doctor)
+cli.command()(proto)
