@@ -12,10 +12,10 @@ from typing import Any
 
 import grpc
 import pytest
+from examples.shop import app as shop
 from grpc_tools import protoc
 from typer.testing import CliRunner
 
-from examples.shop import app as shop
 from interlink.cli._main import cli
 
 
