@@ -24,6 +24,7 @@ from interlink.resilience._events import Listener
 if TYPE_CHECKING:
     from interlink._handlers import Rpc
     from interlink._mount import AsgiApp
+    from interlink._streaming import ItemStream
     from interlink.broker import Broker
     from interlink.discovery import Registry
     from interlink.observe import Observe
@@ -453,6 +454,17 @@ class App:
         return await self.context().call(
             target, message, returns=returns, timeout=timeout, policy=policy, key=key
         )
+
+    def stream(
+        self,
+        target: Any,
+        message: Any,
+        *,
+        returns: Any = None,
+        timeout: float | None = None,
+    ) -> ItemStream[Any]:
+        """Call a streaming RPC from outside any handler; see :meth:`Context.stream`."""
+        return self.context().stream(target, message, returns=returns, timeout=timeout)
 
     async def publish(self, topic: str, message: Any, *, key: str | None = None) -> None:
         """Publish an event from outside any handler; it is sent at once."""

@@ -11,6 +11,7 @@ from interlink._errors import PublishError
 if TYPE_CHECKING:
     from interlink._envelope import Envelope
     from interlink._handlers import Rpc
+    from interlink._streaming import ItemStream
     from interlink.resilience import Policy
     from interlink.saga import SagaEngine
 
@@ -45,6 +46,15 @@ class Outbound(Protocol):
     ) -> Envelope: ...
 
     async def send_event(self, topic: str, envelope: Envelope, deadline: float | None) -> None: ...
+
+    def stream(
+        self,
+        parent: Context,
+        target: Rpc[Any, Any] | str,
+        message: Any,
+        returns: Any,
+        timeout: float | None,
+    ) -> ItemStream[Any]: ...
 
     async def request(
         self,
@@ -179,6 +189,41 @@ class Context:
         same instance while it is up.
         """
         return await self._dispatcher.call(self, target, message, returns, timeout, policy, key)
+
+    @overload
+    def stream(
+        self, target: Rpc[Any, RespT], message: Any, *, timeout: float | None = None
+    ) -> ItemStream[RespT]: ...
+
+    @overload
+    def stream(
+        self, target: str, message: Any, *, returns: type[T], timeout: float | None = None
+    ) -> ItemStream[T]: ...
+
+    @overload
+    def stream(
+        self, target: str, message: Any, *, timeout: float | None = None
+    ) -> ItemStream[Any]: ...
+
+    def stream(
+        self,
+        target: Rpc[Any, Any] | str,
+        message: Any,
+        *,
+        returns: Any = None,
+        timeout: float | None = None,
+    ) -> ItemStream[Any]:
+        """Call a streaming RPC and read its items::
+
+            async with ctx.stream(prices.watch, Watch(sku="a")) as items:
+                async for price in items: ...
+
+        Items arrive in order, each validated as the handler's item type (or ``returns``).
+        Nothing is sent until the first item is read. Closing the stream (leaving the
+        ``async with``, ``aclose()``) or cancelling the reader stops the handler. The
+        deadline (this context's, ``timeout``, the handler's own) covers the whole stream.
+        """
+        return self._dispatcher.stream(self, target, message, returns, timeout)
 
     @overload
     async def request(

@@ -7,7 +7,7 @@ deadline, runs the handler, sends the events held back, and maps failures to out
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -49,6 +49,15 @@ class Dispatcher(Serving, Protocol):
 
     async def invoke_rpc(self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes) -> Outcome:
         """Validate, run and encode; never raises for the handler's failure."""
+        ...
+
+    def invoke_stream(
+        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes
+    ) -> AsyncIterator[bytes]:
+        """Validate and run a streaming handler, yielding each item encoded. Every failure
+        (a bad request, the handler raising, the deadline) raises
+        :class:`interlink._streaming.StreamFailed` with its outcome; closing the iterator
+        closes the handler's generator."""
         ...
 
     async def invoke_route(

@@ -33,7 +33,7 @@ class Rpc(Generic[ReqT, RespT]):
 
     service: str
     name: str
-    fn: Callable[..., Awaitable[RespT]]
+    fn: Callable[..., Any]
     request: Codec[ReqT]
     response: Codec[RespT]
     context_param: str | None
@@ -42,12 +42,14 @@ class Rpc(Generic[ReqT, RespT]):
     doc: str = ""
     errors: tuple[type[ApplicationError], ...] = ()
     """The application errors it declares it can answer with (listed in OpenAPI)."""
+    streaming: bool = False
+    """An async generator handler: ``response`` encodes each item it yields (``ctx.stream``)."""
 
     @property
     def target(self) -> str:
         return f"{self.service}.{self.name}"
 
-    def __call__(self, request: ReqT, ctx: Context | None = None) -> Awaitable[RespT]:
+    def __call__(self, request: ReqT, ctx: Context | None = None) -> Any:
         if self.context_param is None:
             return self.fn(request)
         return self.fn(request, ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
@@ -14,6 +14,7 @@ from interlink._errors import ApplicationError, ConfigurationError, DefinitionEr
 from interlink._handlers import Route, Rpc, Subscriber
 from interlink._routes import build_route_params
 from interlink._signature import Signature, read_signature
+from interlink._streaming import stream_item_type
 from interlink.broker._start import StartFrom, start_point
 from interlink.messaging._dedupe import Dedupe
 from interlink.messaging.inbox import Database
@@ -29,6 +30,7 @@ _TOPIC = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 
 RpcFn = Callable[[ReqT, Context], Awaitable[RespT]] | Callable[[ReqT], Awaitable[RespT]]
+StreamFn = Callable[[ReqT, Context], AsyncIterator[RespT]] | Callable[[ReqT], AsyncIterator[RespT]]
 
 
 class Service:
@@ -80,6 +82,9 @@ class Service:
     def rpc(self, fn: RpcFn[ReqT, RespT], /) -> Rpc[ReqT, RespT]: ...
 
     @overload
+    def rpc(self, fn: StreamFn[ReqT, RespT], /) -> Rpc[ReqT, RespT]: ...
+
+    @overload
     def rpc(
         self,
         /,
@@ -88,7 +93,7 @@ class Service:
         idempotent: bool = False,
         timeout: float | timedelta | None = None,
         errors: Iterable[type[ApplicationError]] = (),
-    ) -> Callable[[RpcFn[ReqT, RespT]], Rpc[ReqT, RespT]]: ...
+    ) -> Callable[[RpcFn[ReqT, RespT] | StreamFn[ReqT, RespT]], Rpc[ReqT, RespT]]: ...
 
     def rpc(
         self,
@@ -102,6 +107,9 @@ class Service:
     ) -> Any:
         """Declare a request/response handler: one message in, one model (or None) out.
 
+        An ``async def`` that yields, annotated ``-> AsyncIterator[Item]``, is a streaming RPC:
+        callers read its items with ``ctx.stream`` (see docs/transports.md).
+
         ``errors`` lists the :class:`ApplicationError` subclasses it may answer with (its own,
         and those of the calls it makes that it lets through); OpenAPI shows each one.
         """
@@ -113,20 +121,23 @@ class Service:
                 raise DefinitionError(f"{what}: method names use letters, digits, '-' and '_'")
             if method in self.rpcs:
                 raise DefinitionError(f"{what} is declared twice")
-            sig = read_signature(f, what, Context)
+            sig = read_signature(f, what, Context, streams=True)
             message = _single_message(sig, what)
             declared = _declared_errors(errors, what)
+            streaming = inspect.isasyncgenfunction(f)
+            returns = stream_item_type(sig.returns, what) if streaming else sig.returns
             handler = Rpc(
                 service=self.name,
                 name=method,
                 fn=f,
                 request=codec_for(message),
-                response=codec_for(sig.returns),
+                response=codec_for(returns),
                 context_param=sig.context,
                 idempotent=idempotent,
                 timeout=_seconds(timeout, what),
                 doc=inspect.getdoc(f) or "",
                 errors=declared,
+                streaming=streaming,
             )
             self.rpcs[method] = handler
             return handler

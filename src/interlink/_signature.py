@@ -28,9 +28,12 @@ class Signature:
     returns: Any
 
 
-def read_signature(fn: Callable[..., Any], what: str, context_type: type) -> Signature:
-    """Inspect ``fn``; raise DefinitionError naming ``what`` when it cannot be a handler."""
-    if not inspect.iscoroutinefunction(fn):
+def read_signature(
+    fn: Callable[..., Any], what: str, context_type: type, *, streams: bool = False
+) -> Signature:
+    """Inspect ``fn``; raise DefinitionError naming ``what`` when it cannot be a handler.
+    ``streams``: an async generator function (a streaming handler) is accepted too."""
+    if not (inspect.iscoroutinefunction(fn) or (streams and inspect.isasyncgenfunction(fn))):
         raise DefinitionError(f"{what}: handler {_name(fn)} must be an `async def` function")
     try:
         hints = get_type_hints(fn)

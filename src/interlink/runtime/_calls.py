@@ -26,6 +26,7 @@ from interlink._handlers import Rpc
 from interlink._policies import PolicyFactory, PolicyObserver, PolicySet
 from interlink._tracecontext import child_traceparent
 from interlink._wire import Outcome, outcome_to_error
+from interlink.runtime._stream_calls import start_stream
 
 if TYPE_CHECKING:
     from interlink._dispatch import Dispatcher
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from interlink.resilience import Policy
     from interlink.resilience._events import Listener
     from interlink.runtime._remote import RemoteCalls
+    from interlink.runtime._stream_calls import RpcStream
 
 __all__ = ["Calls", "Outgoing"]
 
@@ -69,6 +71,8 @@ class Calls:
         policy: Policy | None = None,
         key: str | None = None,
     ) -> Any:
+        if isinstance(target, Rpc) and target.streaming:
+            raise CallError(f"{target.target} is a streaming RPC: read it with stream()")
         out = self._outgoing(parent, target, message, returns)
         out.key = key
         if out.timeout is not None:
@@ -90,6 +94,18 @@ class Calls:
         out.clock = policy.clock
         monotonic = None if deadline is None else policy.clock.monotonic() + (deadline - now)
         return await policy.execute_with_deadline(monotonic, self._attempt_on_policy_clock, out)
+
+    def stream(
+        self,
+        parent: Context,
+        target: Rpc[Any, Any] | str,
+        message: Any,
+        returns: Any,
+        timeout: float | None,
+    ) -> RpcStream[Any]:
+        return start_stream(
+            self, self._local, self._remote, parent, target, message, returns, timeout
+        )
 
     def _outgoing(
         self, parent: Context, target: Rpc[Any, Any] | str, message: Any, returns: Any

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from interlink._clock import Clock
@@ -21,6 +21,7 @@ from interlink._timer import CoarseTimeout, timeout_after
 from interlink._tracecontext import continue_trace
 from interlink._wire import Outcome, classify_failure, error_outcome
 from interlink.runtime._inbox import InboxRun
+from interlink.runtime._streams import serve_stream
 
 if TYPE_CHECKING:
     from interlink._envelope import Envelope
@@ -158,6 +159,8 @@ class Inbound:
 
         try:
             deadline = self.deadline(envelope, handler.timeout)
+            if handler.streaming:
+                return fail(400, "BadRequest", f"{handler.target} streams: call it with stream()")
             request = handler.request.decode(body)
         except ValidationFailed as exc:
             return fail(422, "ValidationError", str(exc), exc.errors)
@@ -175,6 +178,11 @@ class Inbound:
         except Exception as exc:
             return self._failed(exc, handler.target, handler, correlation_id, handler.idempotent)
         return Outcome(200, payload)
+
+    def invoke_stream(
+        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes
+    ) -> AsyncIterator[bytes]:
+        return serve_stream(self, handler, envelope, body)
 
     async def invoke_route(
         self, route: Route, envelope: Envelope, kwargs: dict[str, Any]

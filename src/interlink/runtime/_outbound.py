@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from interlink.messaging import Requester
     from interlink.resilience import Policy
     from interlink.runtime._calls import Calls
+    from interlink.runtime._stream_calls import RpcStream
     from interlink.saga import SagaEngine
 
 __all__ = ["Outbound"]
@@ -62,6 +63,16 @@ class Outbound:
     ) -> Coroutine[Any, Any, Any]:
         # Hands back the call itself instead of awaiting it: one frame less on every call.
         return self.calls.call(parent, target, message, returns, timeout, policy, key)
+
+    def stream(
+        self,
+        parent: Context,
+        target: Rpc[Any, Any] | str,
+        message: Any,
+        returns: Any,
+        timeout: float | None,
+    ) -> RpcStream[Any]:
+        return self.calls.stream(parent, target, message, returns, timeout)
 
     def prepare_event(self, parent: Context, topic: str, message: Any, key: str | None) -> Envelope:
         deadline = parent.deadline

@@ -8,7 +8,7 @@ balancer and returned. Retries with backoff are the policy's job, above this.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import TYPE_CHECKING
 
 from interlink._errors import CallError, ServiceUnavailable
@@ -149,3 +149,19 @@ class RemoteCalls:
             self._grpc = GrpcClient()
         path = f"/{instance.metadata.get(GRPC_PACKAGE, '')}.{service}/{method}"
         return self._grpc.send(address, path, envelope, body, remaining)
+
+    async def stream(
+        self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
+    ) -> AsyncIterator[bytes]:
+        """The encoded items of a streaming call to another process: over HTTP (the socket
+        transport does not carry streams yet), to one instance, never retried."""
+        picked = self._discovery.pick_now(service, None, [])
+        if picked is None:
+            picked = await self._discovery.pick(service, None, [])
+        instance, _ = picked
+        items = self._http.stream(instance.url, service, method, envelope, body)
+        try:
+            async for item in items:
+                yield item
+        finally:
+            await items.aclose()  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ from interlink.transport.http._asgi import (
     send_json,
 )
 from interlink.transport.http._rest import build_router
+from interlink.transport.http._streams import NDJSON, SSE, send_stream
 
 if TYPE_CHECKING:
     from interlink._dispatch import Dispatcher
@@ -66,7 +67,7 @@ class HttpApp:
         dispatcher = self._dispatcher
         handler = dispatcher.rpc(service, method)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        found = _find(headers, ("content-type", "ce-correlationid", "x-correlation-id"))
+        found = _find(headers, ("content-type", "ce-correlationid", "x-correlation-id", "accept"))
         correlation = correlation_id(found[1], found[2])
 
         async def fail(status: int, type_name: str, message: str, extra: Any = ()) -> None:
@@ -115,6 +116,13 @@ class HttpApp:
             )
         if is_structured(found[0]):
             body = bytes(envelope.data)
+        if handler.streaming:
+            accept = found[3] or ""
+            sse = SSE in accept
+            if sse or NDJSON in accept:  # else invoke_rpc refuses it: a plain call
+                items = dispatcher.invoke_stream(handler, envelope, body)
+                await send_stream(send, items, correlation, sse=sse)
+                return
         outcome = await dispatcher.invoke_rpc(handler, envelope, body)
         await send_json(send, outcome.status, outcome.body, correlation)
 

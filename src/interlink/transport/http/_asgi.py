@@ -41,6 +41,12 @@ READING_BODY = "interlink.reading_body"
 such a request itself when the body is late or the server stops (its handler has not started);
 a request whose handler runs without reading the body is let finish instead."""
 
+RPC_TASK = "interlink.rpc_task"
+"""The task running an RPC, set in its scope by the server: the protocol cancels it when the
+client's connection closes before the answer is complete (the caller gave up)."""
+CLIENT_GONE = "interlink.client_gone"
+"""Set in the scope when the protocol cancelled the RPC's task because its client left."""
+
 _JSON = (b"content-type", b"application/json")
 _STRUCTURED = "application/cloudevents+json"
 _JSON_MEDIA_TYPES = frozenset({"application/json", _STRUCTURED})

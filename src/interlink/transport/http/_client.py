@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
+
+import msgspec
 
 from interlink._envelope import Envelope
 from interlink._envelope_http import to_headers
 from interlink._errors import CallError, DeadlineExceeded, ServiceUnavailable
+from interlink._streaming import StreamFailed
 from interlink._timer import timeout_after
 from interlink._wire import Outcome
 from interlink.transport.http._connection import MAX_RESPONSE, Lost
 from interlink.transport.http._pool import ConnectFailed, Origin, Pool
+from interlink.transport.http._stream_client import LineReader, StreamLost
+from interlink.transport.http._streams import NDJSON
 
 __all__ = ["CLIENT_KEEPALIVE", "SERVER_KEEPALIVE", "HttpClient"]
 
@@ -92,6 +100,48 @@ class HttpClient:
         except Lost as exc:
             raise CallError(f"{service}.{method} at {base_url} failed mid-call: {exc}") from exc
 
+    async def stream(
+        self, base_url: str, service: str, method: str, envelope: Envelope, body: bytes
+    ) -> AsyncIterator[bytes]:
+        """POST a streaming call on a connection of its own; yield each encoded item as its
+        line arrives. Raises :class:`StreamFailed` with the callee's error. Closing this
+        iterator before the end aborts the connection, which stops the handler."""
+        origin, host = self._origin(base_url)
+        headers = to_headers(envelope)
+        headers["accept"] = NDJSON
+        request = _request(f"/rpc/{service}/{method}", host, headers, body)
+        name, port, tls = origin
+        loop = asyncio.get_running_loop()
+        try:
+            _, reader = await loop.create_connection(
+                lambda: LineReader(self._max_response),
+                name,
+                port,
+                ssl=ssl.create_default_context() if tls else None,
+            )
+        except OSError as exc:
+            raise ServiceUnavailable(f"cannot connect to {service} at {base_url}: {exc}") from exc
+        try:
+            reader.send(request)
+            status = await reader.status()
+            if status != 200:
+                raise StreamFailed(Outcome(status, await reader.whole()))
+            if not reader.content_type.startswith(NDJSON.encode()):
+                raise CallError(f"{service}.{method} is not a streaming RPC: use call()")
+            while (line := await reader.line()) is not None:
+                parsed = _LINE.decode(line)
+                if parsed.error:
+                    error = b'{"error":' + bytes(parsed.error) + b"}"
+                    raise StreamFailed(Outcome(parsed.status, error))
+                if parsed.result:
+                    yield bytes(parsed.result)
+        except StreamLost as exc:
+            raise CallError(f"{service}.{method} at {base_url} failed mid-stream: {exc}") from exc
+        except msgspec.DecodeError as exc:
+            raise CallError(f"{service}.{method} at {base_url}: a bad stream line: {exc}") from exc
+        finally:
+            reader.close()
+
     def _origin(self, base_url: str) -> tuple[Origin, str]:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -102,6 +152,15 @@ class HttpClient:
         if len(self._origins) < 10_000:
             self._origins[base_url] = found
         return found
+
+
+class _Line(msgspec.Struct):
+    result: msgspec.Raw = msgspec.Raw()
+    error: msgspec.Raw = msgspec.Raw()
+    status: int = 500
+
+
+_LINE = msgspec.json.Decoder(_Line)
 
 
 def _request(path: str, host: str, headers: dict[str, str], body: bytes) -> bytes:

@@ -25,12 +25,18 @@ import asyncio
 import enum
 import logging
 import socket
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from interlink._envelope import new_id
-from interlink.transport.http._asgi import CORRELATION_HEADER, READING_BODY, error_body
+from interlink.transport.http._asgi import (
+    CLIENT_GONE,
+    CORRELATION_HEADER,
+    READING_BODY,
+    RPC_TASK,
+    error_body,
+)
 from interlink.transport.http._settings import MAX_HEAD_SIZE, HttpTimeouts, as_seconds
 
 __all__ = ["GuardedProtocol", "guarded_protocol"]
@@ -78,6 +84,14 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # The client left before its answer was complete: stop the RPC working for it.
+            scope = cast(dict[str, Any], cycle.scope)
+            task = scope.pop(RPC_TASK, None)
+            if task is not None and not task.done():
+                scope[CLIENT_GONE] = True
+                task.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:

@@ -17,7 +17,7 @@ import uvicorn
 
 from interlink._errors import ConfigurationError
 from interlink.transport.http._application import HttpApp
-from interlink.transport.http._asgi import Receive, Scope, Send
+from interlink.transport.http._asgi import CLIENT_GONE, RPC_TASK, Receive, Scope, Send
 from interlink.transport.http._protocol import guarded_protocol
 from interlink.transport.http._settings import HttpSettings, as_seconds
 
@@ -131,12 +131,18 @@ class HttpServer:
             await asyncio.wait(tasks, timeout=max(budget, 0.01))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/rpc/"):
+            scope[RPC_TASK] = asyncio.current_task()
         try:
             await self._app(scope, receive, send)
         except asyncio.CancelledError:
-            if not self._cutting_off:
-                raise
             task = asyncio.current_task()
+            if not self._cutting_off:
+                if not scope.get(CLIENT_GONE):
+                    raise
+                if task is not None:
+                    task.uncancel()  # its client left, and the protocol cancelled it: ended
+                return
             if task is not None:
                 task.uncancel()  # we cancelled it to end the request, and it has ended
             log.warning(
