@@ -117,13 +117,11 @@ class RemoteCalls:
         """The socket when the instance serves one (unless ``transports`` names another), else
         HTTP, else gRPC; ``transports={service: "socket" | "grpc"}`` skips instances without
         that transport."""
-        metadata = instance.metadata
-        address = metadata.get(SOCKET)
+        address = instance.metadata.get(SOCKET)
         wanted = self._transports.get(service)
         if address is not None and wanted in (None, "socket") and self._socket is not None:
             return self._socket.send(address, service, method, envelope, body, remaining)
-        served = instance.transports
-        if wanted == "grpc" or (wanted is None and "http" not in served and GRPC in metadata):
+        if self._over_grpc(instance, service):
             return self._send_grpc(instance, service, method, envelope, body, remaining)
         if wanted is not None and wanted != "http":
             raise ServiceUnavailable(
@@ -143,12 +141,22 @@ class RemoteCalls:
         address = instance.metadata.get(GRPC)
         if address is None:
             raise ServiceUnavailable(f"{service} instance {instance.id} serves no grpc transport")
-        if self._grpc is None:
+        path = f"/{instance.metadata.get(GRPC_PACKAGE, '')}.{service}/{method}"
+        return self._grpc_client().send(address, path, envelope, body, remaining)
+
+    def _over_grpc(self, instance: Instance, service: str) -> bool:
+        """Asked for (``transports``), or the only transport the instance serves."""
+        wanted = self._transports.get(service)
+        if wanted is None:
+            return "http" not in instance.transports and GRPC in instance.metadata
+        return wanted == "grpc"
+
+    def _grpc_client(self) -> GrpcClient:
+        if self._grpc is None:  # made on the first call over gRPC: the extra is optional
             from interlink.transport.grpc import GrpcClient
 
             self._grpc = GrpcClient()
-        path = f"/{instance.metadata.get(GRPC_PACKAGE, '')}.{service}/{method}"
-        return self._grpc.send(address, path, envelope, body, remaining)
+        return self._grpc
 
     async def stream(
         self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
@@ -159,7 +167,14 @@ class RemoteCalls:
         if picked is None:
             picked = await self._discovery.pick(service, None, [])
         instance, _ = picked
-        items = self._http.stream(instance.url, service, method, envelope, body)
+        if self._over_grpc(instance, service):
+            path = f"/{instance.metadata.get(GRPC_PACKAGE, '')}.{service}/{method}"
+            address = instance.metadata.get(GRPC)
+            if address is None:
+                raise ServiceUnavailable(f"{service} instance {instance.id} serves no grpc")
+            items = self._grpc_client().stream(address, path, envelope, body)
+        else:
+            items = self._http.stream(instance.url, service, method, envelope, body)
         try:
             async for item in items:
                 yield item

@@ -51,6 +51,14 @@ async def seen(req: Nap, ctx: il.Context) -> Seen:
     return Seen(correlation_id=ctx.correlation_id, trace_id=trace, deadline=ctx.deadline)
 
 
+@timer.rpc
+async def ticks(req: Nap) -> AsyncIterator[Nap]:
+    for i in range(3):
+        yield Nap(seconds=i)
+    if req.text == "fail":
+        raise il.ApplicationError("sold out", status=409, type="OutOfStock")
+
+
 @timer.health
 async def healthy() -> bool:
     return not state.get("sick", False)
@@ -99,6 +107,25 @@ async def test_the_envelope_travels_in_metadata(server: il.App, messages: Messag
     got = messages.to_dict(messages.classes["Seen"].FromString(answer), "Seen")
     assert (got["correlation_id"], got["trace_id"]) == ("corr-7", trace)
     assert got["deadline"] is not None  # from grpc-timeout
+
+
+async def test_a_streaming_rpc_is_a_server_streaming_method(
+    server: il.App, messages: Messages
+) -> None:
+    assert "rpc ticks (Nap) returns (stream Nap);" in schema_of("clock", [timer]).proto()
+    async with grpc.aio.insecure_channel(server.grpc_url) as channel:
+        ticks = channel.unary_stream("/clock.timer/ticks")
+        items = [m async for m in ticks(encode(messages, "Nap", {"seconds": 0}), timeout=10)]
+        assert [messages.classes["Nap"].FromString(m).seconds for m in items] == [0, 1, 2]
+        got: list[bytes] = []
+
+        async def read() -> None:
+            async for m in ticks(encode(messages, "Nap", {"seconds": 0, "text": "fail"})):
+                got.append(m)
+
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await read()
+        assert (len(got), info.value.code()) == (3, grpc.StatusCode.ABORTED)
 
 
 async def test_health_answers_from_readiness(server: il.App) -> None:

@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 import grpc  # type: ignore[import-untyped]
 
 from interlink._errors import CallError, DeadlineExceeded, ServiceUnavailable
+from interlink._streaming import StreamFailed
 from interlink._wire import Outcome, error_outcome
-from interlink.transport.grpc._metadata import metadata_of
+from interlink.transport.grpc._metadata import STREAM_KEY, metadata_of
 from interlink.transport.grpc._status import ERROR_KEY, STATUS_KEY, status_of
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from interlink._envelope import Envelope
 
 __all__ = ["GrpcClient"]
@@ -74,7 +77,34 @@ class GrpcClient:
             return _outcome(exc, address, path)
         return Outcome(200, answer)
 
+    async def stream(
+        self, address: str, path: str, envelope: Envelope, body: bytes
+    ) -> AsyncIterator[bytes]:
+        """A streaming call: each item's JSON as it arrives. Raises :class:`StreamFailed`
+        with the callee's error; closing this iterator cancels the call (and the handler)."""
+        channel = await self._channel(address)
+        metadata = (*metadata_of(envelope), (STREAM_KEY, "1"))
+        call = channel.unary_stream(path)(body, metadata=metadata)
+        try:
+            streaming = dict(await call.initial_metadata() or ()).get(STREAM_KEY) == "1"
+            async for item in call:
+                if not streaming:  # a unary RPC answered (an error would have raised)
+                    break
+                yield item
+            if not streaming:
+                raise CallError(f"{path} is not a streaming RPC: use call()")
+        except grpc.aio.AioRpcError as exc:
+            raise StreamFailed(_outcome(exc, address, path)) from None
+        finally:
+            call.cancel()
+
     async def _method(self, address: str, path: str) -> Any:
+        method = (await self._channel(address)).unary_unary(path)
+        if len(self._methods) < 64 * _MAX_CHANNELS:
+            self._methods[(address, path)] = method
+        return method
+
+    async def _channel(self, address: str) -> Any:
         channel = self._channels.get(address)
         if channel is None:
             if len(self._channels) >= _MAX_CHANNELS:
@@ -87,10 +117,7 @@ class GrpcClient:
             else:
                 channel = grpc.aio.secure_channel(address, self._credentials, self._options)
             self._channels[address] = channel
-        method = channel.unary_unary(path)
-        if len(self._methods) < 64 * _MAX_CHANNELS:
-            self._methods[(address, path)] = method
-        return method
+        return channel
 
 
 def _outcome(exc: grpc.aio.AioRpcError, address: str, path: str) -> Outcome:

@@ -15,10 +15,13 @@ from interlink._envelope_http import from_http, to_headers
 if TYPE_CHECKING:
     from interlink._envelope import Envelope
 
-__all__ = ["CODEC_KEY", "envelope_of", "metadata_of"]
+__all__ = ["CODEC_KEY", "STREAM_KEY", "envelope_of", "metadata_of"]
 
 CODEC_KEY = "interlink-codec"
 """``json``: the message is the JSON body (interlink callers); absent: protobuf."""
+STREAM_KEY = "interlink-stream"
+"""``1``: an interlink caller's ``stream()`` (request metadata), a streaming RPC's answer
+(initial metadata)."""
 
 _TRACE = ("traceparent", "tracestate")
 

@@ -33,6 +33,8 @@ class Method:
     response: str
     wrapped_request: bool
     wrapped_response: bool
+    streaming: bool = False
+    """Server-streaming: the answer is a stream of ``response`` messages, one per item."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,7 @@ class Schema:
         for service in dict.fromkeys(m.service for m in self.methods):
             lines.append(f"service {service} {{")
             lines.extend(
-                f"  rpc {m.name} ({m.request}) returns ({m.response});"
+                f"  rpc {m.name} ({m.request}) returns ({'stream ' * m.streaming}{m.response});"
                 for m in self.methods
                 if m.service == service
             )
@@ -76,9 +78,18 @@ def schema_of(package: str, services: Iterable[Service]) -> Schema:
             _check_identifier(rpc.name, where)
             camel = _camel(service.name) + _camel(rpc.name)
             request, wrapped_in = builder.top(where, rpc.request.type, f"{camel}Request")
+            # A streaming RPC's response codec is its item's.
             response, wrapped_out = builder.top(where, rpc.response.type, f"{camel}Response")
             methods.append(
-                Method(service.name, rpc.name, request, response, wrapped_in, wrapped_out)
+                Method(
+                    service.name,
+                    rpc.name,
+                    request,
+                    response,
+                    wrapped_in,
+                    wrapped_out,
+                    streaming=rpc.streaming,
+                )
             )
     return Schema(package, builder.messages, methods)
 

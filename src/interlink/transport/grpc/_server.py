@@ -18,16 +18,20 @@ from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
 from interlink._errors import CodecError, ConfigurationError
 from interlink._rfc3339 import format_time
+from interlink._streaming import StreamFailed
 from interlink._wire import Outcome, error_outcome
 from interlink.transport.grpc._health import health_handler
 from interlink.transport.grpc._messages import Messages, compile_schema
-from interlink.transport.grpc._metadata import CODEC_KEY, envelope_of
+from interlink.transport.grpc._metadata import CODEC_KEY, STREAM_KEY, envelope_of
 from interlink.transport.grpc._schema import Method, schema_of
 from interlink.transport.grpc._status import ERROR_KEY, STATUS_KEY, code_of
 from interlink.transport.http._asgi import correlation_id
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from interlink._dispatch import Dispatcher
+    from interlink._envelope import Envelope
 
 __all__ = ["GrpcServer"]
 
@@ -96,50 +100,86 @@ class GrpcServer:
         if server is not None:
             await server.stop(drain_timeout)
 
-    def _handler(self) -> grpc.GenericRpcHandler:
+    def _handler(self) -> _Generic:
         prefix = f"/{self.package}."
-        methods: dict[str, grpc.RpcMethodHandler] = {}
+        methods: dict[str, Any] = {}
         for method in self._schema.methods:
             path = f"{prefix}{method.service}/{method.name}"
-            methods[path] = grpc.unary_unary_rpc_method_handler(self._behaviour(method))
+            if method.streaming:
+                behaviour = grpc.unary_stream_rpc_method_handler(self._streaming(method))
+            else:
+                behaviour = grpc.unary_unary_rpc_method_handler(self._unary(method))
+            methods[path] = behaviour
         return _Generic(methods)
 
-    def _behaviour(self, method: Method) -> Any:
+    def _unary(self, method: Method) -> Any:
         dispatcher = self._dispatcher
         handler = dispatcher.rpc(method.service, method.name)
-        service, name = method.service, method.name
-        default_type = f"{service}.{name}"
 
         async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-            metadata = context.invocation_metadata() or ()
-            as_json = (CODEC_KEY, "json") in metadata
-            if len(request) > self._max_body:
-                text = f"body over {self._max_body} bytes"
-                return await _fail(context, 413, "PayloadTooLarge", text, service, name)
-            if dispatcher.draining:
-                text = f"{service} is shutting down"
-                return await _fail(context, 503, "ServiceUnavailable", text, service, name)
-            try:
-                body = request if as_json else self._from_proto(method, request)
-                envelope = envelope_of(metadata, body, default_type)
-            except (CodecError, DecodeError) as exc:
-                status = 400 if isinstance(exc, CodecError) else 422
-                kind = "BadRequest" if status == 400 else "ValidationError"
-                return await _fail(context, status, kind, str(exc), service, name)
-            remaining = context.time_remaining()
-            if remaining is not None:
-                at = time.time() + remaining
-                current = envelope.deadline_at
-                if current is None or at < current:
-                    envelope.deadline = format_time(at)
-            envelope.correlationid = correlation_id(envelope.correlationid)
-            assert handler is not None
-            outcome = await dispatcher.invoke_rpc(handler, envelope, body)
+            prepared = self._prepare(method, request, context)
+            if isinstance(prepared, Outcome):
+                return await _abort(context, prepared)
+            envelope, body, as_json = prepared
+            outcome = await dispatcher.invoke_rpc(handler, envelope, body)  # type: ignore[arg-type]
             if outcome.status != 200:
                 return await _abort(context, outcome)
             return outcome.body if as_json else self._to_proto(method, outcome.body)
 
         return call
+
+    def _streaming(self, method: Method) -> Any:
+        dispatcher = self._dispatcher
+        handler = dispatcher.rpc(method.service, method.name)
+
+        async def stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+            prepared = self._prepare(method, request, context)
+            if isinstance(prepared, Outcome):
+                await _abort(context, prepared)
+                return
+            envelope, body, as_json = prepared
+            if as_json and (STREAM_KEY, "1") not in context.invocation_metadata():
+                # An interlink caller's call(), not stream(): refused as over HTTP.
+                await _abort(context, await dispatcher.invoke_rpc(handler, envelope, body))  # type: ignore[arg-type]
+                return
+            await context.send_initial_metadata(((STREAM_KEY, "1"),))
+            items = dispatcher.invoke_stream(handler, envelope, body)  # type: ignore[arg-type]
+            try:
+                async for item in items:
+                    yield item if as_json else self._to_proto(method, item)
+            except StreamFailed as exc:
+                await _abort(context, exc.outcome)
+            finally:
+                await items.aclose()  # type: ignore[attr-defined]
+
+        return stream
+
+    def _prepare(
+        self, method: Method, request: bytes, context: grpc.aio.ServicerContext
+    ) -> tuple[Envelope, bytes, bool] | Outcome:
+        """The envelope, the JSON body and whether the message was JSON; or the refusal."""
+        service, name = method.service, method.name
+        metadata = context.invocation_metadata() or ()
+        as_json = (CODEC_KEY, "json") in metadata
+        if len(request) > self._max_body:
+            return _refusal(413, "PayloadTooLarge", f"body over {self._max_body} bytes", method)
+        if self._dispatcher.draining:
+            return _refusal(503, "ServiceUnavailable", f"{service} is shutting down", method)
+        try:
+            body = request if as_json else self._from_proto(method, request)
+            envelope = envelope_of(metadata, body, f"{service}.{name}")
+        except CodecError as exc:
+            return _refusal(400, "BadRequest", str(exc), method)
+        except DecodeError as exc:
+            return _refusal(422, "ValidationError", str(exc), method)
+        remaining = context.time_remaining()
+        if remaining is not None:
+            at = time.time() + remaining
+            current = envelope.deadline_at
+            if current is None or at < current:
+                envelope.deadline = format_time(at)
+        envelope.correlationid = correlation_id(envelope.correlationid)
+        return envelope, body, as_json
 
     def _from_proto(self, method: Method, request: bytes) -> bytes:
         assert self._messages is not None
@@ -166,32 +206,22 @@ class GrpcServer:
 class _Generic:
     """A generic RPC handler (grpc duck-types it: one ``service`` method)."""
 
-    def __init__(self, methods: dict[str, grpc.RpcMethodHandler]) -> None:
+    def __init__(self, methods: dict[str, Any]) -> None:
         self._methods = methods
 
-    def service(
-        self, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
+    def service(self, handler_call_details: Any) -> Any:
         return self._methods.get(handler_call_details.method)
 
 
-async def _fail(
-    context: grpc.aio.ServicerContext,
-    status: int,
-    type_name: str,
-    message: str,
-    service: str,
-    method: str,
-) -> bytes:
-    outcome = error_outcome(
+def _refusal(status: int, type_name: str, message: str, method: Method) -> Outcome:
+    return error_outcome(
         status,
         type_name,
         message,
-        service=service,
-        method=method,
+        service=method.service,
+        method=method.name,
         correlation_id=correlation_id(None),
     )
-    return await _abort(context, outcome)
 
 
 async def _abort(context: grpc.aio.ServicerContext, outcome: Outcome) -> bytes:
