@@ -42,6 +42,7 @@ from interlink.resilience import (
     Timeout,
 )
 from interlink.saga import Choreography, Saga, StepContext, StepRetry
+from interlink.transport._tls import Tls
 
 __version__ = "0.1.0"
 
@@ -84,6 +85,7 @@ __all__ = [
     "StepRetry",
     "Subscriber",
     "Timeout",
+    "Tls",
     "ValidationFailed",
     "__version__",
 ]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from interlink.outbox import Outbox
     from interlink.runtime import Runtime
     from interlink.saga import Choreography, Saga, SagaEngine
+    from interlink.transport._tls import Tls
 
 __all__ = ["App"]
 
@@ -69,6 +70,7 @@ class _Config:
     socket: str | None
     transports: Mapping[str, str]
     grpc: str | None
+    tls: Tls | None
 
 
 class App:
@@ -111,6 +113,7 @@ class App:
         socket: bool | str | None = False,
         transports: Mapping[str, str] | None = None,
         grpc: bool | str | None = False,
+        tls: Tls | None = None,
     ) -> None:
         self.services: dict[str, Service] = {}
         for service in services:
@@ -154,6 +157,7 @@ class App:
             socket=_socket_address(socket, host),
             transports=_transports(transports),
             grpc=_grpc_address(grpc, host),
+            tls=tls,
         )
         _check_routes(self.running_services, self.services)
         self._runtime: Runtime | None = None
@@ -298,6 +302,11 @@ class App:
         """Where the gRPC transport listens (``host:port``), or None. ``App(grpc=True)``
         listens on a free port of ``host``."""
         return self._config.grpc
+
+    @property
+    def tls(self) -> Tls | None:
+        """Mutual TLS for every transport this App serves and calls over (docs/tls.md)."""
+        return self._config.tls
 
     @property
     def running_services(self) -> list[str]:

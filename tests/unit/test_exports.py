@@ -45,6 +45,7 @@ def test_public_api_is_pinned() -> None:
         "StepRetry",
         "Subscriber",
         "Timeout",
+        "Tls",
         "ValidationFailed",
         "__version__",
     ]

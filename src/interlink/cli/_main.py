@@ -16,6 +16,7 @@ from rich.table import Table
 
 from interlink._app import App
 from interlink.broker._urls import redacted_url
+from interlink.cli._certs import certs
 from interlink.cli._doctor import doctor
 from interlink.cli._load import CliError, load_app
 from interlink.cli._messaging import dlq, tail
@@ -299,3 +300,5 @@ def services(
 
 cli.command()(doctor)
 cli.command()(proto)
+
+cli.add_typer(certs, name="certs")
