@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from interlink.discovery import Instance
     from interlink.discovery._cache import Discovery
     from interlink.observe._calls import ClientCall
+    from interlink.transport._tls import Tls
     from interlink.transport.grpc import GrpcClient
     from interlink.transport.socket import SocketClient
 
@@ -52,6 +53,7 @@ class RemoteCalls:
         self._socket = socket
         self._transports = transports or {}
         self._grpc: GrpcClient | None = None
+        self.tls: Tls | None = None
 
     async def close(self) -> None:
         grpc, self._grpc = self._grpc, None
@@ -155,7 +157,9 @@ class RemoteCalls:
         if self._grpc is None:  # made on the first call over gRPC: the extra is optional
             from interlink.transport.grpc import GrpcClient
 
-            self._grpc = GrpcClient()
+            tls = self.tls
+            credentials = None if tls is None else tls.grpc_channel_credentials()
+            self._grpc = GrpcClient(credentials=credentials)
         return self._grpc
 
     async def stream(

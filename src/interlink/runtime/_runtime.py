@@ -135,6 +135,7 @@ class Runtime:
         )
         metrics = self.state_metrics
         remote = RemoteCalls(self.discovery, http, self.clock, self.socket_client, app.transports)
+        remote.tls = app.tls  # gRPC calls present this App's certificate
         stack.push_async_callback(remote.close)
         self.outbound.calls = (Calls if seen is None else ObservedCalls)(
             local=self.inbound,
@@ -240,7 +241,11 @@ class Runtime:
 
         package = package_name(self.app.name)
         max_body = self.app.max_body_size
-        self.grpc_server = GrpcServer(self.inbound, address, package=package, max_body=max_body)
+        tls = self.app.tls
+        credentials = None if tls is None else tls.grpc_server_credentials()
+        self.grpc_server = GrpcServer(
+            self.inbound, address, package=package, max_body=max_body, credentials=credentials
+        )
         await self.grpc_server.start()
 
     async def _http(self) -> None:
