@@ -140,6 +140,10 @@ async def test_health_answers_from_readiness(server: il.App) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await health.Check(health_pb2.HealthCheckRequest(service="nope"), timeout=10)
         assert info.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            async for _ in health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10):
+                pass
+        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 async def test_bad_and_oversized_messages_are_refused_and_the_server_goes_on(
@@ -157,6 +161,12 @@ async def test_bad_and_oversized_messages_are_refused_and_the_server_goes_on(
                 await call(body, timeout=10)
             assert info.value.code() == (code or grpc.StatusCode.RESOURCE_EXHAUSTED)
             assert dict(info.value.trailing_metadata()).get("interlink-status") == status
+        # A CloudEvent in binary mode without its id: the binding is broken.
+        broken = (("ce-specversion", "1.0"), ("ce-source", "/x"), ("ce-type", "t"))
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call(encode(messages, "Nap", {"seconds": 0}), metadata=broken, timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert dict(info.value.trailing_metadata())["interlink-status"] == "400"
         answer = await call(encode(messages, "Nap", {"seconds": 0}), timeout=10)
         assert messages.classes["Nap"].FromString(answer).seconds == 0
 

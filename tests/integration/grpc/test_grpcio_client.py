@@ -16,6 +16,7 @@ from examples.shop import app as shop
 from grpc_tools import protoc
 from typer.testing import CliRunner
 
+import interlink as il
 from interlink.cli._main import cli
 
 
@@ -94,3 +95,18 @@ async def test_errors_come_back_as_mapped_status_codes(
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await channel.unary_unary("/shop.inventory/nope")(b"", timeout=10)
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_a_model_proto3_cannot_hold_fails_clearly() -> None:
+    spec = "tests.integration.grpc._unmappable:app"
+    result = CliRunner().invoke(cli, ["proto", spec])
+    assert result.exit_code == 2
+    assert "Either.value" in result.output
+
+
+async def test_an_app_serving_an_unmappable_model_over_grpc_does_not_start() -> None:
+    from tests.integration.grpc._unmappable import app
+
+    with pytest.raises(il.DefinitionError, match=r"Either\.value"):
+        async with app:
+            pass
