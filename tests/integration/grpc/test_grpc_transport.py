@@ -199,5 +199,9 @@ async def test_an_instance_serving_only_grpc_is_called_over_grpc() -> None:
             "seconds": 0,
             "text": "g",
         }
+    no_grpc = il.App([timer], registry=registry, port=0)
+    async with no_grpc, il.App([], registry=registry, port=0, transports={"timer": "grpc"}) as c:
+        with pytest.raises(il.ServiceUnavailable):
+            await c.call("timer.nap", {"seconds": 0})
     with pytest.raises(il.ConfigurationError, match="host:port"):
         il.App([timer], grpc="nowhere")
