@@ -22,6 +22,24 @@ async def count(req: dict[str, int]) -> dict[str, int]:
     return req
 
 
+@inventory.rpc
+async def whoami(req: dict[str, int], ctx: il.Context) -> dict[str, str]:
+    return {"peer": ctx.peer or ""}
+
+
+@inventory.rpc(allow=["orders"])
+async def reserve(req: dict[str, int]) -> dict[str, int]:
+    ran.append("reserve")
+    return req
+
+
+@inventory.rpc(allow=["orders"])
+async def ticks(req: dict[str, int]) -> AsyncIterator[int]:
+    ran.append("ticks")
+    for n in range(req["n"]):
+        yield n
+
+
 @pytest.fixture
 async def server(certs: Certs) -> AsyncIterator[tuple[il.App, MemoryRegistry]]:
     ran.clear()
@@ -61,3 +79,27 @@ async def test_a_caller_without_a_valid_certificate_is_refused(
                 await call(b'{"n": 1}', metadata=(("interlink-codec", "json"),), timeout=5)
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     assert ran == []
+
+
+async def test_the_callers_certificate_names_it_and_allow_is_checked(
+    server: tuple[il.App, MemoryRegistry], certs: Certs
+) -> None:
+    _, registry = server
+    grpc_only = {"inventory": "grpc"}
+    async with il.App(
+        [], registry=registry, port=0, tls=certs.tls("orders"), transports=grpc_only
+    ) as orders:
+        assert await orders.call("inventory.whoami", {}, timeout=10) == {"peer": "orders"}
+        assert await orders.call("inventory.reserve", {"n": 1}, timeout=10) == {"n": 1}
+        async with orders.stream("inventory.ticks", {"n": 2}, returns=int) as items:
+            assert [n async for n in items] == [0, 1]
+    async with il.App(
+        [], registry=registry, port=0, tls=certs.tls("intruder"), transports=grpc_only
+    ) as intruder:
+        assert await intruder.call("inventory.whoami", {}, timeout=10) == {"peer": "intruder"}
+        with pytest.raises(il.PermissionDenied, match="'intruder'"):
+            await intruder.call("inventory.reserve", {"n": 1}, timeout=10)
+        with pytest.raises(il.PermissionDenied):
+            async with intruder.stream("inventory.ticks", {"n": 2}, returns=int) as items:
+                [n async for n in items]
+    assert ran == ["reserve", "ticks"]

@@ -20,6 +20,7 @@ from interlink._errors import CodecError, ConfigurationError
 from interlink._rfc3339 import format_time
 from interlink._streaming import StreamFailed
 from interlink._wire import Outcome, error_outcome
+from interlink.transport._tls import identity_from_uris
 from interlink.transport.grpc._health import health_handler
 from interlink.transport.grpc._messages import Messages, compile_schema
 from interlink.transport.grpc._metadata import CODEC_KEY, STREAM_KEY, envelope_of
@@ -121,7 +122,8 @@ class GrpcServer:
             if isinstance(prepared, Outcome):
                 return await _abort(context, prepared)
             envelope, body, as_json = prepared
-            outcome = await dispatcher.invoke_rpc(handler, envelope, body)  # type: ignore[arg-type]
+            peer = _peer(context)
+            outcome = await dispatcher.invoke_rpc(handler, envelope, body, peer=peer)  # type: ignore[arg-type]
             if outcome.status != 200:
                 return await _abort(context, outcome)
             return outcome.body if as_json else self._to_proto(method, outcome.body)
@@ -140,10 +142,11 @@ class GrpcServer:
             envelope, body, as_json = prepared
             if as_json and (STREAM_KEY, "1") not in context.invocation_metadata():
                 # An interlink caller's call(), not stream(): refused as over HTTP.
-                await _abort(context, await dispatcher.invoke_rpc(handler, envelope, body))  # type: ignore[arg-type]
+                refusal = await dispatcher.invoke_rpc(handler, envelope, body, peer=_peer(context))  # type: ignore[arg-type]
+                await _abort(context, refusal)
                 return
             await context.send_initial_metadata(((STREAM_KEY, "1"),))
-            items = dispatcher.invoke_stream(handler, envelope, body)  # type: ignore[arg-type]
+            items = dispatcher.invoke_stream(handler, envelope, body, peer=_peer(context))  # type: ignore[arg-type]
             try:
                 async for item in items:
                     yield item if as_json else self._to_proto(method, item)
@@ -222,6 +225,14 @@ def _refusal(status: int, type_name: str, message: str, method: Method) -> Outco
         method=method.name,
         correlation_id=correlation_id(None),
     )
+
+
+def _peer(context: grpc.aio.ServicerContext) -> str | None:
+    """The caller's service identity from its verified certificate (mutual TLS), else None."""
+    auth = context.auth_context()
+    if auth.get("transport_security_type") != [b"ssl"]:
+        return None
+    return identity_from_uris(auth.get("x509_subject_alternative_name", ()))
 
 
 async def _abort(context: grpc.aio.ServicerContext, outcome: Outcome) -> bytes:
