@@ -28,6 +28,8 @@ class Dashboard:
     the App's broker, for the dead letters (none: the panel lists no letters). ``sagas``: the
     saga stores to show. ``topics``: topics whose dead letters to list besides those the
     metrics and spans name. ``window``: seconds of spans behind every rate and percentile.
+    ``connect_timeout``: the seconds the registry has to answer at start (a NATS client retries
+    an unreachable server forever); past it, entering raises ``ConfigurationError``.
     """
 
     def __init__(
@@ -43,14 +45,16 @@ class Dashboard:
         window: float = 60.0,
         interval: float = 1.0,
         directory: str = ".interlink",
+        connect_timeout: float = 10.0,
     ) -> None:
         if not public and not is_loopback(host):
             raise ConfigurationError(
                 f"the dashboard listens on loopback only; {host!r} needs public=True "
                 "(on the command line: pass --host explicitly)"
             )
-        if window <= 0 or interval <= 0:
-            raise ConfigurationError("window and interval are positive seconds")
+        if window <= 0 or interval <= 0 or connect_timeout <= 0:
+            raise ConfigurationError("window, interval and connect_timeout are positive seconds")
+        self.registry_url, self.connect_timeout = registry, connect_timeout
         self.host, self.port = host, port
         self.window, self.interval = window, interval
         self.topics = tuple(topics)
@@ -71,8 +75,15 @@ class Dashboard:
 
     async def __aenter__(self) -> Dashboard:
         async with contextlib.AsyncExitStack() as stack:
-            await self._registry.connect()
             stack.push_async_callback(self._registry.close)
+            try:
+                async with asyncio.timeout(self.connect_timeout):
+                    await self._registry.connect()
+            except TimeoutError:
+                raise ConfigurationError(
+                    f"the dashboard could not reach the registry {self.registry_url} "
+                    f"within {self.connect_timeout} s"
+                ) from None
             collector = Collector(self._registry, interval=self.interval)
             self.collector = await stack.enter_async_context(collector)
             await stack.enter_async_context(self._operations)
