@@ -11,7 +11,15 @@ from typing import Any
 __all__ = ["BreakerHistory", "Sample", "breaker_states", "broker_rows", "parse_metrics"]
 
 BREAKER_STATE = "interlink_breaker_state"
-SEVERITY = {"closed": 0, "half_open": 1, "open": 2}
+SEVERITY = {
+    "closed": 0,
+    "disabled": 0,
+    "metrics_only": 0,
+    "half_open": 1,
+    "open": 2,
+    "forced_open": 3,
+}
+"""How bad a state is for the callers: states set by hand rank by what they let through."""
 
 # Metric name -> (panel column, how instances combine). Pending messages and stored dead letters
 # are the broker's own counts, which every instance of a group reports alike: the largest wins.

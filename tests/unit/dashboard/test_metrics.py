@@ -51,6 +51,14 @@ def test_the_worst_state_across_instances_is_shown() -> None:
     assert worst(["closed"]) == "closed"
 
 
+def test_states_set_by_hand_rank_by_what_they_let_through() -> None:
+    assert worst(["closed", "forced_open"]) == "forced_open"
+    assert worst(["open", "forced_open", "half_open"]) == "forced_open"
+    assert worst(["disabled", "half_open"]) == "half_open"
+    assert worst(["metrics_only", "open"]) == "open"
+    assert worst(["disabled"]) == "disabled"
+
+
 def test_the_timeline_records_each_change_once() -> None:
     history = BreakerHistory(capacity=10)
     for at, state in enumerate(["closed", "closed", "open", "open", "half_open", "closed"]):
