@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from types import TracebackType
 
 import uvicorn
@@ -28,8 +28,9 @@ class Dashboard:
     the App's broker, for the dead letters (none: the panel lists no letters). ``sagas``: the
     saga stores to show. ``topics``: topics whose dead letters to list besides those the
     metrics and spans name. ``window``: seconds of spans behind every rate and percentile.
-    ``connect_timeout``: the seconds the registry has to answer at start (a NATS client retries
-    an unreachable server forever); past it, entering raises ``ConfigurationError``.
+    ``connect_timeout``: the seconds the registry, and then the broker and saga stores, each have
+    to answer at start (a NATS client retries an unreachable server forever); past it, entering
+    raises ``ConfigurationError``.
     """
 
     def __init__(
@@ -76,17 +77,11 @@ class Dashboard:
     async def __aenter__(self) -> Dashboard:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(self._registry.close)
-            try:
-                async with asyncio.timeout(self.connect_timeout):
-                    await self._registry.connect()
-            except TimeoutError:
-                raise ConfigurationError(
-                    f"the dashboard could not reach the registry {self.registry_url} "
-                    f"within {self.connect_timeout} s"
-                ) from None
+            await self._bounded(self._registry.connect(), f"the registry {self.registry_url}")
             collector = Collector(self._registry, interval=self.interval)
             self.collector = await stack.enter_async_context(collector)
-            await stack.enter_async_context(self._operations)
+            where = f"the broker {self._operations.broker_url} or the saga stores"
+            await self._bounded(stack.enter_async_context(self._operations), where)
             await self._serve(collector)
             stack.push_async_callback(self._stop_serving)
             self._stack = stack.pop_all()
@@ -96,6 +91,15 @@ class Dashboard:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._stack.aclose()
+
+    async def _bounded(self, connecting: Awaitable[object], what: str) -> None:
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await connecting
+        except TimeoutError:
+            raise ConfigurationError(
+                f"the dashboard could not reach {what} within {self.connect_timeout} s"
+            ) from None
 
     async def _serve(self, collector: Collector) -> None:
         app = build_api(collector, self._operations, window=self.window, topics=self.topics)

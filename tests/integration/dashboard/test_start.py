@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
 from interlink import ConfigurationError
-from interlink.dashboard import Dashboard
+from interlink.dashboard import Dashboard, SagaSource
 
 
 async def test_a_registry_that_never_answers_fails_the_start_within_connect_timeout() -> None:
@@ -24,6 +25,21 @@ async def test_a_registry_that_never_answers_fails_the_start_within_connect_time
                 async with board:
                     pass
         assert time.monotonic() - started < 8
+
+
+async def test_a_broker_that_never_answers_fails_the_start_too(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        board = Dashboard(
+            registry="memory://",
+            broker=f"nats://127.0.0.1:{port}",
+            sagas=[SagaSource(f"sqlite:///{tmp_path / 'sagas.db'}")],
+            connect_timeout=0.5,
+        )
+        async with asyncio.timeout(10):
+            with pytest.raises(ConfigurationError, match="could not reach the broker"):
+                async with board:
+                    pass
 
 
 @pytest.mark.parametrize(
