@@ -21,13 +21,13 @@ SEVERITY = {
 }
 """How bad a state is for the callers: states set by hand rank by what they let through."""
 
-# Metric name -> (panel column, how instances combine). Pending messages and stored dead letters
-# are the broker's own counts, which every instance of a group reports alike: the largest wins.
-# Unacknowledged and redelivered messages are each instance's own: they add up.
+# Metric name -> (panel column, how instances combine). Pending and unacknowledged messages and
+# stored dead letters are the broker's own group-wide counts, which every instance of a group
+# reports alike: the largest wins. Redelivered messages are each instance's own: they add up.
 Combine = Callable[[list[float]], float]
 BROKER_COLUMNS: dict[str, tuple[str, Combine]] = {
     "interlink_subscription_pending_messages": ("pending", max),
-    "interlink_subscription_unacknowledged_messages": ("unacknowledged", sum),
+    "interlink_subscription_unacknowledged_messages": ("unacknowledged", max),
     "interlink_subscription_redelivered_messages_total": ("redelivered", sum),
     "interlink_dead_letters": ("dead_letters", max),
 }
