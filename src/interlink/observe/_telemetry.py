@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from interlink._context import Context
     from interlink._envelope import Envelope
     from interlink._handlers import Subscriber
+    from interlink.messaging._observer import DeliveryObserver
     from interlink.observe._ids import Ids
     from interlink.observe._metrics import Metrics
     from interlink.observe._recorder import Recorder
@@ -124,6 +125,16 @@ class Telemetry:
         from interlink.observe._messages import dead_letter
 
         return functools.partial(dead_letter, self, subscriber.topic, subscriber.group or "")
+
+    def deliveries(self, subscriber: Subscriber[Any]) -> DeliveryObserver | None:
+        """What makes the receive and settle spans of ``subscriber``'s deliveries, None when
+        tracing is off."""
+        if self.spans is None:
+            return None
+        from interlink.observe._deliveries import Deliveries
+
+        group = subscriber.group or ""
+        return Deliveries(self, subscriber.topic, group, subscriber.durable)
 
     def saga_steps(self, make_context: Callable[[str], Context]) -> StepObserver | None:
         """What makes each saga step attempt a span (tracing on), None when off."""

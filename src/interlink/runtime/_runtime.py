@@ -218,6 +218,7 @@ class Runtime:
                 self.inbound,
                 clock=self.clock,
                 on_dead_letter=self.telemetry.dead_letters(subscriber),
+                observer=self.telemetry.deliveries(subscriber),
             )
             self.consumers.append(consumer)
             await consumer.start()
