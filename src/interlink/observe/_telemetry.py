@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from interlink._handlers import Subscriber
     from interlink.messaging._observer import DeliveryObserver
     from interlink.observe._ids import Ids
+    from interlink.observe._messages import Send
     from interlink.observe._metrics import Metrics
     from interlink.observe._recorder import Recorder
     from interlink.observe._span import Spans
@@ -135,6 +136,15 @@ class Telemetry:
 
         group = subscriber.group or ""
         return Deliveries(self, subscriber.topic, group, subscriber.durable)
+
+    def relayed(self) -> Callable[[str, bytes], Send | None] | None:
+        """What makes a ``send`` span (and the send metrics) for each event an outbox relay
+        publishes, None when off."""
+        if not self.active:
+            return None
+        from interlink.observe._messages import relayed
+
+        return functools.partial(relayed, self)
 
     def saga_steps(self, make_context: Callable[[str], Context]) -> StepObserver | None:
         """What makes each saga step attempt a span (tracing on), None when off."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from interlink._envelope import Envelope
     from interlink._handlers import Route, Subscriber
     from interlink._wire import Outcome
+    from interlink.broker import Reply
     from interlink.observe import Telemetry
     from interlink.resilience import Policy
 
@@ -156,3 +157,13 @@ class ObservedOutbound(Outbound):
             sending.finish(exc)
             raise
         sending.finish(None)
+
+    async def ask(self, topic: str, envelope: Envelope, timeout: float, durable: bool) -> Reply:
+        asking = Send(self.telemetry, topic, envelope, metered=False)
+        try:
+            reply = await super().ask(topic, envelope, timeout, durable)
+        except BaseException as exc:
+            asking.finish(exc)
+            raise
+        asking.finish(None)
+        return reply

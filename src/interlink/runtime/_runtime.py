@@ -280,7 +280,9 @@ class Runtime:
         from interlink.outbox import OutboxRelay
 
         await outbox.setup()
-        relay = OutboxRelay(outbox, self.broker, clock=self.clock)
+        relay = OutboxRelay(
+            outbox, self.broker, clock=self.clock, observer=self.telemetry.relayed()
+        )
         await self._stack.enter_async_context(relay)
         return relay
 
