@@ -48,10 +48,18 @@ class Dispatcher(Serving, Protocol):
     def rpc(self, service: str, method: str) -> Rpc[Any, Any] | None: ...
 
     async def invoke_rpc(
-        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+        self,
+        handler: Rpc[Any, Any],
+        envelope: Envelope,
+        body: bytes,
+        *,
+        peer: str | None = None,
+        transport: str | None = None,
     ) -> Outcome:
         """Validate, run and encode; never raises for the handler's failure. ``peer`` is the
-        caller's verified service identity (mutual TLS), checked against ``allow=``."""
+        caller's verified service identity (mutual TLS), checked against ``allow=``;
+        ``transport`` is ``"tcp"`` or ``"unix"`` when the socket transport carried the call
+        (None: HTTP or in-process), for tracing."""
         ...
 
     def invoke_stream(

@@ -125,6 +125,10 @@ class LightSpan(ReadableSpan):
         if self._end_time is None:
             self._events.append(Event(name, attributes, time.time_ns()))  # type: ignore[attr-defined]
 
+    def update_name(self, name: str) -> None:
+        if self._end_time is None:
+            self._name = name
+
     def set_status(self, status: Status) -> None:
         if self._end_time is None:
             self._status = status

@@ -49,10 +49,18 @@ class ObservedInbound(Inbound):
         return ctx
 
     async def invoke_rpc(
-        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+        self,
+        handler: Rpc[Any, Any],
+        envelope: Envelope,
+        body: bytes,
+        *,
+        peer: str | None = None,
+        transport: str | None = None,
     ) -> Outcome:
         route = f"/rpc/{handler.service}/{handler.name}"
-        serving = ServerCall(self.telemetry, envelope, handler.service, "POST", route)
+        serving = ServerCall(
+            self.telemetry, envelope, handler.service, "POST", route, socket=transport
+        )
         token = _SERVING.set(serving.traceparent)
         try:
             outcome = await super().invoke_rpc(handler, envelope, body, peer=peer)

@@ -73,7 +73,9 @@ class RemoteCalls:
             balancer.started(instance)
             started = self._clock.monotonic()
             try:
-                outcome = await self._send(instance, service, method, envelope, body, remaining)
+                outcome = await self._send(
+                    instance, service, method, envelope, body, remaining, observer
+                )
             except ServiceUnavailable:
                 balancer.finished(instance, self._clock.monotonic() - started, True)
                 tried.append(instance.id)
@@ -102,12 +104,15 @@ class RemoteCalls:
         envelope: Envelope,
         body: bytes,
         remaining: float | None,
+        observer: ClientCall | None = None,
     ) -> Awaitable[Outcome]:
         """The socket when the instance serves one (unless ``transports`` says "http"), else
         HTTP; ``transports={service: "socket"}`` skips instances without a socket."""
         address = instance.metadata.get(SOCKET)
         wanted = self._transports.get(service)
         if address is not None and wanted != "http" and self._socket is not None:
+            if observer is not None:
+                observer.via_socket(address)
             return self._socket.send(address, service, method, envelope, body, remaining)
         if wanted == "socket":
             raise ServiceUnavailable(f"{service} instance {instance.id} serves no socket transport")
