@@ -63,10 +63,17 @@ class Dispatcher(Serving, Protocol):
         ...
 
     def invoke_stream(
-        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+        self,
+        handler: Rpc[Any, Any],
+        envelope: Envelope,
+        body: bytes,
+        *,
+        peer: str | None = None,
+        transport: str | None = None,
     ) -> AsyncIterator[bytes]:
-        """Validate and run a streaming handler, yielding each item encoded (``peer`` as for
-        :meth:`invoke_rpc`: a caller ``allow=`` leaves out is refused with 403). Every failure
+        """Validate and run a streaming handler, yielding each item encoded (``peer`` and
+        ``transport`` as for :meth:`invoke_rpc`: a caller ``allow=`` leaves out is refused with
+        403). Every failure
         (a bad request, the handler raising, the deadline) raises
         :class:`interlink._streaming.StreamFailed` with its outcome; closing the iterator
         closes the handler's generator."""

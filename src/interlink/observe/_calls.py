@@ -98,6 +98,11 @@ class ClientCall:
             self._span.add_event(f"interlink.{what}.rejected", {"error.type": type(error).__name__})
         self.finish(error)
 
+    def note(self, attributes: dict[str, str | int]) -> None:
+        """Attributes for the span, if there is one."""
+        if self._span is not None:
+            self._span.set_attributes(attributes)
+
     def finish(self, error: BaseException | None) -> None:
         elapsed = time.perf_counter() - self._started
         status = self.status
@@ -207,6 +212,11 @@ class ServerCall:
             self._span = span
             self.traceparent = traceparent_of(span)
         self._started = time.perf_counter()
+
+    def note(self, attributes: dict[str, str | int]) -> None:
+        """Attributes for the span, if there is one."""
+        if self._span is not None:
+            self._span.set_attributes(attributes)
 
     def finish(self, status: int, body: bytes, error: BaseException | None = None) -> None:
         """A server failed when it answered 5xx (a 4xx is the client's error)."""

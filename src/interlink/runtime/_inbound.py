@@ -204,7 +204,13 @@ class Inbound:
         return Outcome(200, payload)
 
     def invoke_stream(
-        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+        self,
+        handler: Rpc[Any, Any],
+        envelope: Envelope,
+        body: bytes,
+        *,
+        peer: str | None = None,
+        transport: str | None = None,
     ) -> AsyncIterator[bytes]:
         return serve_stream(self, handler, envelope, body, peer)
 

@@ -119,17 +119,27 @@ class RemoteCalls:
         return self._http.send(instance.url, service, method, envelope, body, remaining)
 
     async def stream(
-        self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
+        self,
+        service: str,
+        method: str,
+        envelope: Envelope,
+        body: bytes,
+        deadline: float | None,
+        observer: ClientCall | None = None,
     ) -> AsyncIterator[bytes]:
         """The encoded items of a streaming call to another process, from one instance (never
-        retried), by the transport a unary call would take."""
+        retried), by the transport a unary call would take; ``observer`` is told which."""
         picked = self._discovery.pick_now(service, None, [])
         if picked is None:
             picked = await self._discovery.pick(service, None, [])
         instance, _ = picked
+        if observer is not None:
+            observer.picked(instance.address, instance.port)
         address = instance.metadata.get(SOCKET)
         wanted = self._transports.get(service)
         if address is not None and self._socket is not None and wanted != "http":
+            if observer is not None:
+                observer.via_socket(address)
             items = self._socket.stream(address, service, method, envelope, body)
         elif wanted == "socket":
             raise ServiceUnavailable(f"{service} instance {instance.id} serves no socket transport")

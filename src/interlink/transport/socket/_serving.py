@@ -232,7 +232,9 @@ class ServerConnection(asyncio.Protocol):
             text = f"{handler.target} is not a streaming RPC: use call()"
             self._fail(stream, 400, "BadRequest", text, handler.service, handler.name)
             return
-        items = self._dispatcher.invoke_stream(handler, envelope, body, peer=self._peer)
+        items = self._dispatcher.invoke_stream(
+            handler, envelope, body, peer=self._peer, transport=self._network
+        )
         start_sending(stream, items, self.tasks, self.credits, self._write, self._writable)
 
     async def _writable(self) -> None:
