@@ -112,3 +112,20 @@ async def test_a_request_that_times_out_is_a_failed_send_span(
     send = next(s for s in spans_of(app, exporter) if s.name == "send sends.nobody")
     assert attrs(send)["error.type"] == "DeadlineExceeded"
     assert not send.status.is_ok
+
+
+async def test_with_everything_off_no_delivery_relay_or_stream_observer_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("INTERLINK_TRACING", "INTERLINK_METRICS", "INTERLINK_RECENT_SPANS"):
+        monkeypatch.delenv(name, raising=False)
+    async with (
+        SqliteOutbox(tmp_path / "off.db") as outbox,
+        il.App([svc], port=0, outboxes=[outbox]) as app,
+    ):
+        assert app.runtime.consumers
+        assert all(c._observer is None for c in app.runtime.consumers)
+        assert all(relay._observer is None for relay in app.runtime.relays)
+        stream = app.stream("sender.nothing", {})
+        assert stream._observer is None  # type: ignore[attr-defined]
+        await stream.aclose()
