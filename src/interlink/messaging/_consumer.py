@@ -397,6 +397,11 @@ class Consumer:
                 if settling is not None:
                     settling.finish(exc)
                     settling = None
+            except BaseException as exc:  # cancelled while the broker answers
+                if settling is not None:
+                    settling.finish(exc)
+                    settling = None
+                raise
             finally:
                 if settling is not None:
                     settling.finish(None)

@@ -125,6 +125,8 @@ async def test_a_handled_message_is_received_processed_and_acked_in_the_producer
     assert ack.start_time is not None
     assert all(receive.end_time <= (r.start_time or 0) for r in runs)
     assert all((r.end_time or 0) <= ack.start_time for r in runs)
+    # what the consumer kept for the settle span is gone once it is settled
+    assert all(not consumer._decoded for consumer in app.runtime.consumers)
 
 
 async def test_a_dead_lettered_message_is_settled_with_term(
