@@ -86,7 +86,9 @@ class RemoteCalls:
             balancer.started(instance)
             started = self._clock.monotonic()
             try:
-                outcome = await self._send(instance, service, method, envelope, body, remaining)
+                outcome = await self._send(
+                    instance, service, method, envelope, body, remaining, observer
+                )
             except ServiceUnavailable:
                 balancer.finished(instance, self._clock.monotonic() - started, True)
                 tried.append(instance.id)
@@ -115,6 +117,7 @@ class RemoteCalls:
         envelope: Envelope,
         body: bytes,
         remaining: float | None,
+        observer: ClientCall | None = None,
     ) -> Awaitable[Outcome]:
         """The socket when the instance serves one (unless ``transports`` names another), else
         HTTP, else gRPC; ``transports={service: "socket" | "grpc"}`` skips instances without
@@ -122,6 +125,8 @@ class RemoteCalls:
         address = instance.metadata.get(SOCKET)
         wanted = self._transports.get(service)
         if address is not None and wanted in (None, "socket") and self._socket is not None:
+            if observer is not None:
+                observer.via_socket(address)
             return self._socket.send(address, service, method, envelope, body, remaining)
         if self._over_grpc(instance, service):
             return self._send_grpc(instance, service, method, envelope, body, remaining)
@@ -163,17 +168,27 @@ class RemoteCalls:
         return self._grpc
 
     async def stream(
-        self, service: str, method: str, envelope: Envelope, body: bytes, deadline: float | None
+        self,
+        service: str,
+        method: str,
+        envelope: Envelope,
+        body: bytes,
+        deadline: float | None,
+        observer: ClientCall | None = None,
     ) -> AsyncIterator[bytes]:
         """The encoded items of a streaming call to another process, from one instance (never
-        retried), by the transport a unary call would take."""
+        retried), by the transport a unary call would take; ``observer`` is told which."""
         picked = self._discovery.pick_now(service, None, [])
         if picked is None:
             picked = await self._discovery.pick(service, None, [])
         instance, _ = picked
+        if observer is not None:
+            observer.picked(instance.address, instance.port)
         address = instance.metadata.get(SOCKET)
         wanted = self._transports.get(service)
         if address is not None and self._socket is not None and wanted in (None, "socket"):
+            if observer is not None:
+                observer.via_socket(address)
             items = self._socket.stream(address, service, method, envelope, body)
         elif self._over_grpc(instance, service):
             target = instance.metadata.get(GRPC)

@@ -221,6 +221,7 @@ class Runtime:
                 self.inbound,
                 clock=self.clock,
                 on_dead_letter=self.telemetry.dead_letters(subscriber),
+                observer=self.telemetry.deliveries(subscriber),
             )
             self.consumers.append(consumer)
             await consumer.start()
@@ -298,7 +299,9 @@ class Runtime:
         from interlink.outbox import OutboxRelay
 
         await outbox.setup()
-        relay = OutboxRelay(outbox, self.broker, clock=self.clock)
+        relay = OutboxRelay(
+            outbox, self.broker, clock=self.clock, observer=self.telemetry.relayed()
+        )
         await self._stack.enter_async_context(relay)
         return relay
 
