@@ -7,20 +7,22 @@ Four servers run in child processes (uvloop, 127.0.0.1, free ports):
 * starlette: ``benchmarks/rpc_http.py``'s bare Starlette ``POST /echo`` (uvicorn, httptools),
   which validates the body with the pydantic model and dumps it back;
 * grpc: grpc.aio with one generic unary handler ``/bench/Echo`` that returns its bytes;
-* interlink: ``il.App([bench], port=0, socket=True)``: HTTP and the socket transport at once.
+* interlink: ``il.App([bench], port=0, socket=True, grpc=True)``: HTTP, the socket transport
+  and gRPC at once.
 
 This process (uvloop) sends the same 325-byte payload model to each. The raw TCP and gRPC
 clients send ``model.model_dump_json()`` bytes and validate the answer with
 ``Payload.model_validate_json`` (so every side pays for the model once per call on the client);
 aiohttp does the same against Starlette, whose server also validates. interlink's two sides are
 ``client_app.call("bench.echo", payload, returns=Payload)`` on client-only Apps with the default
-call policy, one told ``transports={"bench": "socket"}``, the other ``{"bench": "http"}``.
+call policy, told ``transports={"bench": "socket"}``, ``{"bench": "http"}`` or
+``{"bench": "grpc"}`` (interlink's gRPC client: JSON in gRPC messages, see docs/transports.md).
 
 Each side is warmed up, then measured ``--rounds`` times (the order rotates every round); the
 tables give the median req/s (best in brackets), the CPU microseconds per call of the client and
 the server process (``time.process_time`` here, ``/proc`` there, 10 ms ticks), and the ratios the
 issue sets targets for (reported, not asserted): socket >= 50% of raw TCP and >= 10x grpc.aio at
-concurrency 1.
+concurrency 1, interlink's gRPC >= 90% of raw grpc.aio.
 
     python benchmarks/rpc.py
     python benchmarks/rpc.py --rounds 5 --concurrency 1,16,64 --requests 3000,10000,20000
@@ -64,7 +66,15 @@ from rpc_http import (
 )
 from rpc_report import report
 
-SIDES = ("tcp", "starlette", "grpc", "socket-client", "interlink-socket", "interlink-http")
+SIDES = (
+    "tcp",
+    "starlette",
+    "grpc",
+    "socket-client",
+    "interlink-socket",
+    "interlink-http",
+    "interlink-grpc",
+)
 _LENGTH = struct.Struct("!I")
 
 # -- servers (child processes) -----------------------------------------------------------------
@@ -90,13 +100,13 @@ class EchoServer(asyncio.Protocol):
         del buffer[:start]
 
 
-async def _until_stopped(port: int, socket_url: str = "") -> None:
+async def _until_stopped(port: int, socket_url: str = "", grpc_url: str = "") -> None:
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)
     _stop_when_orphaned(stopped.set)
-    sys.stdout.write(f"READY {port} {socket_url}\n")
+    sys.stdout.write(f"READY {port} {socket_url} {grpc_url}\n")
     sys.stdout.flush()
     await stopped.wait()
 
@@ -126,9 +136,9 @@ async def serve_grpc() -> None:
 
 
 async def serve_interlink() -> None:
-    app = il.App([bench_service()], port=0, socket=True)
+    app = il.App([bench_service()], port=0, socket=True, grpc=True)
     async with app:
-        await _until_stopped(int(app.url.rpartition(":")[2]), app.socket_url)
+        await _until_stopped(int(app.url.rpartition(":")[2]), app.socket_url, app.grpc_url)
 
 
 class Child(ServerProcess):
@@ -158,6 +168,7 @@ class Child(ServerProcess):
             raise RuntimeError(f"{self.kind} server failed to start (see above)")
         self.port = int(line[1])
         self.socket_url = line[2] if len(line) > 2 else ""
+        self.grpc_url = line[3] if len(line) > 3 else ""
 
 
 # -- clients -----------------------------------------------------------------------------------
@@ -232,11 +243,12 @@ def interlink_side(app: il.App, pid: int, payload: Payload) -> Side:
 
 
 class _Registry(StaticRegistry):
-    """``static:`` plus the socket address the interlink server registered."""
+    """``static:`` plus the socket and gRPC addresses the interlink server serves."""
 
-    def __init__(self, port: int, socket_url: str) -> None:
+    def __init__(self, port: int, socket_url: str, grpc_url: str) -> None:
         super().__init__(f"static:bench={HOST}:{port}")
         self._socket_url = socket_url
+        self._grpc_url = grpc_url
 
     async def resolve(self, service: str) -> list[Instance]:
         found = await super().resolve(service)
@@ -246,8 +258,12 @@ class _Registry(StaticRegistry):
                 service=i.service,
                 address=i.address,
                 port=i.port,
-                transports=("http", "socket"),
-                metadata={"socket": self._socket_url},
+                transports=("http", "socket", "grpc"),
+                metadata={
+                    "socket": self._socket_url,
+                    "grpc": self._grpc_url,
+                    "grpc_package": "interlink",
+                },
             )
             for i in found
         ]
@@ -256,10 +272,10 @@ class _Registry(StaticRegistry):
 async def client_main(servers: dict[str, Child], opts: argparse.Namespace) -> dict[str, Any]:
     payload = make_payload()
     ilk = servers["interlink"]
-    registry = _Registry(ilk.port, ilk.socket_url)
+    registry = _Registry(ilk.port, ilk.socket_url, ilk.grpc_url)
     apps = {
         name: il.App([], registry=registry, serve_http=False, transports={"bench": name})
-        for name in ("socket", "http")
+        for name in ("socket", "http", "grpc")
     }
     results: dict[str, Any] = {}
     async with (
@@ -267,6 +283,7 @@ async def client_main(servers: dict[str, Child], opts: argparse.Namespace) -> di
         grpc.aio.insecure_channel(f"{HOST}:{servers['grpc'].port}") as channel,
         apps["socket"],
         apps["http"],
+        apps["grpc"],
         SocketClient() as socket_client,
     ):
         for concurrency, requests in zip(opts.concurrency, opts.requests, strict=True):
@@ -284,6 +301,7 @@ async def client_main(servers: dict[str, Child], opts: argparse.Namespace) -> di
                 ),
                 "interlink-socket": interlink_side(apps["socket"], ilk.pid, payload),
                 "interlink-http": interlink_side(apps["http"], ilk.pid, payload),
+                "interlink-grpc": interlink_side(apps["grpc"], ilk.pid, payload),
             }
             for side in sides.values():
                 await measure(side, requests, concurrency, opts.warmup_seconds)

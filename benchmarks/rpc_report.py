@@ -15,6 +15,7 @@ RATIOS = (
     ("socket-client", "tcp", None, "SocketClient alone / raw TCP"),
     ("socket-client", "grpc", None, "SocketClient alone / raw grpc.aio"),
     ("interlink-socket", "interlink-http", None, "socket / interlink HTTP"),
+    ("interlink-grpc", "grpc", 0.90, "interlink gRPC / raw grpc.aio (target >= 90%)"),
     ("interlink-http", "starlette", None, "interlink HTTP / raw aiohttp -> Starlette"),
 )
 

@@ -69,6 +69,7 @@ class _Config:
     observe: Observe | None
     socket: str | None
     transports: Mapping[str, str]
+    grpc: str | None
     tls: Tls | None
 
 
@@ -111,6 +112,7 @@ class App:
         observe: Observe | None = None,
         socket: bool | str | None = False,
         transports: Mapping[str, str] | None = None,
+        grpc: bool | str | None = False,
         tls: Tls | None = None,
     ) -> None:
         self.services: dict[str, Service] = {}
@@ -154,6 +156,7 @@ class App:
             observe=observe,
             socket=_socket_address(socket, host),
             transports=_transports(transports),
+            grpc=_grpc_address(grpc, host),
             tls=tls,
         )
         _check_routes(self.running_services, self.services)
@@ -291,9 +294,16 @@ class App:
 
     @property
     def transports(self) -> Mapping[str, str]:
-        """Per target service, the transport its calls use (``"http"`` or ``"socket"``);
-        any other service: the socket when its instance serves one, else HTTP."""
+        """Per target service, the transport its calls use (``"http"``, ``"socket"`` or
+        ``"grpc"``); any other service: the socket when its instance serves one, else HTTP,
+        else gRPC."""
         return self._config.transports
+
+    @property
+    def grpc(self) -> str | None:
+        """Where the gRPC transport listens (``host:port``), or None. ``App(grpc=True)``
+        listens on a free port of ``host``."""
+        return self._config.grpc
 
     @property
     def tls(self) -> Tls | None:
@@ -394,6 +404,14 @@ class App:
         server = self.runtime.socket_server
         if server is None:
             raise RuntimeError("this App serves no socket (socket=False, or mounted elsewhere)")
+        return server.address
+
+    @property
+    def grpc_url(self) -> str:
+        """Where this App serves gRPC, ``host:port`` (the bound port, when port 0 was asked)."""
+        server = self.runtime.grpc_server
+        if server is None:
+            raise RuntimeError("this App serves no gRPC (grpc=False, or mounted elsewhere)")
         return server.address
 
     def context(self, service: str = "client") -> Context:
@@ -507,8 +525,18 @@ def _socket_address(socket: bool | str | None, host: str) -> str | None:
 def _transports(transports: Mapping[str, str] | None) -> dict[str, str]:
     chosen = dict(transports or {})
     for service, transport in chosen.items():
-        if transport not in ("http", "socket"):
+        if transport not in ("http", "socket", "grpc"):
             raise DefinitionError(
-                f"transports[{service!r}] is 'http' or 'socket', not {transport!r}"
+                f"transports[{service!r}] is 'http', 'socket' or 'grpc', not {transport!r}"
             )
     return chosen
+
+
+def _grpc_address(grpc: bool | str | None, host: str) -> str | None:
+    if grpc is False or grpc is None:
+        return None
+    if grpc is True:
+        return f"[{host}]:0" if ":" in host else f"{host}:0"
+    if not isinstance(grpc, str) or not grpc.rpartition(":")[2].isdigit():
+        raise ConfigurationError(f"grpc is True, False or 'host:port', not {grpc!r}")
+    return grpc

@@ -48,17 +48,32 @@ class Dispatcher(Serving, Protocol):
     def rpc(self, service: str, method: str) -> Rpc[Any, Any] | None: ...
 
     async def invoke_rpc(
-        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+        self,
+        handler: Rpc[Any, Any],
+        envelope: Envelope,
+        body: bytes,
+        *,
+        peer: str | None = None,
+        transport: str | None = None,
     ) -> Outcome:
         """Validate, run and encode; never raises for the handler's failure. ``peer`` is the
-        caller's verified service identity (mutual TLS), checked against ``allow=``."""
+        caller's verified service identity (mutual TLS), checked against ``allow=``;
+        ``transport`` is ``"tcp"`` or ``"unix"`` when the socket transport carried the call
+        (None: HTTP or in-process), for tracing."""
         ...
 
     def invoke_stream(
-        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+        self,
+        handler: Rpc[Any, Any],
+        envelope: Envelope,
+        body: bytes,
+        *,
+        peer: str | None = None,
+        transport: str | None = None,
     ) -> AsyncIterator[bytes]:
-        """Validate and run a streaming handler, yielding each item encoded (``peer`` as for
-        :meth:`invoke_rpc`: a caller ``allow=`` leaves out is refused with 403). Every failure
+        """Validate and run a streaming handler, yielding each item encoded (``peer`` and
+        ``transport`` as for :meth:`invoke_rpc`: a caller ``allow=`` leaves out is refused with
+        403). Every failure
         (a bad request, the handler raising, the deadline) raises
         :class:`interlink._streaming.StreamFailed` with its outcome; closing the iterator
         closes the handler's generator."""

@@ -72,9 +72,17 @@ async def test_up_serves_the_shop_through_its_gateway(tmp_path: Path) -> None:
             async with websockets.connect(feed) as ws:
                 await ws.send(json.dumps({"op": "subscribe", "topic": "orders.placed"}))
                 assert json.loads(await ws.recv())["type"] == "subscribed"
-                async with http.post(f"{base}/api/web/orders", json=ORDER) as response:
-                    assert response.status == 200
-                    placed = await response.json()
+                placed: dict[str, Any] = {}
+
+                async def place() -> bool:
+                    async with http.post(f"{base}/api/web/orders", json=ORDER) as response:
+                        if response.status == 503:  # a service the order needs is starting
+                            return False
+                        assert response.status == 200, await response.text()
+                        placed.update(await response.json())
+                        return True
+
+                await eventually(place, timeout=60)
                 event = await _next_event(ws)
             assert event["data"]["order_id"] == placed["order_id"]
             async with http.get(f"{base}/api/mobile/orders/{placed['order_id']}") as response:

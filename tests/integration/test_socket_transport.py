@@ -182,8 +182,8 @@ def test_bad_settings_are_refused() -> None:
         parse_address("unix://relative.sock")
     with pytest.raises(il.ConfigurationError, match="address URL"):
         il.App([svc], socket=7100)  # type: ignore[arg-type]
-    with pytest.raises(il.DefinitionError, match="'http' or 'socket'"):
-        il.App([svc], transports={"backend": "grpc"})
+    with pytest.raises(il.DefinitionError, match="'http', 'socket' or 'grpc'"):
+        il.App([svc], transports={"backend": "ws"})
 
 
 def _tls_contexts(directory: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:

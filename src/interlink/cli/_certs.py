@@ -25,6 +25,8 @@ __all__ = ["CA_DAYS", "SERVICE_DAYS", "certs", "init_ca", "issue_cert"]
 CA_DAYS = 3650
 SERVICE_DAYS = 365
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})*")
 
 certs = typer.Typer(help="Make a local CA and per-service certificates.", no_args_is_help=True)
 
@@ -83,6 +85,7 @@ def init_ca(
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
+    _check_days(days)
     folder = Path(directory)
     cert_path, key_path = folder / "ca.pem", folder / "ca.key"
     if not force and (cert_path.exists() or key_path.exists()):
@@ -126,6 +129,10 @@ def issue_cert(
 
     if not _SERVICE_NAME.fullmatch(service):
         raise ConfigurationError(f"{service!r} is not a service name (letters, digits, . _ -)")
+    _check_days(days)
+    for host in hosts:
+        if not _is_ip(host) and not _DNS_NAME.fullmatch(host):
+            raise ConfigurationError(f"--host {host!r} is neither a DNS name nor an IP address")
     folder = Path(directory)
     try:
         ca_cert = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
@@ -171,6 +178,19 @@ def _usage(x509: Any, *, ca: bool) -> Any:
         encipher_only=False,
         decipher_only=False,
     )
+
+
+def _check_days(days: int) -> None:
+    if days < 1:
+        raise ConfigurationError(f"--days must be at least 1, not {days}")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _names(x509: Any, service: str, hosts: Sequence[str]) -> list[Any]:

@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import os
 import signal
+import socket
 import sys
 from typing import Annotated
 
@@ -65,10 +66,12 @@ def gateway(
         edge = load_gateway(spec)
         if registry is not None or directory is not None:
             edge = edge.using(registry=registry or edge.registry_url, directory=directory)
+        listener = _listen(host, port)
+        bound = listener.getsockname()[1]
         config = uvicorn.Config(
             edge,
             host=host,
-            port=port,
+            port=bound,
             lifespan="on",
             proxy_headers=False,  # the gateway sets X-Forwarded-* itself
             log_level="warning",
@@ -79,7 +82,18 @@ def gateway(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # stop cleanly, exit 0
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-        err.print(f"[bold]interlink gateway[/] at http://{host}:{port} ({len(edge.routes)} routes)")
-        await server.serve()
+        err.print(
+            f"[bold]interlink gateway[/] at http://{host}:{bound} ({len(edge.routes)} routes)"
+        )
+        with listener:
+            await server.serve(sockets=[listener])
 
     _run(serve)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced (``port`` 0: any free one)."""
+    try:
+        return socket.create_server((host, port), backlog=2048)
+    except OSError as exc:
+        raise CliError(f"the gateway cannot listen on {host}:{port}: {exc.strerror}") from None

@@ -1,5 +1,5 @@
 """``interlink run | up | asyncapi | call | publish | services | tail | replay | dlq | sagas |
-registrar | doctor | gateway | dashboard``."""
+registrar | doctor | gateway | dashboard | certs | proto``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from interlink.cli._dashboard import dashboard
 from interlink.cli._doctor import doctor
 from interlink.cli._load import CliError, load_app
 from interlink.cli._messaging import dlq, tail
+from interlink.cli._proto import proto
 from interlink.cli._replay import replay
 from interlink.cli._runner import err
 from interlink.cli._runner import run_async as _run
@@ -308,6 +309,7 @@ def services(
 
 
 cli.command()(doctor)
+cli.command()(proto)
 
 
 def _gateway_command() -> None:

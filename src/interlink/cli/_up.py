@@ -14,6 +14,7 @@ import ctypes
 import functools
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass, field
 
@@ -144,11 +145,30 @@ def _gateway_child(app_spec: str, directory: str) -> list[_Child]:
     spec = module_gateway(app_spec)
     if spec is None:
         return []
-    port = os.environ.get("INTERLINK_GATEWAY_PORT", str(GATEWAY_PORT))
-    argv = [sys.executable, "-m", "interlink", "gateway", spec, "--port", port]
+    setting = os.environ.get("INTERLINK_GATEWAY_PORT", str(GATEWAY_PORT))
+    if not setting.isdigit() or int(setting) > 65535:
+        raise CliError(f"INTERLINK_GATEWAY_PORT must be a port number, not {setting!r}", 2)
+    wanted = int(setting)
+    port = _free_port_from(wanted)
+    if wanted and port != wanted:
+        _say("gateway", "bright_blue", f"port {wanted} is taken; listening on {port} instead")
+    argv = [sys.executable, "-m", "interlink", "gateway", spec, "--port", str(port)]
     argv += ["--registry", "embedded", "--dir", directory]
-    env = {**os.environ, "INTERLINK_DIR": directory}  # where the gateway finds the broker
+    # INTERLINK_DIR: where the gateway finds the broker; INTERLINK_GATEWAY_PORT: its real port
+    # (gateway code that reaches itself, like the shop's key-set URL, reads it)
+    env = {**os.environ, "INTERLINK_DIR": directory, "INTERLINK_GATEWAY_PORT": str(port)}
     return [_Child("gateway", argv, env, "bright_blue")]
+
+
+def _free_port_from(port: int) -> int:
+    """``port`` when 127.0.0.1 can bind it now, else a free one the system picks (kept for
+    every restart of the gateway)."""
+    from interlink.cli._dashboard import free_or_any
+
+    if port and free_or_any("127.0.0.1", port) == port:
+        return port
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
 
 
 async def _keep(child: _Child, stop: asyncio.Event) -> None:

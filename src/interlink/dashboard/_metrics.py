@@ -11,15 +11,23 @@ from typing import Any
 __all__ = ["BreakerHistory", "Sample", "breaker_states", "broker_rows", "parse_metrics"]
 
 BREAKER_STATE = "interlink_breaker_state"
-SEVERITY = {"closed": 0, "half_open": 1, "open": 2}
+SEVERITY = {
+    "closed": 0,
+    "disabled": 0,
+    "metrics_only": 0,
+    "half_open": 1,
+    "open": 2,
+    "forced_open": 3,
+}
+"""How bad a state is for the callers: states set by hand rank by what they let through."""
 
-# Metric name -> (panel column, how instances combine). Pending messages and stored dead letters
-# are the broker's own counts, which every instance of a group reports alike: the largest wins.
-# Unacknowledged and redelivered messages are each instance's own: they add up.
+# Metric name -> (panel column, how instances combine). Pending and unacknowledged messages and
+# stored dead letters are the broker's own group-wide counts, which every instance of a group
+# reports alike: the largest wins. Redelivered messages are each instance's own: they add up.
 Combine = Callable[[list[float]], float]
 BROKER_COLUMNS: dict[str, tuple[str, Combine]] = {
     "interlink_subscription_pending_messages": ("pending", max),
-    "interlink_subscription_unacknowledged_messages": ("unacknowledged", sum),
+    "interlink_subscription_unacknowledged_messages": ("unacknowledged", max),
     "interlink_subscription_redelivered_messages_total": ("redelivered", sum),
     "interlink_dead_letters": ("dead_letters", max),
 }

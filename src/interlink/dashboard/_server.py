@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from types import TracebackType
 
 import uvicorn
@@ -28,6 +28,9 @@ class Dashboard:
     the App's broker, for the dead letters (none: the panel lists no letters). ``sagas``: the
     saga stores to show. ``topics``: topics whose dead letters to list besides those the
     metrics and spans name. ``window``: seconds of spans behind every rate and percentile.
+    ``connect_timeout``: the seconds the registry, and then the broker and saga stores, each have
+    to answer at start (a NATS client retries an unreachable server forever); past it, entering
+    raises ``ConfigurationError``.
     """
 
     def __init__(
@@ -43,14 +46,16 @@ class Dashboard:
         window: float = 60.0,
         interval: float = 1.0,
         directory: str = ".interlink",
+        connect_timeout: float = 10.0,
     ) -> None:
         if not public and not is_loopback(host):
             raise ConfigurationError(
                 f"the dashboard listens on loopback only; {host!r} needs public=True "
                 "(on the command line: pass --host explicitly)"
             )
-        if window <= 0 or interval <= 0:
-            raise ConfigurationError("window and interval are positive seconds")
+        if window <= 0 or interval <= 0 or connect_timeout <= 0:
+            raise ConfigurationError("window, interval and connect_timeout are positive seconds")
+        self.registry_url, self.connect_timeout = registry, connect_timeout
         self.host, self.port = host, port
         self.window, self.interval = window, interval
         self.topics = tuple(topics)
@@ -71,11 +76,12 @@ class Dashboard:
 
     async def __aenter__(self) -> Dashboard:
         async with contextlib.AsyncExitStack() as stack:
-            await self._registry.connect()
             stack.push_async_callback(self._registry.close)
+            await self._bounded(self._registry.connect(), f"the registry {self.registry_url}")
             collector = Collector(self._registry, interval=self.interval)
             self.collector = await stack.enter_async_context(collector)
-            await stack.enter_async_context(self._operations)
+            where = f"the broker {self._operations.broker_url} or the saga stores"
+            await self._bounded(stack.enter_async_context(self._operations), where)
             await self._serve(collector)
             stack.push_async_callback(self._stop_serving)
             self._stack = stack.pop_all()
@@ -85,6 +91,15 @@ class Dashboard:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._stack.aclose()
+
+    async def _bounded(self, connecting: Awaitable[object], what: str) -> None:
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await connecting
+        except TimeoutError:
+            raise ConfigurationError(
+                f"the dashboard could not reach {what} within {self.connect_timeout} s"
+            ) from None
 
     async def _serve(self, collector: Collector) -> None:
         app = build_api(collector, self._operations, window=self.window, topics=self.topics)

@@ -68,8 +68,12 @@ class _AggregateApp:
         self._upstream = upstream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
-            await send_error(send, 405, "MethodNotAllowed", "an aggregation answers GET only")
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1003})
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            message = "an aggregation answers GET and HEAD only"
+            await send_error(send, 405, "MethodNotAllowed", message, [(b"allow", b"GET, HEAD")])
             return
         names = list(self._aggregate.parts)
         results = await asyncio.gather(*(self._fetch(name, scope) for name in names))

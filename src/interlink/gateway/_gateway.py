@@ -49,7 +49,7 @@ class Gateway:
         for item in routes:
             self.routes.extend(item.routes if not isinstance(item, Route) else [item])
         self._registry_given = registry
-        self._balancer = balancer
+        self._balancer = _known(balancer)
         self._directory = directory
         self._max_connections = max_connections
         self._upstream: Upstream | None = None
@@ -222,3 +222,12 @@ async def _no_route(kind: str, allowed: set[str], send: Send) -> None:
         )
     else:
         await send_error(send, 404, "NotFound", "no route matches this request")
+
+
+def _known(
+    kind: BalancerKind | Callable[[], LoadBalancer],
+) -> BalancerKind | Callable[[], LoadBalancer]:
+    """``kind`` itself; an unknown balancer name raises ConfigurationError here, not at open."""
+    if isinstance(kind, str):
+        balancer(kind, eject=False)
+    return kind

@@ -86,7 +86,7 @@ class ServiceProxy:
         if route.mirror is not None and body.whole is not None:
             self._mirrors.copy(route.mirror, scope, method, target, body)
         try:
-            if route.project is not None and answer.status < 300:
+            if route.project is not None and answer.status < 300 and method != "HEAD":
                 await self._send_projected(send, answer)
             else:
                 await _relay(send, method, answer)
@@ -104,7 +104,7 @@ class ServiceProxy:
                 )
         except TimeoutError:
             raise DeadlineExceeded(
-                f"{self._service} did not answer within {DEFAULT_TIMEOUT} s"
+                f"{self._service} did not answer within {self._timeout} s"
             ) from None
 
     async def _attempt(

@@ -91,7 +91,11 @@ class EventFeed:
             broker = self._owned = broker_from_url(source, directory=self._directory)
             await broker.connect()
         else:
-            broker = source if isinstance(source, Broker) else source.runtime.broker
+            # An App first: a structural Broker check would read the App's properties (url
+            # raises on an App that serves no HTTP).
+            from interlink._app import App
+
+            broker = source.runtime.broker if isinstance(source, App) else source
         try:
             await self._hub.start(broker)
         except BaseException:

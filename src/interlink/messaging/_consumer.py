@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from interlink._handlers import Subscriber
     from interlink.broker import Broker, Delivery, Subscription
     from interlink.messaging._dedupe import DedupeStore
+    from interlink.messaging._observer import DeliveryObserver
 
 __all__ = ["AlreadyProcessed", "Consumer", "PoisonMessage"]
 
@@ -74,10 +76,15 @@ class Consumer:
         *,
         clock: Clock,
         on_dead_letter: Callable[[Envelope | None, Exception], None] | None = None,
+        observer: DeliveryObserver | None = None,
     ) -> None:
         self._broker = broker
         self._on_dead_letter = on_dead_letter
         """Told of each dead letter before it is written (tracing records it)."""
+        self._observer = observer
+        """Told of each delivery taken and settled (tracing records it); None: nothing is."""
+        self._decoded: dict[Delivery, Envelope] = {}
+        """With an observer: the envelope of each held delivery, until it is settled."""
         self._sub = subscriber
         self._dispatcher = dispatcher
         self._clock = clock
@@ -207,10 +214,17 @@ class Consumer:
     async def _process(self, delivery: Delivery, held: list[Delivery]) -> None:
         sub = self._sub
         envelope = None
+        observer = self._observer
+        started = 0 if observer is None else time.time_ns()
         try:
             envelope = Envelope.from_bytes(delivery.body)
+            if observer is not None:
+                self._decoded[delivery] = envelope
+                observer.received(envelope, started, delivery.attempt)
             message = sub.message.decode(bytes(envelope.data))
         except CodecError as exc:
+            if observer is not None and envelope is None:
+                observer.received(None, started, delivery.attempt)
             # A non-durable requester is told at once (a durable one waits for its timeout).
             await self._dead_letter(held, exc, None if sub.durable else envelope, runs=0)
             return
@@ -366,6 +380,10 @@ class Consumer:
         """
         while held:
             delivery = held.pop(0)
+            settling = None
+            if self._observer is not None:
+                envelope = self._decoded.pop(delivery, None)
+                settling = self._observer.settling(envelope, how, delay)
             try:
                 if how == "nack":
                     await delivery.nack(delay)
@@ -376,7 +394,17 @@ class Consumer:
             except Exception as exc:  # the broker redelivers it after its ack wait
                 self.settle_errors += 1
                 log.warning("%s could not %s a message: %r", self._sub.name, how, exc)
+                if settling is not None:
+                    settling.finish(exc)
+                    settling = None
+            except BaseException as exc:  # cancelled while the broker answers
+                if settling is not None:
+                    settling.finish(exc)
+                    settling = None
+                raise
             finally:
+                if settling is not None:
+                    settling.finish(None)
                 self._held.discard(delivery)
                 self._slots.release()
 

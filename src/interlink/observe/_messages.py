@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
+from interlink._envelope import Envelope
 from interlink._errors import CodecError
 from interlink._rfc3339 import parse_time
 from interlink.observe._trace import parent_of, remote, span_parent_of, traceparent_of
@@ -20,11 +21,10 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
     from interlink._context import Context
-    from interlink._envelope import Envelope
     from interlink.observe._span import LightSpan
     from interlink.observe._telemetry import Telemetry
 
-__all__ = ["Process", "Send", "create", "dead_letter"]
+__all__ = ["Process", "Send", "create", "dead_letter", "relayed"]
 
 Attributes = dict[str, str | int]
 
@@ -60,10 +60,15 @@ class Send:
     """Publishing one event to the broker: a CLIENT span ``send {topic}`` (a child of the
     create span), the operation's duration and, once acknowledged, the sent counter."""
 
-    __slots__ = ("_span", "_started", "_telemetry", "_topic")
+    __slots__ = ("_metered", "_span", "_started", "_telemetry", "_topic")
 
-    def __init__(self, telemetry: Telemetry, topic: str, envelope: Envelope) -> None:
+    def __init__(
+        self, telemetry: Telemetry, topic: str, envelope: Envelope, *, metered: bool = True
+    ) -> None:
+        """``metered``: also record the send metrics (not for a request: its span lasts until
+        the reply)."""
         self._telemetry = telemetry
+        self._metered = metered
         self._topic = topic
         self._span: Span | LightSpan | None = None
         spans = telemetry.spans
@@ -83,13 +88,23 @@ class Send:
                 span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
             span.end()
         metrics = self._telemetry.metrics
-        if metrics is not None:
+        if metrics is not None and self._metered:
             system = self._telemetry.messaging_system
             metrics.operation_duration.labels(system, "send", self._topic, error_type).observe(
                 elapsed
             )
             if error is None:
                 metrics.sent.labels(system, self._topic).inc()
+
+
+def relayed(telemetry: Telemetry, topic: str, body: bytes) -> Send | None:
+    """The ``send`` of one outbox row (``body`` is its envelope), None when it cannot be
+    decoded (nothing to put in the trace)."""
+    try:
+        envelope = Envelope.from_bytes(body)
+    except CodecError:
+        return None
+    return Send(telemetry, topic, envelope)
 
 
 class Process:

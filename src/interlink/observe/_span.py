@@ -68,11 +68,13 @@ class Spans:
         parent: SpanContext | None,
         attributes: dict[str, str | int],
         links: tuple[Link, ...] = (),
+        start_time: int | None = None,
     ) -> Span | LightSpan:
-        """A span named ``name``, the child of ``parent`` (None: it starts a trace)."""
+        """A span named ``name``, the child of ``parent`` (None: it starts a trace), started
+        at ``start_time`` (``time.time_ns()``; None: now)."""
         if not self.light:
             otel = ROOT if parent is None else set_span_in_context(NonRecordingSpan(parent), ROOT)
-            return self._tracer.start_span(name, otel, kind, attributes, links)
+            return self._tracer.start_span(name, otel, kind, attributes, links, start_time)
         ids = self._ids
         if parent is None or not parent.is_valid:
             parent = None
@@ -95,7 +97,7 @@ class Spans:
             events=[],
             links=links,
             kind=kind,
-            start_time=time.time_ns(),
+            start_time=time.time_ns() if start_time is None else start_time,
             instrumentation_scope=self._scope,
         )
         span.processor = self._processor
@@ -122,6 +124,10 @@ class LightSpan(ReadableSpan):
     def add_event(self, name: str, attributes: dict[str, Any] | None = None) -> None:
         if self._end_time is None:
             self._events.append(Event(name, attributes, time.time_ns()))  # type: ignore[attr-defined]
+
+    def update_name(self, name: str) -> None:
+        if self._end_time is None:
+            self._name = name
 
     def set_status(self, status: Status) -> None:
         if self._end_time is None:

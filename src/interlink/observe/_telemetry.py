@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from interlink._context import Context
     from interlink._envelope import Envelope
     from interlink._handlers import Subscriber
+    from interlink.messaging._observer import DeliveryObserver
     from interlink.observe._ids import Ids
+    from interlink.observe._messages import Send
     from interlink.observe._metrics import Metrics
     from interlink.observe._recorder import Recorder
     from interlink.observe._span import Spans
@@ -124,6 +126,25 @@ class Telemetry:
         from interlink.observe._messages import dead_letter
 
         return functools.partial(dead_letter, self, subscriber.topic, subscriber.group or "")
+
+    def deliveries(self, subscriber: Subscriber[Any]) -> DeliveryObserver | None:
+        """What makes the receive and settle spans of ``subscriber``'s deliveries, None when
+        tracing is off."""
+        if self.spans is None:
+            return None
+        from interlink.observe._deliveries import Deliveries
+
+        group = subscriber.group or ""
+        return Deliveries(self, subscriber.topic, group, subscriber.durable)
+
+    def relayed(self) -> Callable[[str, bytes], Send | None] | None:
+        """What makes a ``send`` span (and the send metrics) for each event an outbox relay
+        publishes, None when off."""
+        if not self.active:
+            return None
+        from interlink.observe._messages import relayed
+
+        return functools.partial(relayed, self)
 
     def saga_steps(self, make_context: Callable[[str], Context]) -> StepObserver | None:
         """What makes each saga step attempt a span (tracing on), None when off."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Self
+from collections.abc import Callable
+from typing import Any, Protocol, Self
 
 from interlink._clock import SYSTEM_CLOCK, Clock
 from interlink.broker._base import Broker
@@ -20,11 +21,17 @@ from interlink.outbox._base import Claim, Outbox, OutboxRow
 from interlink.resilience._backoff import Backoff
 from interlink.resilience._config import Seconds, seconds
 
-__all__ = ["OutboxRelay"]
+__all__ = ["OutboxRelay", "SendObserver"]
 
 log = logging.getLogger("interlink.outbox")
 
 _DEFAULT_BACKOFF = Backoff.exponential(initial=0.1, max_delay=30.0, jitter="full")
+
+
+class SendObserver(Protocol):
+    def finish(self, error: BaseException | None) -> None:
+        """The publish returned (``error``: it raised)."""
+        ...
 
 
 class OutboxRelay:
@@ -60,6 +67,7 @@ class OutboxRelay:
         max_attempts: int = 10,
         drain_timeout: Seconds = 10.0,
         clock: Clock = SYSTEM_CLOCK,
+        observer: Callable[[str, bytes], SendObserver | None] | None = None,
     ) -> None:
         if batch < 1:
             raise ValueError(f"batch must be at least 1, not {batch!r}")
@@ -73,6 +81,8 @@ class OutboxRelay:
         self._max_attempts = max_attempts
         self._drain_timeout = seconds(drain_timeout, "drain_timeout")
         self._clock = clock
+        self._observer = observer
+        """Told of each publish (topic, body) before it starts (tracing records it)."""
         self._task: asyncio.Task[None] | None = None
         self._interrupt = asyncio.Event()
         self._woken = False
@@ -169,11 +179,18 @@ class OutboxRelay:
 
     async def _published(self, claim: Claim, row: OutboxRow, *, broker_works: bool) -> bool:
         """Publish ``row`` and mark it; False when the broker refused it."""
+        sending = None if self._observer is None else self._observer(row.topic, row.body)
         try:
             await self.broker.publish(row.topic, row.body, key=row.key, message_id=row.id)
-        except Exception as exc:
+        except BaseException as exc:
+            if sending is not None:
+                sending.finish(exc)
+            if not isinstance(exc, Exception):
+                raise
             await self._failed(claim, row, repr(exc), broker_works=broker_works)
             return False
+        if sending is not None:
+            sending.finish(None)
         await claim.mark_sent(row)
         self.published += 1
         return True

@@ -30,6 +30,7 @@ from interlink._wire import Outcome, outcome_to_error
 if TYPE_CHECKING:
     from interlink._dispatch import Dispatcher
     from interlink.observe._calls import ClientCall
+    from interlink.observe._streams import ClientStream
     from interlink.resilience import Policy
     from interlink.resilience._events import Listener
     from interlink.runtime._remote import RemoteCalls
@@ -190,6 +191,10 @@ class Calls:
         """Fallback(to="service.method"): the same request, sent to another method."""
         returns = None if out.response is None else out.response.type
         return await self.call(out.parent, target, msgspec.Raw(out.body), returns, None)
+
+    def watch_stream(self, parent: Context, service: str, method: str) -> ClientStream | None:
+        """What records one streaming call (tracing or metrics on; see ``_observed.py``)."""
+        return None
 
     def codec(self, tp: Any) -> Codec[Any]:
         codec = self._codecs.get(tp)

@@ -159,7 +159,13 @@ class Inbound:
         return allowed is not None and peer not in allowed
 
     async def invoke_rpc(
-        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+        self,
+        handler: Rpc[Any, Any],
+        envelope: Envelope,
+        body: bytes,
+        *,
+        peer: str | None = None,
+        transport: str | None = None,
     ) -> Outcome:
         """Never raises for a handler's failure: every outcome is a status and a body."""
         if self.refused(handler, peer):
@@ -198,7 +204,13 @@ class Inbound:
         return Outcome(200, payload)
 
     def invoke_stream(
-        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+        self,
+        handler: Rpc[Any, Any],
+        envelope: Envelope,
+        body: bytes,
+        *,
+        peer: str | None = None,
+        transport: str | None = None,
     ) -> AsyncIterator[bytes]:
         return serve_stream(self, handler, envelope, body, peer)
 

@@ -6,12 +6,16 @@ classes run and not one branch of this module is taken.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from interlink._errors import BulkheadFull, CallNotPermitted
 from interlink._handlers import Rpc
+from interlink._streaming import StreamFailed
+from interlink._wire import Outcome
 from interlink.observe._calls import ClientCall, ServerCall
 from interlink.observe._messages import Process, Send, create
+from interlink.observe._streams import CANCELLED, COMPLETED, FAILED, ClientStream, ServerStream
 from interlink.observe._trace import SERVING as _SERVING
 from interlink.runtime._calls import Calls, Outgoing
 from interlink.runtime._inbound import Inbound
@@ -21,7 +25,7 @@ if TYPE_CHECKING:
     from interlink._context import Context, Transactions
     from interlink._envelope import Envelope
     from interlink._handlers import Route, Subscriber
-    from interlink._wire import Outcome
+    from interlink.broker import Reply
     from interlink.observe import Telemetry
     from interlink.resilience import Policy
 
@@ -48,10 +52,18 @@ class ObservedInbound(Inbound):
         return ctx
 
     async def invoke_rpc(
-        self, handler: Rpc[Any, Any], envelope: Envelope, body: bytes, *, peer: str | None = None
+        self,
+        handler: Rpc[Any, Any],
+        envelope: Envelope,
+        body: bytes,
+        *,
+        peer: str | None = None,
+        transport: str | None = None,
     ) -> Outcome:
         route = f"/rpc/{handler.service}/{handler.name}"
-        serving = ServerCall(self.telemetry, envelope, handler.service, "POST", route)
+        serving = ServerCall(
+            self.telemetry, envelope, handler.service, "POST", route, socket=transport
+        )
         token = _SERVING.set(serving.traceparent)
         try:
             outcome = await super().invoke_rpc(handler, envelope, body, peer=peer)
@@ -78,6 +90,22 @@ class ObservedInbound(Inbound):
         serving.finish(outcome.status, outcome.body)
         return outcome
 
+    def invoke_stream(
+        self,
+        handler: Rpc[Any, Any],
+        envelope: Envelope,
+        body: bytes,
+        *,
+        peer: str | None = None,
+        transport: str | None = None,
+    ) -> AsyncIterator[bytes]:
+        route = f"/rpc/{handler.service}/{handler.name}"
+        items = super().invoke_stream(handler, envelope, body, peer=peer)
+        return _served(
+            lambda: ServerStream(self.telemetry, envelope, handler.service, route, transport),
+            items,
+        )
+
     async def handle_delivery(
         self, subscriber: Subscriber[Any], envelope: Envelope, message: Any, *, replying: bool
     ) -> bytes | None:
@@ -95,10 +123,46 @@ class ObservedInbound(Inbound):
         return reply
 
 
+async def _served(
+    start: Callable[[], ServerStream], items: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
+    """``items`` as they come, each step of the handler (its context made in the first)
+    under the stream's span, started when the first item is asked for."""
+    serving = start()
+    how, failure = CANCELLED, None
+    try:
+        while True:
+            token = _SERVING.set(serving.traceparent)
+            try:
+                item = await anext(items)
+            except StopAsyncIteration:
+                how = COMPLETED
+                return
+            except StreamFailed as exc:
+                how, failure = FAILED, exc.outcome
+                raise
+            except Exception:
+                how, failure = FAILED, Outcome(500, b"")
+                raise
+            finally:
+                _SERVING.reset(token)
+            serving.items += 1
+            yield item
+    finally:
+        try:
+            if how != COMPLETED:
+                await items.aclose()  # type: ignore[attr-defined]
+        finally:
+            serving.ended(how, failure)
+
+
 class ObservedCalls(Calls):
     def __init__(self, *args: Any, telemetry: Telemetry, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.telemetry = telemetry
+
+    def watch_stream(self, parent: Context, service: str, method: str) -> ClientStream:
+        return ClientStream(self.telemetry, parent, service, method)
 
     async def call(
         self,
@@ -156,3 +220,13 @@ class ObservedOutbound(Outbound):
             sending.finish(exc)
             raise
         sending.finish(None)
+
+    async def ask(self, topic: str, envelope: Envelope, timeout: float, durable: bool) -> Reply:
+        asking = Send(self.telemetry, topic, envelope, metered=False)
+        try:
+            reply = await super().ask(topic, envelope, timeout, durable)
+        except BaseException as exc:
+            asking.finish(exc)
+            raise
+        asking.finish(None)
+        return reply

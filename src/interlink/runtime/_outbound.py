@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from interlink._clock import Clock
     from interlink._context import Context
     from interlink._handlers import Rpc
-    from interlink.broker import Broker
+    from interlink.broker import Broker, Reply
     from interlink.messaging import Requester
     from interlink.resilience import Policy
     from interlink.runtime._calls import Calls
@@ -132,12 +132,8 @@ class Outbound:
             raise DeadlineExceeded(f"no time left to request {topic!r}")
         envelope = self.prepare_event(parent, topic, message, key)
         envelope.deadline = format_time(deadline)
-        if durable:
-            reply = await self._requester.request(topic, envelope, deadline - now)
-            status = int(reply.headers.get(REPLY_STATUS, "500"))
-        else:
-            reply = await self._requester.request_direct(topic, envelope, deadline - now)
-            status = int(reply.headers.get(REPLY_STATUS, "200"))
+        reply = await self.ask(topic, envelope, deadline - now, durable)
+        status = int(reply.headers.get(REPLY_STATUS, "500" if durable else "200"))
         if status != 200:
             raise outcome_to_error(Outcome(status, reply.body), topic, "")
         return (
@@ -145,3 +141,11 @@ class Outbound:
             if returns is None
             else self.calls.codec(returns).decode(reply.body)
         )
+
+    def ask(
+        self, topic: str, envelope: Envelope, timeout: float, durable: bool
+    ) -> Awaitable[Reply]:
+        """Publish a request and wait for its reply."""
+        if durable:
+            return self._requester.request(topic, envelope, timeout)
+        return self._requester.request_direct(topic, envelope, timeout)

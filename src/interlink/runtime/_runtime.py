@@ -27,7 +27,7 @@ from interlink.runtime._admin import AdminView
 from interlink.runtime._calls import Calls
 from interlink.runtime._inbound import Inbound
 from interlink.runtime._outbound import Outbound
-from interlink.runtime._remote import IDEMPOTENT, SOCKET, RemoteCalls
+from interlink.runtime._remote import GRPC, GRPC_PACKAGE, IDEMPOTENT, SOCKET, RemoteCalls
 from interlink.runtime._saga_subscribers import reply_subscribers, tracker_subscribers
 from interlink.transport.http import HttpApp, HttpClient, HttpServer, HttpSettings
 from interlink.transport.socket import SocketAddress, SocketClient, SocketServer, parse_address
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from interlink.observe._state import StateMetrics
     from interlink.outbox import Outbox, OutboxRelay
     from interlink.saga import Choreography, SagaEngine
+    from interlink.transport.grpc import GrpcServer
 
 __all__ = ["Runtime"]
 
@@ -68,6 +69,7 @@ class Runtime:
         self.http_app: HttpApp | None = None
         """The HTTP surface as an ASGI app: what the server serves and ``App.asgi()`` mounts."""
         self.socket_server: SocketServer | None = None
+        self.grpc_server: GrpcServer | None = None
         self.consumers: list[Consumer] = []
         self.relays: list[OutboxRelay] = []
         self.registration: SelfRegistration | None = None
@@ -135,11 +137,12 @@ class Runtime:
         peers = None if app.tls is None else app.tls.peers
         self.inbound.default_allow = None if peers is None else frozenset(peers)
         metrics = self.state_metrics
+        remote = RemoteCalls(self.discovery, http, self.clock, self.socket_client, app.transports)
+        remote.tls = app.tls  # gRPC calls present this App's certificate
+        stack.push_async_callback(remote.close)
         self.outbound.calls = (Calls if seen is None else ObservedCalls)(
             local=self.inbound,
-            remote=RemoteCalls(
-                self.discovery, http, self.clock, self.socket_client, app.transports
-            ),
+            remote=remote,
             clock=self.clock,
             policies=app.policies,
             default_policy=app.default_policy,
@@ -218,6 +221,7 @@ class Runtime:
                 self.inbound,
                 clock=self.clock,
                 on_dead_letter=self.telemetry.dead_letters(subscriber),
+                observer=self.telemetry.deliveries(subscriber),
             )
             self.consumers.append(consumer)
             await consumer.start()
@@ -233,9 +237,23 @@ class Runtime:
                 self.inbound, app.socket, max_body=app.max_body_size, ssl=tls
             )
             await self.socket_server.start()
+        if app.grpc is not None and not self.mounted:
+            await self._grpc(app.grpc)
         self.inbound.started = True
-        if self.server is not None or self.socket_server is not None:
+        if self.server is not None or self.socket_server is not None or self.grpc_server:
             await self._register(0 if self.server is None else self.server.port)
+
+    async def _grpc(self, address: str) -> None:
+        from interlink.transport.grpc import GrpcServer, package_name
+
+        package = package_name(self.app.name)
+        max_body = self.app.max_body_size
+        tls = self.app.tls
+        credentials = None if tls is None else tls.grpc_server_credentials()
+        self.grpc_server = GrpcServer(
+            self.inbound, address, package=package, max_body=max_body, credentials=credentials
+        )
+        await self.grpc_server.start()
 
     async def _http(self) -> None:
         app = self.app
@@ -269,6 +287,8 @@ class Runtime:
             stops.append(self.server.stop(timeout))
         if self.socket_server is not None:
             stops.append(self.socket_server.stop(timeout))
+        if self.grpc_server is not None:
+            stops.append(self.grpc_server.stop(timeout))
         results = await asyncio.gather(*stops, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -279,7 +299,9 @@ class Runtime:
         from interlink.outbox import OutboxRelay
 
         await outbox.setup()
-        relay = OutboxRelay(outbox, self.broker, clock=self.clock)
+        relay = OutboxRelay(
+            outbox, self.broker, clock=self.clock, observer=self.telemetry.relayed()
+        )
         await self._stack.enter_async_context(relay)
         return relay
 
@@ -327,13 +349,19 @@ class Runtime:
     def _transports(self, host: str) -> tuple[tuple[str, ...], dict[str, str]]:
         """What an instance serves, and the socket's address for callers (under the
         advertised host when it listens on TCP)."""
-        served = ("http",) if self.server is not None else ()
-        if self.socket_server is None:
-            return served, {}
-        bound = parse_address(self.socket_server.address)
-        if not bound.is_unix:
-            bound = SocketAddress(host, bound.port)
-        return (*served, "socket"), {SOCKET: bound.url()}
+        served: tuple[str, ...] = ("http",) if self.server is not None else ()
+        extra: dict[str, str] = {}
+        if self.socket_server is not None:
+            bound = parse_address(self.socket_server.address)
+            if not bound.is_unix:
+                bound = SocketAddress(host, bound.port)
+            served, extra[SOCKET] = (*served, "socket"), bound.url()
+        if self.grpc_server is not None:
+            port = self.grpc_server.address.rpartition(":")[2]
+            at = f"[{host}]" if ":" in host else host
+            served, extra[GRPC] = (*served, "grpc"), f"{at}:{port}"
+            extra[GRPC_PACKAGE] = self.grpc_server.package
+        return served, extra
 
     # -- views -----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -28,6 +28,16 @@ __all__ = ["RpcStream", "start_stream"]
 T = TypeVar("T")
 
 
+class StreamObserver(Protocol):
+    """Told of one stream's items and of its end, once (tracing and metrics)."""
+
+    def item(self) -> None: ...
+
+    def ended(self, how: str, error: BaseException | None = None) -> None:
+        """``how``: ``completed``, ``cancelled`` or ``failed`` (with ``error``)."""
+        ...
+
+
 class RpcStream(Generic[T]):
     """The items of one streaming call, in order, each decoded (and validated) as ``T``.
 
@@ -48,8 +58,11 @@ class RpcStream(Generic[T]):
         clock: Clock,
         retry: Retry | None = None,
         idempotent: bool = False,
+        observer: StreamObserver | None = None,
     ) -> None:
         self._open = open_source
+        self._observer = observer
+        """Told of each item and of the end (tracing and metrics record them)."""
         self._source: AsyncIterator[bytes] | None = None
         self._codec = codec
         self._service = service
@@ -78,19 +91,26 @@ class RpcStream(Generic[T]):
             if data is None:
                 raise StopAsyncIteration
         except StopAsyncIteration:
-            await self.aclose()
+            await self._end("completed")
             raise
         except StreamFailed as exc:
-            await self.aclose()
-            raise outcome_to_error(exc.outcome, self._service, self._method) from None
+            error = outcome_to_error(exc.outcome, self._service, self._method)
+            await self._end("failed", error)
+            raise error from None
         except TimeoutError:
-            await self.aclose()
-            raise DeadlineExceeded(
+            error = DeadlineExceeded(
                 f"{self._service}.{self._method}: the stream passed its deadline"
-            ) from None
+            )
+            await self._end("failed", error)
+            raise error from None
+        except Exception as exc:
+            await self._end("failed", exc)
+            raise
         except BaseException:
             await self.aclose()
             raise
+        if self._observer is not None:
+            self._observer.item()
         if self._codec is None:
             return msgspec.json.decode(data)  # type: ignore[no-any-return]
         return self._codec.decode(data)
@@ -135,8 +155,15 @@ class RpcStream(Generic[T]):
 
     async def aclose(self) -> None:
         """Stop reading; the handler on the other side is stopped. Idempotent."""
+        await self._end("cancelled")
+
+    async def _end(self, how: str, error: BaseException | None = None) -> None:
         self._closed = True
-        await self._drop()
+        try:
+            await self._drop()
+        finally:
+            if self._observer is not None:
+                self._observer.ended(how, error)
 
     async def __aenter__(self) -> RpcStream[T]:
         return self
@@ -177,12 +204,15 @@ def start_stream(
         deadline = now + timeout if deadline is None else min(deadline, now + timeout)
     if deadline is not None and deadline <= now:
         raise DeadlineExceeded(f"no time left to call {out.service}.{out.method}")
+    observer = calls.watch_stream(parent, out.service, out.method)
     envelope = Envelope(
         id=out.id,
         source=f"/{parent.service}",
         type=f"{out.service}.{out.method}",
         specversion="1.0",
-        traceparent=child_traceparent(parent.traceparent),
+        traceparent=child_traceparent(parent.traceparent)
+        if observer is None or observer.traceparent is None
+        else observer.traceparent,
         tracestate=parent.tracestate,
         correlationid=parent.correlation_id,
         causationid=parent.message_id,
@@ -195,7 +225,7 @@ def start_stream(
             return _refuse(refused)
         if handler is not None:
             return local.invoke_stream(handler, envelope, out.body)
-        return remote.stream(out.service, out.method, envelope, out.body, deadline)
+        return remote.stream(out.service, out.method, envelope, out.body, deadline, observer)
 
     policy = calls.policies.for_service(out.service)
     return RpcStream(
@@ -207,6 +237,7 @@ def start_stream(
         clock=calls.clock,
         retry=None if policy is None else policy.retry,
         idempotent=out.idempotent,
+        observer=observer,
     )
 
 

@@ -98,3 +98,38 @@ async def http_broken(url: str) -> bool:
     finally:
         writer.close()
     return raw == b"" or raw.startswith(b"HTTP/1.1 400")
+
+
+async def grpc_bodies(address: str, bodies: list[bytes]) -> list[tuple[int, str]]:
+    """Each body as a JSON message to backend.reserve (``interlink-codec: json``), then bytes
+    that are no protobuf message: the status and error type of each answer (from the trailing
+    metadata), the last one's gRPC code checked to be INVALID_ARGUMENT."""
+    import grpc
+
+    answers = []
+    async with grpc.aio.insecure_channel(address) as channel:
+        reserve = channel.unary_unary("/interlink.backend/reserve")
+        calls = [(body, (("interlink-codec", "json"),)) for body in bodies]
+        for body, metadata in [*calls, (b"\xff\xff\xff\xff", ())]:
+            try:
+                await reserve(body, metadata=metadata, timeout=10)
+                raise AssertionError("a malformed request was answered with OK")
+            except grpc.aio.AioRpcError as exc:
+                trailing = dict(exc.trailing_metadata())
+                error = json.loads(trailing["interlink-error-bin"])["error"]
+                answers.append((int(trailing["interlink-status"]), error["type"]))
+                last_code = exc.code()
+    assert last_code == grpc.StatusCode.INVALID_ARGUMENT
+    return answers
+
+
+async def grpc_broken(address: str) -> bool:
+    """Bytes that are no HTTP/2 connection preface: the server closes that connection."""
+    host, port = address.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(b"\x00\x01 GARBAGE \xff\r\n\r\n" * 4)
+        await reader.read()  # whatever it answers (a GOAWAY frame), it ends with EOF
+        return True
+    finally:
+        writer.close()

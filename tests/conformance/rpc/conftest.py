@@ -13,8 +13,8 @@ from interlink.discovery import MemoryRegistry
 from interlink.testing import TestApp
 from tests.conformance.rpc._services import backend, frontend, reset
 
-TRANSPORTS = ["http", "socket"]
-"""Every transport a remote call can take; gRPC joins here."""
+TRANSPORTS = ["http", "socket", "grpc"]
+"""Every transport a remote call can take."""
 MODES = ["in-process", *TRANSPORTS]
 LARGE_BODY = 16 << 20
 """The servers' max_body_size: room for the 8 MiB payloads of the large-payload tests."""
@@ -35,7 +35,7 @@ def _fresh_counters() -> None:
 
 
 async def serve(transport: str) -> AsyncIterator[System]:
-    """``backend`` served by one App (HTTP and socket both), called from another App told to
+    """``backend`` served by one App (HTTP, socket and gRPC), called from another App told to
     reach it by ``transport`` only."""
     registry = MemoryRegistry()
     server = il.App(
@@ -43,6 +43,7 @@ async def serve(transport: str) -> AsyncIterator[System]:
         registry=registry,
         port=0,
         socket=True,
+        grpc=True,
         max_body_size=LARGE_BODY,
         drain_timeout=2,
     )

@@ -66,6 +66,9 @@ async def test_malformed_requests_are_answered_on_their_own(remote: System) -> N
     bodies = [b"{not json", b'{"sku": "a", "qty": "many"}']
     if remote.transport == "http":
         answers = await _raw.http_bodies(remote.server.url, bodies)
+    elif remote.transport == "grpc":
+        answers = await _raw.grpc_bodies(remote.server.grpc_url, bodies)
+        assert answers.pop() == (422, "ValidationError")  # bytes that are no protobuf message
     else:
         answers = await _raw.socket_bodies(remote.server.socket_url, bodies)
         assert answers.pop() == (400, "BadRequest")  # the malformed header
@@ -79,6 +82,8 @@ async def test_broken_framing_closes_that_connection_never_the_server(remote: Sy
     assert remote.server is not None
     if remote.transport == "http":
         assert await _raw.http_broken(remote.server.url)
+    elif remote.transport == "grpc":
+        assert await _raw.grpc_broken(remote.server.grpc_url)
     else:
         assert await _raw.socket_broken(remote.server.socket_url)
     assert await remote.app.call(slow, Nap(seconds=0)) == Reserved(reservation_id="late")

@@ -31,9 +31,10 @@ from interlink.resilience import Backoff, Policy, Retry
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
-SPANS = 46
+SPANS = 48
 """20 calls (a client and a server span each), the root server span, two create (producer)
-and two send (client) spans, one process (consumer) span."""
+and two send (client) spans, one process (consumer) span, and its delivery's receive and ack
+(client) spans."""
 CHAIN = "edge.start → stock.reserve → price.quote → ledger.record"
 
 
@@ -165,7 +166,7 @@ async def test_diagnose_reads_the_same_spans(system: list[str]) -> None:
     assert len(spans) == SPANS
     assert Counter(span.kind for span in spans) == {
         "server": 21,
-        "client": 22,
+        "client": 24,
         "producer": 2,
         "consumer": 1,
     }

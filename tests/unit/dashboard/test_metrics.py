@@ -51,6 +51,14 @@ def test_the_worst_state_across_instances_is_shown() -> None:
     assert worst(["closed"]) == "closed"
 
 
+def test_states_set_by_hand_rank_by_what_they_let_through() -> None:
+    assert worst(["closed", "forced_open"]) == "forced_open"
+    assert worst(["open", "forced_open", "half_open"]) == "forced_open"
+    assert worst(["disabled", "half_open"]) == "half_open"
+    assert worst(["metrics_only", "open"]) == "open"
+    assert worst(["disabled"]) == "disabled"
+
+
 def test_the_timeline_records_each_change_once() -> None:
     history = BreakerHistory(capacity=10)
     for at, state in enumerate(["closed", "closed", "open", "open", "half_open", "closed"]):
@@ -81,7 +89,7 @@ def test_broker_rows_take_the_brokers_counts_once_and_add_each_instances_own() -
             "destination": "orders.placed",
             "group": "analytics",
             "pending": 7.0,
-            "unacknowledged": 4.0,
+            "unacknowledged": 2.0,  # group-wide, as the broker counts it: not per member
             "redelivered": 6.0,
             "dead_letters": 1.0,
         }

@@ -76,6 +76,8 @@ class ServerConnection(asyncio.Protocol):
         self._paused: asyncio.Future[None] | None = None
         self.draining = False
         self._peer: str | None = None
+        self._network = "tcp"
+        """``network.transport``: ``tcp``, or ``unix`` on a Unix socket."""
         """The client's service identity, from its verified certificate (mutual TLS)."""
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -83,6 +85,8 @@ class ServerConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self._connections.add(self)
+        if isinstance(transport.get_extra_info("sockname"), str):
+            self._network = "unix"
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
             self._peer = peer_identity(tls.getpeercert())
@@ -211,7 +215,9 @@ class ServerConnection(asyncio.Protocol):
         self, stream: int, handler: Rpc[Any, Any], envelope: Envelope, body: bytes
     ) -> None:
         try:
-            outcome = await self._dispatcher.invoke_rpc(handler, envelope, body, peer=self._peer)
+            outcome = await self._dispatcher.invoke_rpc(
+                handler, envelope, body, peer=self._peer, transport=self._network
+            )
             if self._paused is not None:
                 # Shielded: a call cancelled here must not cancel the others' shared future.
                 await asyncio.shield(self._paused)
@@ -226,7 +232,9 @@ class ServerConnection(asyncio.Protocol):
             text = f"{handler.target} is not a streaming RPC: use call()"
             self._fail(stream, 400, "BadRequest", text, handler.service, handler.name)
             return
-        items = self._dispatcher.invoke_stream(handler, envelope, body, peer=self._peer)
+        items = self._dispatcher.invoke_stream(
+            handler, envelope, body, peer=self._peer, transport=self._network
+        )
         start_sending(stream, items, self.tasks, self.credits, self._write, self._writable)
 
     async def _writable(self) -> None:
