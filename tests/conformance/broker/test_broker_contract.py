@@ -47,15 +47,27 @@ async def test_every_group_gets_every_message(broker: Broker) -> None:
 
 async def test_members_of_one_group_share_the_messages(broker: Broker) -> None:
     t = topic()
-    first = await broker.subscribe(t, group="g", max_in_flight=100)
-    second = await broker.subscribe(t, group="g", max_in_flight=100)
+    # Each member may hold 10 and settles nothing until all 20 are out: neither can take
+    # them all, however the two members' reads interleave. Kafka splits a group by partitions
+    # and moves them when the second member joins: there both settle at once.
+    first = await broker.subscribe(t, group="g", max_in_flight=10)
+    second = await broker.subscribe(t, group="g", max_in_flight=10)
     seen: dict[str, list[bytes]] = {"first": [], "second": []}
+    all_out = asyncio.Event()
+    if isinstance(broker, KafkaBroker):
+        all_out.set()
+
+    async def settle(delivery: Delivery) -> None:
+        await all_out.wait()
+        await delivery.ack()
 
     async def drain(name: str, sub: Subscription) -> None:
-        async for delivery in sub:
-            seen[name].append(delivery.body)
-            await delivery.ack()
-            await asyncio.sleep(0)  # let the other member take its turn
+        async with asyncio.TaskGroup() as acks:
+            async for delivery in sub:
+                seen[name].append(delivery.body)
+                if len(seen["first"]) + len(seen["second"]) == 20:
+                    all_out.set()
+                acks.create_task(settle(delivery))
 
     tasks = [
         asyncio.create_task(drain("first", first)),
