@@ -10,16 +10,15 @@ from typing import TYPE_CHECKING, Any
 from interlink._clock import Clock
 from interlink._context import Context, Outbound, Transactions
 from interlink._errors import (
-    ApplicationError,
     CodecError,
     DeadlineExceeded,
-    RemoteError,
     ValidationFailed,
 )
 from interlink._replies import reply_event
 from interlink._timer import CoarseTimeout, timeout_after
 from interlink._tracecontext import continue_trace
-from interlink._wire import Outcome, classify_failure, error_outcome
+from interlink._wire import Outcome, error_outcome
+from interlink.runtime._failures import Failures, denied, refused
 from interlink.runtime._inbox import InboxRun
 from interlink.runtime._streams import serve_stream
 
@@ -34,18 +33,10 @@ __all__ = ["Inbound"]
 log = logging.getLogger("interlink")
 
 _HEALTH_CHECK_TIMEOUT = 2.0
-_BAD_REQUEST = frozenset({400, 413, 415, 422})
-"""Statuses that say the request itself is wrong: sending it again cannot help."""
-_WARNINGS_KEPT = 1000
 
 
 def _nothing() -> None:
     return None
-
-
-def _denied(where: str, peer: str | None) -> str:
-    who = "a caller without a service identity" if peer is None else f"service {peer!r}"
-    return f"{where} does not accept calls from {who}"
 
 
 class Inbound:
@@ -68,7 +59,7 @@ class Inbound:
         }
         self.started = False
         self.draining = False
-        self._undeclared: set[tuple[str, int, str]] = set()
+        self._failures = Failures()
         """(handler, status, type) of undeclared errors already warned about"""
         self.default_allow: frozenset[str] | None = None
         """Caller identities served by handlers without ``allow=`` (``Tls(peers=...)``)."""
@@ -150,7 +141,7 @@ class Inbound:
 
     # -- work ------------------------------------------------------------------------------------
 
-    denial = staticmethod(_denied)
+    denial = staticmethod(denied)
     """The 403 message for a caller ``allow=`` leaves out."""
 
     def refused(self, handler: Rpc[Any, Any] | Route, peer: str | None) -> bool:
@@ -169,21 +160,19 @@ class Inbound:
     ) -> Outcome:
         """Never raises for a handler's failure: every outcome is a status and a body."""
         if self.refused(handler, peer):
-            return _refused(
-                handler, envelope, 403, "PermissionDenied", _denied(handler.target, peer)
-            )
+            return refused(handler, envelope, 403, "PermissionDenied", denied(handler.target, peer))
         try:
             deadline = self.deadline(envelope, handler.timeout)
             if handler.streaming:
                 message = f"{handler.target} streams: call it with stream()"
-                return _refused(handler, envelope, 400, "BadRequest", message)
+                return refused(handler, envelope, 400, "BadRequest", message)
             request = handler.request.decode(body)
         except ValidationFailed as exc:
-            return _refused(handler, envelope, 422, "ValidationError", str(exc), exc.errors)
+            return refused(handler, envelope, 422, "ValidationError", str(exc), exc.errors)
         except CodecError as exc:
-            return _refused(handler, envelope, 400, "BadRequest", str(exc))
+            return refused(handler, envelope, 400, "BadRequest", str(exc))
         except DeadlineExceeded as exc:
-            return _refused(handler, envelope, 504, "DeadlineExceeded", str(exc))
+            return refused(handler, envelope, 504, "DeadlineExceeded", str(exc))
         ctx = self.context(handler.service, envelope, deadline, peer=peer)
         # What _run does, inline: no closure and no frame of its own per call. The answer is
         # encoded within the deadline; held-back events go out only if all of that succeeds.
@@ -230,7 +219,7 @@ class Inbound:
             )
 
         if self.refused(route, peer):
-            return fail(403, "PermissionDenied", _denied(f"{route.method} {route.path}", peer))
+            return fail(403, "PermissionDenied", denied(f"{route.method} {route.path}", peer))
         try:
             deadline = self.deadline(envelope, None)
         except CodecError as exc:
@@ -259,43 +248,7 @@ class Inbound:
         correlation_id: str,
         idempotent: bool,
     ) -> Outcome:
-        """The outcome of a handler that raised. A retry is offered only where it can help:
-        never for a bad request, on a 5xx of an idempotent handler, or where the error says so."""
-        status, type_name, message = classify_failure(exc, where, correlation_id)
-        if isinstance(exc, (ApplicationError, RemoteError)) and status not in (500, 504):
-            self._check_declared(where, handler, status, type_name)
-        explicit = isinstance(exc, ApplicationError) and exc.retryable
-        retryable = status not in _BAD_REQUEST and (explicit or (idempotent and status >= 500))
-        return error_outcome(
-            status,
-            type_name,
-            message,
-            service=handler.service,
-            method=handler.name,
-            correlation_id=correlation_id,
-            retryable=retryable,
-        )
-
-    def _check_declared(
-        self, where: str, handler: Rpc[Any, Any] | Route, status: int, type_name: str
-    ) -> None:
-        """Warn, once per handler, status and type, of an answer its declaration leaves out
-        (its OpenAPI document does not list it)."""
-        if any(e.status == status and e.type == type_name for e in handler.errors):
-            return
-        key = (where, status, type_name)
-        if key in self._undeclared or len(self._undeclared) >= _WARNINGS_KEPT:
-            return
-        self._undeclared.add(key)
-        log.warning(
-            "%s answered %d %s, which it does not declare: declare `class %s(il.ApplicationError)"
-            ": status = %d` and list it in errors=[...] so its OpenAPI document tells callers",
-            where,
-            status,
-            type_name,
-            type_name,
-            status,
-        )
+        return self._failures.failed(exc, where, handler, correlation_id, idempotent)
 
     async def handle_delivery(
         self, subscriber: Subscriber[Any], envelope: Envelope, message: Any, *, replying: bool
@@ -341,24 +294,3 @@ class Inbound:
 
         reply: bytes | None = await self._run(ctx, deadline, run if inbox is None else guarded)
         return reply
-
-
-def _refused(
-    handler: Rpc[Any, Any],
-    envelope: Envelope,
-    status: int,
-    type_name: str,
-    message: str,
-    errors: Any = None,
-) -> Outcome:
-    """The outcome of a request refused before its handler ran."""
-    return error_outcome(
-        status,
-        type_name,
-        message,
-        service=handler.service,
-        method=handler.name,
-        correlation_id=envelope.correlationid or envelope.id,
-        errors=errors,
-        retryable=handler.idempotent and status >= 500,
-    )
