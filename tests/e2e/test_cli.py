@@ -69,6 +69,7 @@ def serving(app: str, log: Path, *extra: str) -> Iterator[str]:
                 code = proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
                 raise
         assert code == 0, log.read_text()
 

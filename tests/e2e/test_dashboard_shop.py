@@ -95,6 +95,7 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
             code = await asyncio.wait_for(proc.wait(), 30)
         except TimeoutError:
             proc.kill()
+            await proc.wait()
             raise
         log.close()
     assert code == 0, log_path.read_text()[-3000:]

@@ -102,6 +102,7 @@ async def test_up_serves_the_shop_through_its_gateway(tmp_path: Path) -> None:
             code = await asyncio.wait_for(proc.wait(), 30)
         except TimeoutError:
             proc.kill()
+            await proc.wait()
             raise
         log.close()
     assert code == 0, (tmp_path / "up.log").read_text()[-3000:]

@@ -62,9 +62,10 @@ async def up(tmp_path: Path) -> AsyncIterator[str]:
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            code = await asyncio.wait_for(proc.wait(), 30)
+            code = await asyncio.wait_for(proc.wait(), 60)
         except TimeoutError:
             proc.kill()
+            await proc.wait()  # reaped: a process left running fails a later test at collection
             raise
         log.close()
         assert code == 0, (tmp_path / "up.log").read_text()[-3000:]

@@ -60,6 +60,7 @@ async def test_up_runs_the_services_on_the_broker_given(
                 code = await asyncio.wait_for(proc.wait(), 30)
             except TimeoutError:
                 proc.kill()
+                await proc.wait()
                 raise
     text = log_path.read_text()
     assert code == 0, text[-3000:]

@@ -86,13 +86,23 @@ async def test_a_new_group_from_a_time_gets_only_messages_stored_at_or_after_it(
     start = just_before(stored[1])
     sub = await history.subscribe(t, group="since", max_in_flight=10, start_from=start)
     got = sorted(d.body for d in await take(sub, 2))
+    old_seen = False
     if history.url.startswith("kafka") and b"old" in got:
         # Tansu reports a partition's end short of its newest records (docs/messaging.md,
         # Kafka): a partition whose last record is older than the start may hand that one out.
         got = sorted([*got, *(d.body for d in await take(sub, 1))])
         got.remove(b"old")
+        old_seen = True
     assert got == [b"a1k", b"a2"]
-    await nothing_more(sub, history, t)
+    if history.url.startswith("kafka") and not old_seen:
+        # The same short end may hand "old" out after the two, before the marker.
+        await history.publish(t, b"marker")
+        rest = [d.body for d in await take(sub, 1)]
+        if rest == [b"old"]:
+            rest = [d.body for d in await take(sub, 1)]
+        assert rest == [b"marker"]
+    else:
+        await nothing_more(sub, history, t)
     await sub.close()
 
 
